@@ -1,0 +1,297 @@
+//! The TOML configuration (SPEC section 4): every key optional, unknown keys an error,
+//! defaults in one place, relative paths resolved against the file's own folder.
+
+pub mod pairs;
+pub mod size;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+pub use pairs::{default_pairs, ColumnRef, Haplotype, PairSpec};
+pub use size::ByteSize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Column names for matrices without a header line: a file holding one tab-separated line.
+    #[serde(default)]
+    pub header_file: Option<PathBuf>,
+    /// Worker threads converting chunks; 0 means one per core.
+    #[serde(default)]
+    pub threads: usize,
+    #[serde(default)]
+    pub memory: MemoryConfig,
+    #[serde(default)]
+    pub paths: PathsConfig,
+    #[serde(default)]
+    pub daemon: DaemonConfig,
+    /// The pairs, one table per pair, in output order; empty means the built-in layout.
+    #[serde(default, rename = "pair")]
+    pub pairs: Vec<PairSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// Ceiling on the peak resident memory of the whole process, in bytes (`"256MiB"`).
+    #[serde(default = "default_memory_limit")]
+    pub limit: ByteSize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsConfig {
+    /// Folder the daemon takes matrices from.
+    #[serde(default = "default_inbox")]
+    pub inbox: PathBuf,
+    /// Folder the daemon publishes haplotype tables into.
+    #[serde(default = "default_outbox")]
+    pub outbox: PathBuf,
+    /// Folder for inputs that could not be converted, each with an `.error.txt` report.
+    #[serde(default = "default_failed")]
+    pub failed: PathBuf,
+    /// Folder for the checkpoint database and the daemon's work files.
+    #[serde(default = "default_state")]
+    pub state: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Milliseconds a file's size and mtime must stay unchanged before it is taken.
+    #[serde(default = "default_settle_ms")]
+    pub settle_ms: u64,
+    /// Milliseconds between full rescans of the inbox.
+    #[serde(default = "default_rescan_ms")]
+    pub rescan_ms: u64,
+    /// What happens to an input once its output is published.
+    #[serde(default)]
+    pub on_success: OnSuccess,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnSuccess {
+    /// Move the input into `state/archive/`.
+    #[default]
+    Archive,
+    /// Remove the input.
+    Delete,
+}
+
+pub const DEFAULT_MEMORY_LIMIT: u64 = 256 << 20;
+
+fn default_memory_limit() -> ByteSize {
+    ByteSize(DEFAULT_MEMORY_LIMIT)
+}
+fn default_inbox() -> PathBuf {
+    "inbox".into()
+}
+fn default_outbox() -> PathBuf {
+    "outbox".into()
+}
+fn default_failed() -> PathBuf {
+    "failed".into()
+}
+fn default_state() -> PathBuf {
+    "state".into()
+}
+fn default_settle_ms() -> u64 {
+    2000
+}
+fn default_rescan_ms() -> u64 {
+    30000
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            limit: default_memory_limit(),
+        }
+    }
+}
+
+impl Default for PathsConfig {
+    fn default() -> Self {
+        PathsConfig {
+            inbox: default_inbox(),
+            outbox: default_outbox(),
+            failed: default_failed(),
+            state: default_state(),
+        }
+    }
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            settle_ms: default_settle_ms(),
+            rescan_ms: default_rescan_ms(),
+            on_success: OnSuccess::default(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            header_file: None,
+            threads: 0,
+            memory: MemoryConfig::default(),
+            paths: PathsConfig::default(),
+            daemon: DaemonConfig::default(),
+            pairs: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a configuration file; relative paths in it are made relative to the
+    /// file's folder.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read config", e))?;
+        let mut config = Config::parse(&text)
+            .map_err(|e| Error::config(format!("invalid config {}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_relative_to(base);
+        Ok(config)
+    }
+
+    /// Parses TOML text as a configuration (paths stay as written).
+    pub fn parse(text: &str) -> std::result::Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        for (i, pair) in self.pairs.iter().enumerate() {
+            for h in [&pair.first, &pair.second] {
+                if h.label.is_empty() || h.label.contains(['\t', '\n', '\r']) {
+                    return Err(format!(
+                        "pair {}: a label must be non-empty text without tabs or line breaks",
+                        i + 1
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve_relative_to(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(h) = self.header_file.as_mut() {
+            fix(h);
+        }
+        fix(&mut self.paths.inbox);
+        fix(&mut self.paths.outbox);
+        fix(&mut self.paths.failed);
+        fix(&mut self.paths.state);
+    }
+
+    /// The pairs to write: the configured ones, or the built-in layout when none are given.
+    pub fn pairs(&self) -> Vec<PairSpec> {
+        if self.pairs.is_empty() {
+            default_pairs()
+        } else {
+            self.pairs.clone()
+        }
+    }
+
+    /// Worker threads to start: the configured number, or one per core.
+    pub fn worker_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.memory.limit, ByteSize(256 << 20));
+        assert_eq!(c.daemon.settle_ms, 2000);
+        assert_eq!(c.daemon.rescan_ms, 30000);
+        assert_eq!(c.daemon.on_success, OnSuccess::Archive);
+        assert_eq!(c.paths.state, PathBuf::from("state"));
+        assert_eq!(c.pairs(), default_pairs());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::parse("treads = 3").unwrap_err();
+        assert!(err.contains("treads"), "{err}");
+        assert!(Config::parse("[memory]\nlimt = \"1G\"").is_err());
+        assert!(Config::parse("[[pair]]\nfirst = { label = \"a\", column = 3, x = 1 }\nsecond = { label = \"b\", column = 4 }").is_err());
+    }
+
+    #[test]
+    fn pairs_take_indexes_or_names() {
+        let c = Config::parse(
+            r#"
+            [[pair]]
+            first = { label = "x", column = 4 }
+            second = { label = "y", column = "s2" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.pairs.len(), 1);
+        assert_eq!(c.pairs[0].first.column, ColumnRef::Index(4));
+        assert_eq!(c.pairs[0].second.column, ColumnRef::Name("s2".into()));
+        assert_eq!(c.pairs[0].name(), "xy");
+    }
+
+    #[test]
+    fn sizes_and_modes_parse() {
+        let c = Config::parse(
+            "threads = 3\n[memory]\nlimit = \"32MiB\"\n[daemon]\non_success = \"delete\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.threads, 3);
+        assert_eq!(c.memory.limit, ByteSize(32 << 20));
+        assert_eq!(c.daemon.on_success, OnSuccess::Delete);
+        assert!(Config::parse("[daemon]\non_success = \"shred\"").is_err());
+        assert!(Config::parse("[memory]\nlimit = \"lots\"").is_err());
+    }
+
+    #[test]
+    fn labels_with_tabs_are_refused() {
+        let err = Config::parse(
+            "[[pair]]\nfirst = { label = \"a\\tb\", column = 3 }\nsecond = { label = \"b\", column = 4 }",
+        )
+        .unwrap_err();
+        assert!(err.contains("pair 1"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.toml");
+        std::fs::write(&path, "header_file = \"hdr.txt\"\n[paths]\ninbox = \"/abs/in\"\n").unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.header_file.unwrap(), dir.path().join("hdr.txt"));
+        assert_eq!(c.paths.inbox, PathBuf::from("/abs/in"));
+        assert_eq!(c.paths.outbox, dir.path().join("outbox"));
+    }
+
+    /// The shipped configuration must load and must spell out exactly the built-in layout.
+    #[test]
+    fn shipped_config_is_the_default_layout() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hapflow.toml");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.pairs, default_pairs());
+        assert_eq!(c.memory.limit, ByteSize(DEFAULT_MEMORY_LIMIT));
+    }
+}

@@ -1,0 +1,101 @@
+//! Pairs of haplotype columns as the user names them, and the original script's layout.
+
+use serde::Deserialize;
+
+/// A column of the matrix, by 0-based index or by header name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ColumnRef {
+    Index(usize),
+    Name(String),
+}
+
+/// One haplotype of a pair: its label in the output header, and where it is in the input.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Haplotype {
+    /// Text that names this haplotype in the output header (`10a`).
+    pub label: String,
+    /// The input column: a 0-based index, or a header name given as a string.
+    pub column: ColumnRef,
+}
+
+/// Two haplotype columns that make one `_PI`/`_PG_al` pair in the output, in this order.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairSpec {
+    /// Written left of the `|`; its label comes first in the pair's name.
+    pub first: Haplotype,
+    /// Written right of the `|`.
+    pub second: Haplotype,
+}
+
+impl PairSpec {
+    /// The pair's name in the output header: first label, then second (`10a10b`).
+    pub fn name(&self) -> String {
+        format!("{}{}", self.first.label, self.second.label)
+    }
+}
+
+/// The original script's 15 pairs over a 34-column matrix, each with its labels in sorted
+/// order (SPEC section 2). `config/hapflow.toml` spells out the same table.
+pub const DEFAULT_LAYOUT: [(&str, usize, &str, usize); 15] = [
+    ("10a", 33, "10b", 18),
+    ("13a", 3, "13b", 19),
+    ("14a", 20, "14b", 4),
+    ("16a", 5, "16b", 21),
+    ("17a", 6, "17b", 22),
+    ("23a", 7, "23b", 23),
+    ("24a", 8, "24b", 24),
+    ("25a", 25, "25b", 9),
+    ("26a", 10, "26b", 26),
+    ("34a", 11, "34b", 27),
+    ("35a", 12, "35b", 28),
+    ("37a", 13, "37b", 29),
+    ("38a", 14, "38b", 30),
+    ("3a", 31, "3b", 15),
+    ("8a", 32, "8b", 17),
+];
+
+pub fn default_pairs() -> Vec<PairSpec> {
+    DEFAULT_LAYOUT
+        .iter()
+        .map(|&(a, ca, b, cb)| PairSpec {
+            first: Haplotype {
+                label: a.to_string(),
+                column: ColumnRef::Index(ca),
+            },
+            second: Haplotype {
+                label: b.to_string(),
+                column: ColumnRef::Index(cb),
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_layout_names_follow_the_reference_header() {
+        let names: Vec<String> = default_pairs().iter().map(PairSpec::name).collect();
+        assert_eq!(names[0], "10a10b");
+        assert_eq!(names[13], "3a3b");
+        assert_eq!(names.len(), 15);
+    }
+
+    #[test]
+    fn default_layout_uses_31_haplotype_columns_of_34() {
+        let mut cols: Vec<usize> = DEFAULT_LAYOUT
+            .iter()
+            .flat_map(|&(_, a, _, b)| [a, b])
+            .collect();
+        cols.sort();
+        cols.dedup();
+        assert_eq!(cols.len(), 30);
+        assert_eq!(*cols.first().unwrap(), 3);
+        assert_eq!(*cols.last().unwrap(), 33);
+        assert!(!cols.contains(&16), "column 16 belongs to no pair");
+    }
+}

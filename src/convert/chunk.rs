@@ -1,0 +1,234 @@
+//! A chunk of whole lines to output rows, plus the contig runs the writer needs to keep
+//! contigs grouped. Pure: bytes in, bytes out, no files, no threads.
+
+use memchr::{memchr, Memchr};
+
+use super::layout::Layout;
+use super::row::{convert_line, RowOutcome, Scratch};
+
+/// A stretch of consecutive input lines of one contig. `contig` is a range of the chunk
+/// (the contig's name); the stretch's rows start at `out_start` in the output buffer and end
+/// where the next run starts (or at the end of the output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub contig: (u32, u32),
+    pub out_start: u32,
+}
+
+/// Where a chunk's output goes: two reused buffers and the most each may hold.
+pub struct ChunkOutput<'a> {
+    pub out: &'a mut Vec<u8>,
+    pub out_cap: usize,
+    pub runs: &'a mut Vec<Run>,
+    pub runs_cap: usize,
+}
+
+/// What a chunk held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChunkStats {
+    /// Lines read, blank ones included (each ends in `\n`, but the input's last may not).
+    pub lines: u64,
+    /// Data lines (not blank).
+    pub rows: u64,
+    /// Rows written.
+    pub rows_out: u64,
+    /// Bytes of the chunk converted. Less than its length when the output buffers filled up:
+    /// the caller writes what it has and converts the rest again.
+    pub consumed: usize,
+}
+
+/// A bad line in a chunk: `line` counts the lines before it in the chunk, `offset` is the
+/// chunk offset of the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkError {
+    pub line: u64,
+    pub line_start: usize,
+    pub offset: usize,
+    pub what: String,
+}
+
+/// Converts the whole lines of `chunk`, appending rows to `dst.out` and contig runs to
+/// `dst.runs` (which the caller clears). Never grows either beyond its cap.
+pub fn convert_chunk(
+    layout: &Layout,
+    chunk: &[u8],
+    scratch: &mut Scratch,
+    dst: ChunkOutput<'_>,
+) -> Result<ChunkStats, ChunkError> {
+    let ChunkOutput {
+        out,
+        out_cap,
+        runs,
+        runs_cap,
+    } = dst;
+    let mut stats = ChunkStats::default();
+    let nul_at = memchr(0, chunk).unwrap_or(usize::MAX);
+    let mut pos = 0;
+    while pos < chunk.len() {
+        let end = memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
+        let error = |at: usize, what: String| ChunkError {
+            line: stats.lines,
+            line_start: pos,
+            offset: at,
+            what,
+        };
+        if nul_at < end {
+            return Err(error(nul_at, "NUL byte: this is not a text matrix".into()));
+        }
+        let mut line = &chunk[pos..end];
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        if line.is_empty() {
+            stats.lines += 1;
+            pos = end + 1;
+            continue;
+        }
+
+        let contig_end = memchr(b'\t', line).unwrap_or(line.len());
+        let contig = (pos as u32, (pos + contig_end) as u32);
+        let same = runs
+            .last()
+            .is_some_and(|r| chunk[r.contig.0 as usize..r.contig.1 as usize] == line[..contig_end]);
+        if !same {
+            if runs.len() == runs_cap {
+                break;
+            }
+            runs.push(Run {
+                contig,
+                out_start: out.len() as u32,
+            });
+        }
+
+        match convert_line(layout, line, scratch, out, out_cap) {
+            Ok(RowOutcome::Dropped) => {}
+            Ok(RowOutcome::Written) => stats.rows_out += 1,
+            Ok(RowOutcome::NoRoom(need)) => {
+                if stats.rows_out == 0 && out.is_empty() {
+                    return Err(error(
+                        pos,
+                        format!(
+                            "its output row would take {need} bytes, more than the {out_cap} a chunk may hold under this memory limit"
+                        ),
+                    ));
+                }
+                if !same {
+                    runs.pop();
+                }
+                break;
+            }
+            Err(e) => return Err(error(pos + e.at, e.what)),
+        }
+        stats.lines += 1;
+        stats.rows += 1;
+        pos = end + 1;
+    }
+    stats.consumed = pos.min(chunk.len());
+    Ok(stats)
+}
+
+/// Counts the lines in `bytes` (used to turn a chunk's line index into a file's).
+pub fn count_lines(bytes: &[u8]) -> u64 {
+    Memchr::new(b'\n', bytes).count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::default_pairs;
+
+    fn small_layout() -> Layout {
+        use crate::config::{ColumnRef, Haplotype, PairSpec};
+        let p = PairSpec {
+            first: Haplotype {
+                label: "a".into(),
+                column: ColumnRef::Index(3),
+            },
+            second: Haplotype {
+                label: "b".into(),
+                column: ColumnRef::Index(4),
+            },
+        };
+        Layout::resolve(&[p], None, 5).unwrap()
+    }
+
+    fn run(l: &Layout, chunk: &[u8], cap: usize) -> (Result<ChunkStats, ChunkError>, Vec<u8>, Vec<Run>) {
+        let mut out = Vec::with_capacity(cap);
+        let mut runs = Vec::with_capacity(16);
+        let mut s = Scratch::new(l);
+        let r = convert_chunk(
+            l,
+            chunk,
+            &mut s,
+            ChunkOutput {
+                out: &mut out,
+                out_cap: cap,
+                runs: &mut runs,
+                runs_cap: 16,
+            },
+        );
+        (r, out, runs)
+    }
+
+    #[test]
+    fn crlf_blank_lines_and_a_missing_last_newline() {
+        let l = small_layout();
+        let (r, out, runs) = run(&l, b"c\t1\tA\tC\tA\r\n\r\n\nc\t2\tA\tA\tA\nd\t3\tG\tN\tT", 1024);
+        let s = r.unwrap();
+        assert_eq!((s.lines, s.rows, s.rows_out), (5, 3, 2));
+        assert_eq!(out, b"c\t1\tA\tC\tc\tC|A\nd\t3\tG\tT\td\tG|T\n");
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[1].out_start as usize, "c\t1\tA\tC\tc\tC|A\n".len());
+    }
+
+    #[test]
+    fn runs_record_contigs_of_dropped_rows_too() {
+        let l = small_layout();
+        let (_, out, runs) = run(&l, b"x\t1\tA\tA\tA\ny\t1\tA\tC\tA\n", 1024);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].out_start, 0);
+        assert_eq!(runs[1].out_start, 0);
+        assert!(out.starts_with(b"y\t"));
+    }
+
+    #[test]
+    fn errors_carry_the_line_index_and_offset() {
+        let l = small_layout();
+        let (r, _, _) = run(&l, b"c\t1\tA\tC\tA\n\nc\tx\tA\tC\tA\n", 1024);
+        let e = r.unwrap_err();
+        assert_eq!((e.line, e.line_start, e.offset), (2, 11, 13));
+        let (r, _, _) = run(&l, b"c\t1\tA\tC\tA\nc\t2\tA\0\tC\tA\n", 1024);
+        let e = r.unwrap_err();
+        assert_eq!((e.line, e.offset), (1, 17));
+        assert!(e.what.contains("NUL"));
+    }
+
+    #[test]
+    fn a_full_output_buffer_stops_at_a_line_boundary() {
+        let l = small_layout();
+        let chunk = b"c\t1\tA\tC\tA\nc\t2\tA\tC\tA\nc\t3\tA\tC\tA\n";
+        let row = "c\t1\tA\tC\tc\tC|A\n".len();
+        let (r, out, _) = run(&l, chunk, 2 * row + 3);
+        let s = r.unwrap();
+        assert_eq!((s.rows_out, s.consumed), (2, 20));
+        assert_eq!(out.len(), 2 * row);
+        let (r, _, _) = run(&l, chunk, row - 1);
+        assert!(r.unwrap_err().what.contains("more than the"));
+    }
+
+    #[test]
+    fn default_layout_converts_a_question_shaped_line() {
+        let l = Layout::resolve(&default_pairs(), None, 34).unwrap();
+        let mut line = b"2\t1\tT".to_vec();
+        for i in 3..34 {
+            line.extend_from_slice(if i == 7 { b"\tC" } else { b"\tT" });
+        }
+        let (r, out, _) = run(&l, &line, 4096);
+        assert_eq!(r.unwrap().rows_out, 1);
+        let text = String::from_utf8(out).unwrap();
+        let fields: Vec<&str> = text.trim_end().split('\t').collect();
+        assert_eq!(fields.len(), 34);
+        assert_eq!(&fields[..4], &["2", "1", "T", "C"]);
+        assert_eq!(fields[4 + 2 * 5 + 1], "C|T", "23a (column 7) | 23b (column 23)");
+    }
+}

@@ -1,0 +1,151 @@
+//! The configured pairs resolved against one matrix: column indexes checked against the
+//! header (or the first line), and the output header line built once.
+
+use crate::config::{ColumnRef, PairSpec};
+
+/// Everything the conversion needs to know about one input's columns.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    columns: usize,
+    names: Option<Vec<String>>,
+    pairs: Vec<(usize, usize)>,
+    header: Vec<u8>,
+}
+
+impl Layout {
+    /// Resolves `pairs` for a matrix of `columns` fields, with column `names` when the input
+    /// has a header. The error says which pair and column is wrong.
+    pub fn resolve(
+        pairs: &[PairSpec],
+        names: Option<&[String]>,
+        columns: usize,
+    ) -> Result<Layout, String> {
+        if columns < 4 {
+            return Err(format!(
+                "the matrix has {columns} columns; it needs CHROM, POS, REF and at least one haplotype"
+            ));
+        }
+        let mut resolved = Vec::with_capacity(pairs.len());
+        let mut header = b"contig\tpos\tref\talt".to_vec();
+        for (i, pair) in pairs.iter().enumerate() {
+            let find = |r: &ColumnRef| -> Result<usize, String> {
+                let where_ = format!("pair {} ({})", i + 1, pair.name());
+                let index = match r {
+                    ColumnRef::Index(n) => *n,
+                    ColumnRef::Name(name) => match names {
+                        None => {
+                            return Err(format!(
+                                "{where_}: column {name:?} is named, but the matrix has no header line and no header file was given"
+                            ))
+                        }
+                        Some(names) => names.iter().position(|n| n == name).ok_or_else(|| {
+                            format!("{where_}: column {name:?} does not exist in the header")
+                        })?,
+                    },
+                };
+                if index >= columns {
+                    return Err(format!(
+                        "{where_}: column {index} does not exist (the matrix has {columns} columns, 0 to {})",
+                        columns - 1
+                    ));
+                }
+                if index < 3 {
+                    return Err(format!(
+                        "{where_}: column {index} is {}, not a haplotype column (haplotypes start at column 3)",
+                        ["CHROM", "POS", "REF"][index]
+                    ));
+                }
+                Ok(index)
+            };
+            resolved.push((find(&pair.first.column)?, find(&pair.second.column)?));
+            let name = pair.name();
+            header.extend_from_slice(format!("\t{name}_PI\t{name}_PG_al").as_bytes());
+        }
+        header.push(b'\n');
+        Ok(Layout {
+            columns,
+            names: names.map(<[String]>::to_vec),
+            pairs: resolved,
+            header,
+        })
+    }
+
+    /// The number of fields every data line must have.
+    pub fn columns(&self) -> usize {
+        self.columns
+    }
+
+    /// Column index pairs, in output order.
+    pub fn pairs(&self) -> &[(usize, usize)] {
+        &self.pairs
+    }
+
+    /// The output's header line, `\n` included.
+    pub fn header_line(&self) -> &[u8] {
+        &self.header
+    }
+
+    /// How a column is named in messages: its index, and its header name when there is one.
+    pub fn describe_column(&self, index: usize) -> String {
+        match self.names.as_ref().and_then(|n| n.get(index)) {
+            Some(name) => format!("column {index} ({name})"),
+            None => format!("column {index}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{default_pairs, Haplotype};
+
+    fn pair(a: ColumnRef, b: ColumnRef) -> PairSpec {
+        PairSpec {
+            first: Haplotype {
+                label: "x".into(),
+                column: a,
+            },
+            second: Haplotype {
+                label: "y".into(),
+                column: b,
+            },
+        }
+    }
+
+    #[test]
+    fn default_layout_header_matches_the_reference() {
+        let l = Layout::resolve(&default_pairs(), None, 34).unwrap();
+        let h = String::from_utf8(l.header_line().to_vec()).unwrap();
+        assert!(h.starts_with("contig\tpos\tref\talt\t10a10b_PI\t10a10b_PG_al\t13a13b_PI"));
+        assert!(h.ends_with("8a8b_PI\t8a8b_PG_al\n"));
+        assert_eq!(h.split('\t').count(), 4 + 30);
+        assert_eq!(l.pairs()[0], (33, 18));
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let err = Layout::resolve(&default_pairs(), None, 20).unwrap_err();
+        assert!(err.contains("pair 1 (10a10b): column 33 does not exist"), "{err}");
+    }
+
+    #[test]
+    fn names_resolve_through_the_header() {
+        let names: Vec<String> = ["CHROM", "POS", "REF", "s1", "s2"].map(String::from).to_vec();
+        let p = [pair(ColumnRef::Name("s2".into()), ColumnRef::Index(3))];
+        let l = Layout::resolve(&p, Some(&names), 5).unwrap();
+        assert_eq!(l.pairs(), &[(4, 3)]);
+        assert_eq!(l.describe_column(4), "column 4 (s2)");
+        let p = [pair(ColumnRef::Name("s9".into()), ColumnRef::Index(3))];
+        let err = Layout::resolve(&p, Some(&names), 5).unwrap_err();
+        assert!(err.contains("\"s9\" does not exist"), "{err}");
+        let err = Layout::resolve(&p, None, 5).unwrap_err();
+        assert!(err.contains("no header"), "{err}");
+    }
+
+    #[test]
+    fn fixed_columns_are_not_haplotypes() {
+        let p = [pair(ColumnRef::Index(2), ColumnRef::Index(3))];
+        let err = Layout::resolve(&p, None, 5).unwrap_err();
+        assert!(err.contains("column 2 is REF"), "{err}");
+    }
+}

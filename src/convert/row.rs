@@ -1,0 +1,328 @@
+//! One matrix line to one haplotype row (SPEC section 2), into a reused byte buffer.
+//!
+//! The output's size is worked out before a byte is written, so a row that does not fit the
+//! caller's buffer is reported instead of growing it: buffers are sized from the memory
+//! budget and must never reallocate.
+
+use memchr::{memchr_iter, Memchr};
+
+use super::layout::Layout;
+
+/// What became of one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOutcome {
+    /// The line had no ALT allele: nothing written.
+    Dropped,
+    /// One row was written.
+    Written,
+    /// The row needs this many bytes and the buffer does not have them; nothing written.
+    NoRoom(usize),
+}
+
+/// Why a line is not a valid matrix line. `at` is the offset in the line of the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub at: usize,
+    pub what: String,
+}
+
+/// Per-thread buffers reused from line to line, so the hot path does not allocate.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// `fields[i]` is where field `i` starts; one extra entry marks the end of the line.
+    fields: Vec<usize>,
+    /// ALT alleles as ranges of the line, in order of first appearance.
+    alts: Vec<(usize, usize)>,
+    /// REF with every `-` replaced by REF: what an `N` becomes after both replacements.
+    ref_for_n: Vec<u8>,
+}
+
+impl Scratch {
+    pub fn new(layout: &Layout) -> Scratch {
+        Scratch {
+            fields: Vec::with_capacity(layout.columns() + 1),
+            alts: Vec::with_capacity(layout.columns()),
+            ref_for_n: Vec::new(),
+        }
+    }
+}
+
+/// Converts one line (no line ending) and appends the row to `out`, without ever growing
+/// `out` beyond `out_cap` bytes.
+pub fn convert_line(
+    layout: &Layout,
+    line: &[u8],
+    s: &mut Scratch,
+    out: &mut Vec<u8>,
+    out_cap: usize,
+) -> Result<RowOutcome, LineError> {
+    split_fields(layout, line, &mut s.fields)?;
+    let f = &s.fields;
+    let field = |i: usize| &line[f[i]..f[i + 1] - 1];
+    check_fields(layout, line, f)?;
+
+    let reference = field(2);
+    s.alts.clear();
+    for i in 3..layout.columns() {
+        let allele = field(i);
+        if allele == b"N" || allele == reference {
+            continue;
+        }
+        if !s.alts.iter().any(|&(a, b)| &line[a..b] == allele) {
+            s.alts.push((f[i], f[i + 1] - 1));
+        }
+    }
+    if s.alts.is_empty() {
+        return Ok(RowOutcome::Dropped);
+    }
+
+    let ref_for_n: &[u8] = if reference.contains(&b'-') {
+        s.ref_for_n.clear();
+        substitute(reference, reference, reference, &mut s.ref_for_n);
+        &s.ref_for_n
+    } else {
+        reference
+    };
+    let chrom = field(0);
+    let prefix = f[3] - 1; // CHROM \t POS \t REF
+    let mut need = prefix + 1 + s.alts.len() - 1 + 1;
+    need += s.alts.iter().map(|&(a, b)| b - a).sum::<usize>();
+    for &(x, y) in layout.pairs() {
+        need += 1 + chrom.len() + 1 + 1;
+        need += substituted_len(field(x), reference.len(), ref_for_n.len());
+        need += substituted_len(field(y), reference.len(), ref_for_n.len());
+    }
+    if out.len() + need > out_cap {
+        return Ok(RowOutcome::NoRoom(need));
+    }
+
+    let start = out.len();
+    out.extend_from_slice(&line[..prefix]);
+    out.push(b'\t');
+    for (k, &(a, b)) in s.alts.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&line[a..b]);
+    }
+    for &(x, y) in layout.pairs() {
+        out.push(b'\t');
+        out.extend_from_slice(chrom);
+        out.push(b'\t');
+        substitute(field(x), reference, ref_for_n, out);
+        out.push(b'|');
+        substitute(field(y), reference, ref_for_n, out);
+    }
+    out.push(b'\n');
+    debug_assert_eq!(out.len() - start, need);
+    Ok(RowOutcome::Written)
+}
+
+/// Records where each field starts; the line must have exactly `layout.columns()` fields.
+fn split_fields(layout: &Layout, line: &[u8], fields: &mut Vec<usize>) -> Result<(), LineError> {
+    let expected = layout.columns();
+    fields.clear();
+    fields.push(0);
+    for tab in memchr_iter(b'\t', line) {
+        if fields.len() == expected {
+            let found = fields.len() + 1 + Memchr::new(b'\t', &line[tab + 1..]).count();
+            return Err(field_count(found, expected));
+        }
+        fields.push(tab + 1);
+    }
+    if fields.len() != expected {
+        return Err(field_count(fields.len(), expected));
+    }
+    fields.push(line.len() + 1);
+    Ok(())
+}
+
+fn field_count(found: usize, expected: usize) -> LineError {
+    LineError {
+        at: 0,
+        what: format!("{found} fields, but the header (or first line) has {expected}"),
+    }
+}
+
+/// Empty fields and a POS that is not a non-negative integer are errors.
+fn check_fields(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineError> {
+    for i in 0..layout.columns() {
+        if f[i + 1] - 1 == f[i] {
+            let what = match i {
+                0 => "empty CHROM".to_string(),
+                1 => "empty POS".to_string(),
+                2 => "empty REF".to_string(),
+                _ => format!("empty allele in {}", layout.describe_column(i)),
+            };
+            return Err(LineError { at: f[i], what });
+        }
+    }
+    let pos = &line[f[1]..f[2] - 1];
+    if !pos.iter().all(u8::is_ascii_digit) {
+        return Err(LineError {
+            at: f[1],
+            what: format!(
+                "POS {:?} is not a non-negative integer",
+                String::from_utf8_lossy(pos)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Length of `allele` after `N` -> REF, then `-` -> REF.
+fn substituted_len(allele: &[u8], ref_len: usize, ref_for_n_len: usize) -> usize {
+    if let [b] = allele {
+        return match b {
+            b'N' => ref_for_n_len,
+            b'-' => ref_len,
+            _ => 1,
+        };
+    }
+    allele
+        .iter()
+        .map(|b| match b {
+            b'N' => ref_for_n_len,
+            b'-' => ref_len,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Appends `allele` with every `N` replaced by `ref_for_n` and every `-` by `reference`:
+/// the reference's two plain replacements done in one pass (an `N` becomes REF, and any `-`
+/// inside that REF is then replaced too, which `ref_for_n` already holds).
+fn substitute(allele: &[u8], reference: &[u8], ref_for_n: &[u8], out: &mut Vec<u8>) {
+    if let [b] = allele {
+        match b {
+            b'N' => out.extend_from_slice(ref_for_n),
+            b'-' => out.extend_from_slice(reference),
+            _ => out.push(*b),
+        }
+        return;
+    }
+    let mut rest = allele;
+    while let Some(i) = memchr::memchr2(b'N', b'-', rest) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(if rest[i] == b'N' { ref_for_n } else { reference });
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ColumnRef, Haplotype, PairSpec};
+
+    fn layout(columns: usize, pairs: &[(usize, usize)]) -> Layout {
+        let specs: Vec<PairSpec> = pairs
+            .iter()
+            .enumerate()
+            .map(|(i, &(a, b))| PairSpec {
+                first: Haplotype {
+                    label: format!("{i}a"),
+                    column: ColumnRef::Index(a),
+                },
+                second: Haplotype {
+                    label: format!("{i}b"),
+                    column: ColumnRef::Index(b),
+                },
+            })
+            .collect();
+        Layout::resolve(&specs, None, columns).unwrap()
+    }
+
+    fn convert(l: &Layout, line: &str) -> Result<Option<String>, LineError> {
+        let mut s = Scratch::new(l);
+        let mut out = Vec::with_capacity(1 << 16);
+        match convert_line(l, line.as_bytes(), &mut s, &mut out, 1 << 16)? {
+            RowOutcome::Dropped => Ok(None),
+            RowOutcome::Written => Ok(Some(String::from_utf8(out).unwrap())),
+            RowOutcome::NoRoom(n) => panic!("no room for {n}"),
+        }
+    }
+
+    #[test]
+    fn rows_with_only_n_and_ref_are_dropped() {
+        let l = layout(6, &[(3, 4)]);
+        assert_eq!(convert(&l, "c\t1\tA\tA\tN\tA"), Ok(None));
+    }
+
+    #[test]
+    fn alt_keeps_first_appearance_order_and_the_dash() {
+        let l = layout(7, &[(3, 4)]);
+        assert_eq!(
+            convert(&l, "c\t5\tA\tG\t-\tG\tT").unwrap().unwrap(),
+            "c\t5\tA\tG,-,T\tc\tG|A\n"
+        );
+    }
+
+    #[test]
+    fn unpaired_columns_count_for_alt() {
+        let l = layout(6, &[(3, 4)]);
+        assert_eq!(
+            convert(&l, "c\t5\tA\tA\tN\tC").unwrap().unwrap(),
+            "c\t5\tA\tC\tc\tA|A\n"
+        );
+    }
+
+    #[test]
+    fn n_then_dash_are_replaced_as_substrings() {
+        let l = layout(6, &[(3, 4)]);
+        assert_eq!(
+            convert(&l, "c\t1\tG\tAN\tn-\tN").unwrap().unwrap(),
+            "c\t1\tG\tAN,n-\tc\tAG|nG\n"
+        );
+    }
+
+    #[test]
+    fn a_dash_inside_ref_is_replaced_after_n() {
+        // "N|A".replace("N", "A-").replace("-", "A-") == "AA-|A"
+        let l = layout(5, &[(3, 4)]);
+        assert_eq!(
+            convert(&l, "c\t1\tA-\tN\tA").unwrap().unwrap(),
+            "c\t1\tA-\tA\tc\tAA-|A\n"
+        );
+    }
+
+    #[test]
+    fn text_is_copied_not_retyped() {
+        let l = layout(5, &[(3, 4)]);
+        assert_eq!(
+            convert(&l, "chr01\t007\tA\tNA\t.").unwrap().unwrap(),
+            "chr01\t007\tA\tNA,.\tchr01\tAA|.\n"
+        );
+    }
+
+    #[test]
+    fn wrong_field_counts_are_reported() {
+        let l = layout(5, &[(3, 4)]);
+        let e = convert(&l, "c\t1\tA\tA").unwrap_err();
+        assert!(e.what.starts_with("4 fields, but"), "{}", e.what);
+        let e = convert(&l, "c\t1\tA\tA\tA\tA\tA").unwrap_err();
+        assert!(e.what.starts_with("7 fields, but"), "{}", e.what);
+    }
+
+    #[test]
+    fn empty_fields_and_bad_pos_are_reported_where_they_are() {
+        let l = layout(5, &[(3, 4)]);
+        assert_eq!(convert(&l, "\t1\tA\tA\tC").unwrap_err().what, "empty CHROM");
+        assert_eq!(convert(&l, "c\t1\t\tA\tC").unwrap_err().at, 4);
+        let e = convert(&l, "c\t1\tA\tA\t").unwrap_err();
+        assert_eq!((e.at, e.what.as_str()), (8, "empty allele in column 4"));
+        let e = convert(&l, "c\t-1\tA\tA\tC").unwrap_err();
+        assert!(e.what.contains("\"-1\" is not a non-negative integer"));
+        assert!(convert(&l, "c\t\tA\tA\tC").is_err());
+    }
+
+    #[test]
+    fn a_row_that_does_not_fit_is_not_written() {
+        let l = layout(5, &[(3, 4)]);
+        let mut s = Scratch::new(&l);
+        let mut out = Vec::with_capacity(64);
+        let r = convert_line(&l, b"c\t1\tA\tC\tC", &mut s, &mut out, 10).unwrap();
+        assert_eq!(r, RowOutcome::NoRoom("c\t1\tA\tC\tc\tC|C\n".len()));
+        assert!(out.is_empty());
+    }
+}
