@@ -199,7 +199,7 @@ mod tests {
         assert_eq!((e.line, e.line_start, e.offset), (2, 11, 13));
         let (r, _, _) = run(&l, b"c\t1\tA\tC\tA\nc\t2\tA\0\tC\tA\n", 1024);
         let e = r.unwrap_err();
-        assert_eq!((e.line, e.offset), (1, 17));
+        assert_eq!((e.line, e.offset), (1, 15));
         assert!(e.what.contains("NUL"));
     }
 
