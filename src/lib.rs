@@ -13,5 +13,6 @@ pub mod budget;
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod read;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,98 @@
+//! Cutting a byte stream into chunks of whole lines, in buffers the caller owns.
+//!
+//! The caller hands in a buffer that may already start with the tail of the previous chunk
+//! (the part after its last newline); the chunker fills the rest and says where the last
+//! whole line ends. A buffer that fills up without a newline holds a line longer than a
+//! chunk may be, which is an error rather than a reason to grow.
+
+use std::io::{self, Read};
+
+use memchr::memrchr;
+
+pub struct Chunker<R> {
+    src: R,
+    eof: bool,
+}
+
+/// Where a filled buffer is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Whole lines end here; the bytes after it start the next chunk.
+    At(usize),
+    /// The input ended: everything filled is the last chunk (its last line may lack `\n`).
+    End,
+    /// The buffer is full and holds no line ending.
+    LineTooLong,
+}
+
+impl<R: Read> Chunker<R> {
+    pub fn new(src: R) -> Chunker<R> {
+        Chunker { src, eof: false }
+    }
+
+    pub fn at_eof(&self) -> bool {
+        self.eof
+    }
+
+    /// Reads into `buf[filled..]` until it is full or the input ends; returns the new fill.
+    pub fn fill(&mut self, buf: &mut [u8], mut filled: usize) -> io::Result<usize> {
+        while filled < buf.len() && !self.eof {
+            match self.src.read(&mut buf[filled..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
+    }
+
+    /// Fills `buf` after its first `filled` bytes and says where to cut it.
+    pub fn next(&mut self, buf: &mut [u8], filled: usize) -> io::Result<(usize, Cut)> {
+        let filled = self.fill(buf, filled)?;
+        if self.eof {
+            return Ok((filled, Cut::End));
+        }
+        Ok(match memrchr(b'\n', &buf[..filled]) {
+            Some(i) => (filled, Cut::At(i + 1)),
+            None => (filled, Cut::LineTooLong),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most 3 bytes a call, like a slow pipe.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(3);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn chunks_end_on_line_boundaries_and_carry_tails() {
+        let data = b"aaaa\nbb\ncccccc\nd";
+        let mut c = Chunker::new(Trickle(data));
+        let mut buf = [0u8; 10];
+        let (filled, cut) = c.next(&mut buf, 0).unwrap();
+        assert_eq!((filled, cut), (10, Cut::At(8)));
+        let mut next = [0u8; 10];
+        next[..2].copy_from_slice(&buf[8..10]);
+        let (filled, cut) = c.next(&mut next, 2).unwrap();
+        assert_eq!(cut, Cut::End);
+        assert_eq!(&next[..filled], b"cccccc\nd");
+    }
+
+    #[test]
+    fn a_full_buffer_without_newline_is_too_long() {
+        let mut c = Chunker::new(&b"0123456789abc\n"[..]);
+        let mut buf = [0u8; 8];
+        assert_eq!(c.next(&mut buf, 0).unwrap().1, Cut::LineTooLong);
+    }
+}

@@ -1,0 +1,167 @@
+//! Opening an input: a file or stdin, plain or gzip (single-member, multi-member, bgzip),
+//! recognised by its first bytes whatever its name, with a count of the bytes read from it
+//! so progress can be shown against the file's size.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use flate2::read::MultiGzDecoder;
+
+use crate::error::{Error, Result};
+
+/// Where the matrix comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Path(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    /// `-` means stdin.
+    pub fn from_arg(arg: &Path) -> Input {
+        if arg == Path::new("-") {
+            Input::Stdin
+        } else {
+            Input::Path(arg.to_path_buf())
+        }
+    }
+
+    /// How the input is named in messages.
+    pub fn display_name(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Stdin => "<stdin>".to_string(),
+        }
+    }
+}
+
+/// An open input, decompressing if it is gzip.
+pub struct Source {
+    pub reader: Box<dyn Read + Send>,
+    /// Bytes read so far from the file or stdin (compressed bytes for gzip input).
+    pub source_bytes: Arc<AtomicU64>,
+    /// The file's size, when it is a regular file.
+    pub total_bytes: Option<u64>,
+    pub gzip: bool,
+}
+
+/// Read buffer under the gzip decoder; plain input is read straight into chunk buffers.
+pub const GZIP_READ_BUFFER: usize = 128 << 10;
+
+impl Source {
+    pub fn open(input: &Input) -> Result<Source> {
+        match input {
+            Input::Path(path) => {
+                let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+                let meta = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
+                if meta.is_dir() {
+                    return Err(Error::io(
+                        path,
+                        "read",
+                        io::Error::other("it is a directory"),
+                    ));
+                }
+                let total = meta.is_file().then_some(meta.len());
+                Source::from_reader(Box::new(file), total)
+                    .map_err(|e| Error::io(path, "read", e))
+            }
+            Input::Stdin => Source::from_reader(Box::new(io::stdin()), None)
+                .map_err(|e| Error::io("<stdin>", "read", e)),
+        }
+    }
+
+    /// Wraps any reader: counts its bytes and decompresses it if it starts like gzip.
+    pub fn from_reader(inner: Box<dyn Read + Send>, total: Option<u64>) -> io::Result<Source> {
+        let counter = Arc::new(AtomicU64::new(0));
+        let mut counted = Counted {
+            inner,
+            count: counter.clone(),
+        };
+        let mut magic = [0u8; 2];
+        let mut got = 0;
+        while got < 2 {
+            match counted.read(&mut magic[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let replay = io::Cursor::new(magic[..got].to_vec()).chain(counted);
+        let gzip = got == 2 && magic == [0x1f, 0x8b];
+        let reader: Box<dyn Read + Send> = if gzip {
+            Box::new(MultiGzDecoder::new(BufReader::with_capacity(
+                GZIP_READ_BUFFER,
+                replay,
+            )))
+        } else {
+            Box::new(replay)
+        };
+        Ok(Source {
+            reader,
+            source_bytes: counter,
+            total_bytes: total,
+            gzip,
+        })
+    }
+}
+
+struct Counted {
+    inner: Box<dyn Read + Send>,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn read_all(bytes: Vec<u8>) -> (io::Result<Vec<u8>>, bool) {
+        let mut s = Source::from_reader(Box::new(io::Cursor::new(bytes)), None).unwrap();
+        let mut v = Vec::new();
+        let r = s.reader.read_to_end(&mut v).map(|_| v);
+        (r, s.gzip)
+    }
+
+    #[test]
+    fn plain_input_passes_through_even_when_tiny() {
+        assert_eq!(read_all(b"c\t1".to_vec()).0.unwrap(), b"c\t1");
+        assert_eq!(read_all(b"x".to_vec()).0.unwrap(), b"x");
+        assert_eq!(read_all(Vec::new()).0.unwrap(), b"");
+    }
+
+    #[test]
+    fn gzip_members_are_concatenated() {
+        let mut data = gz(b"first\n");
+        data.extend(gz(b"second\n"));
+        let (r, is_gz) = read_all(data);
+        assert!(is_gz);
+        assert_eq!(r.unwrap(), b"first\nsecond\n");
+    }
+
+    #[test]
+    fn truncated_gzip_is_an_error_not_a_short_read() {
+        let data = gz(&b"a line of text\n".repeat(1000));
+        let (r, _) = read_all(data[..data.len() / 2].to_vec());
+        assert!(r.is_err());
+    }
+}
