@@ -14,5 +14,6 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod read;
+pub mod write;
 
 pub use error::{Error, ErrorKind, Result};

@@ -4,6 +4,7 @@
 pub mod chunker;
 pub mod header;
 pub mod source;
+pub mod start;
 
 pub use chunker::{Chunker, Cut};
 pub use source::{Input, Source};

@@ -1,0 +1,140 @@
+//! The contigs seen so far, in order of first appearance, with the bytes of output each has.
+//! Its memory comes from the budget: thousands of scaffolds fit, an unbounded number does not.
+
+use std::collections::HashMap;
+
+use crate::budget::Grant;
+
+/// Contig names to ids (ids count up in order of first appearance).
+pub struct ContigTable {
+    ids: HashMap<Box<[u8]>, u32>,
+    names: Vec<Box<[u8]>>,
+    bytes: Vec<u64>,
+    current: Option<u32>,
+    contiguous: bool,
+    grant: Grant,
+}
+
+/// What observing one run of rows changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observed {
+    pub id: u32,
+    /// The contig the input was on before this run, if the input moved to another contig.
+    pub left: Option<u32>,
+}
+
+/// Bytes of bookkeeping one contig costs besides twice its name.
+const CONTIG_OVERHEAD: usize = 96;
+
+impl ContigTable {
+    /// A table whose memory grows out of `grant` (which must come from the budget).
+    pub fn new(grant: Grant) -> ContigTable {
+        ContigTable {
+            ids: HashMap::new(),
+            names: Vec::new(),
+            bytes: Vec::new(),
+            current: None,
+            contiguous: true,
+            grant,
+        }
+    }
+
+    /// Notes that the input has a run of lines of contig `name` that gave `out_bytes` of
+    /// output. Fails only when a new contig does not fit the memory budget.
+    pub fn observe(&mut self, name: &[u8], out_bytes: u64) -> Result<Observed, String> {
+        let id = match self.current {
+            Some(id) if *self.names[id as usize] == *name => id,
+            _ => match self.ids.get(name) {
+                Some(&id) => {
+                    self.contiguous = false;
+                    id
+                }
+                None => self.insert(name)?,
+            },
+        };
+        let left = self.current.filter(|&c| c != id);
+        self.current = Some(id);
+        self.bytes[id as usize] += out_bytes;
+        Ok(Observed { id, left })
+    }
+
+    fn insert(&mut self, name: &[u8]) -> Result<u32, String> {
+        let cost = 2 * name.len() + CONTIG_OVERHEAD;
+        let used = self.names.len() * CONTIG_OVERHEAD
+            + self.names.iter().map(|n| 2 * n.len()).sum::<usize>();
+        if used + cost > self.grant.bytes() && !self.grant.try_grow(cost.max(64 << 10)) {
+            return Err(format!(
+                "too many contigs: {} distinct contigs do not fit the memory limit",
+                self.names.len() + 1
+            ));
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        self.bytes.push(0);
+        Ok(id)
+    }
+
+    pub fn id_of(&self, name: &[u8]) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    pub fn name(&self, id: u32) -> &[u8] {
+        &self.names[id as usize]
+    }
+
+    /// Bytes of output rows contig `id` has.
+    pub fn bytes(&self, id: u32) -> u64 {
+        self.bytes[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// True while every contig's lines have come in one stretch, so the output written in
+    /// input order is already grouped.
+    pub fn contiguous(&self) -> bool {
+        self.contiguous
+    }
+
+    /// The contig of the last run seen.
+    pub fn current(&self) -> Option<u32> {
+        self.current
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::Budget;
+
+    #[test]
+    fn ids_follow_first_appearance_and_returns_break_contiguity() {
+        let b = Budget::new(1 << 20);
+        let mut t = ContigTable::new(b.reserve(1024, "t").unwrap());
+        assert_eq!(t.observe(b"b", 10).unwrap(), Observed { id: 0, left: None });
+        assert_eq!(t.observe(b"b", 5).unwrap(), Observed { id: 0, left: None });
+        assert_eq!(t.observe(b"a", 1).unwrap(), Observed { id: 1, left: Some(0) });
+        assert!(t.contiguous());
+        assert_eq!(t.observe(b"b", 2).unwrap().id, 0);
+        assert!(!t.contiguous());
+        assert_eq!((t.bytes(0), t.bytes(1)), (17, 1));
+        assert_eq!(t.id_of(b"a"), Some(1));
+    }
+
+    #[test]
+    fn contigs_beyond_the_budget_are_an_error() {
+        let b = Budget::new(200 << 10);
+        let mut t = ContigTable::new(b.reserve(0, "t").unwrap());
+        let err = (0..10_000)
+            .map(|i| t.observe(format!("scaffold_{i:06}").as_bytes(), 0))
+            .find_map(Result::err)
+            .expect("a 200 KiB budget cannot hold 10,000 contigs");
+        assert!(err.contains("too many contigs"), "{err}");
+    }
+}
