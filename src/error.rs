@@ -45,7 +45,12 @@ impl Error {
         }))
     }
 
-    pub fn bad_line(input: impl Into<String>, line: u64, byte: u64, what: impl Into<String>) -> Error {
+    pub fn bad_line(
+        input: impl Into<String>,
+        line: u64,
+        byte: u64,
+        what: impl Into<String>,
+    ) -> Error {
         Error(Box::new(ErrorKind::BadInput {
             input: input.into(),
             line: Some(line),
@@ -73,7 +78,10 @@ impl Error {
     /// True for errors caused by what the user gave us (input or configuration), as opposed
     /// to failures of the machine. The command line maps these to exit code 2.
     pub fn is_user_error(&self) -> bool {
-        matches!(*self.0, ErrorKind::BadInput { .. } | ErrorKind::Config { .. })
+        matches!(
+            *self.0,
+            ErrorKind::BadInput { .. } | ErrorKind::Config { .. }
+        )
     }
 
     /// The process exit code this error calls for (SPEC section 4).

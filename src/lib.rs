@@ -13,7 +13,10 @@ pub mod budget;
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod generate;
+pub mod pipeline;
 pub mod read;
+pub mod sys;
 pub mod write;
 
 pub use error::{Error, ErrorKind, Result};

@@ -279,7 +279,11 @@ mod tests {
     fn relative_paths_resolve_against_the_config_folder() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.toml");
-        std::fs::write(&path, "header_file = \"hdr.txt\"\n[paths]\ninbox = \"/abs/in\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "header_file = \"hdr.txt\"\n[paths]\ninbox = \"/abs/in\"\n",
+        )
+        .unwrap();
         let c = Config::load(&path).unwrap();
         assert_eq!(c.header_file.unwrap(), dir.path().join("hdr.txt"));
         assert_eq!(c.paths.inbox, PathBuf::from("/abs/in"));

@@ -152,7 +152,11 @@ mod tests {
         Layout::resolve(&[p], None, 5).unwrap()
     }
 
-    fn run(l: &Layout, chunk: &[u8], cap: usize) -> (Result<ChunkStats, ChunkError>, Vec<u8>, Vec<Run>) {
+    fn run(
+        l: &Layout,
+        chunk: &[u8],
+        cap: usize,
+    ) -> (Result<ChunkStats, ChunkError>, Vec<u8>, Vec<Run>) {
         let mut out = Vec::with_capacity(cap);
         let mut runs = Vec::with_capacity(16);
         let mut s = Scratch::new(l);
@@ -173,7 +177,11 @@ mod tests {
     #[test]
     fn crlf_blank_lines_and_a_missing_last_newline() {
         let l = small_layout();
-        let (r, out, runs) = run(&l, b"c\t1\tA\tC\tA\r\n\r\n\nc\t2\tA\tA\tA\nd\t3\tG\tN\tT", 1024);
+        let (r, out, runs) = run(
+            &l,
+            b"c\t1\tA\tC\tA\r\n\r\n\nc\t2\tA\tA\tA\nd\t3\tG\tN\tT",
+            1024,
+        );
         let s = r.unwrap();
         assert_eq!((s.lines, s.rows, s.rows_out), (5, 3, 2));
         assert_eq!(out, b"c\t1\tA\tC\tc\tC|A\nd\t3\tG\tT\td\tG|T\n");
@@ -229,6 +237,10 @@ mod tests {
         let fields: Vec<&str> = text.trim_end().split('\t').collect();
         assert_eq!(fields.len(), 34);
         assert_eq!(&fields[..4], &["2", "1", "T", "C"]);
-        assert_eq!(fields[4 + 2 * 5 + 1], "C|T", "23a (column 7) | 23b (column 23)");
+        assert_eq!(
+            fields[4 + 2 * 5 + 1],
+            "C|T",
+            "23a (column 7) | 23b (column 23)"
+        );
     }
 }

@@ -125,12 +125,17 @@ mod tests {
     #[test]
     fn a_missing_column_is_named() {
         let err = Layout::resolve(&default_pairs(), None, 20).unwrap_err();
-        assert!(err.contains("pair 1 (10a10b): column 33 does not exist"), "{err}");
+        assert!(
+            err.contains("pair 1 (10a10b): column 33 does not exist"),
+            "{err}"
+        );
     }
 
     #[test]
     fn names_resolve_through_the_header() {
-        let names: Vec<String> = ["CHROM", "POS", "REF", "s1", "s2"].map(String::from).to_vec();
+        let names: Vec<String> = ["CHROM", "POS", "REF", "s1", "s2"]
+            .map(String::from)
+            .to_vec();
         let p = [pair(ColumnRef::Name("s2".into()), ColumnRef::Index(3))];
         let l = Layout::resolve(&p, Some(&names), 5).unwrap();
         assert_eq!(l.pairs(), &[(4, 3)]);

@@ -204,7 +204,11 @@ fn substitute(allele: &[u8], reference: &[u8], ref_for_n: &[u8], out: &mut Vec<u
     let mut rest = allele;
     while let Some(i) = memchr::memchr2(b'N', b'-', rest) {
         out.extend_from_slice(&rest[..i]);
-        out.extend_from_slice(if rest[i] == b'N' { ref_for_n } else { reference });
+        out.extend_from_slice(if rest[i] == b'N' {
+            ref_for_n
+        } else {
+            reference
+        });
         rest = &rest[i + 1..];
     }
     out.extend_from_slice(rest);

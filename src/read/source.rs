@@ -65,8 +65,7 @@ impl Source {
                     ));
                 }
                 let total = meta.is_file().then_some(meta.len());
-                Source::from_reader(Box::new(file), total)
-                    .map_err(|e| Error::io(path, "read", e))
+                Source::from_reader(Box::new(file), total).map_err(|e| Error::io(path, "read", e))
             }
             Input::Stdin => Source::from_reader(Box::new(io::stdin()), None)
                 .map_err(|e| Error::io("<stdin>", "read", e)),

@@ -25,7 +25,10 @@ pub struct Start {
 #[derive(Debug)]
 pub enum StartError {
     /// Line `line` (1-based), starting at byte `byte`, does not fit the buffer.
-    LineTooLong { line: u64, byte: u64 },
+    LineTooLong {
+        line: u64,
+        byte: u64,
+    },
     Read(io::Error),
 }
 
@@ -43,13 +46,13 @@ pub fn read_start<R: Read>(chunker: &mut Chunker<R>, buf: &mut [u8]) -> Result<S
         skipped_bytes: 0,
         skipped_lines: 0,
     };
-    let line_end = |buf: &[u8], from: usize, filled: usize, eof: bool| {
-        match memchr(b'\n', &buf[from..filled]) {
+    let line_end =
+        |buf: &[u8], from: usize, filled: usize, eof: bool| match memchr(b'\n', &buf[from..filled])
+        {
             Some(i) => Some((from + i, from + i + 1)),
             None if eof && from < filled => Some((filled, filled)),
             None => None,
-        }
-    };
+        };
     let too_long = |start: &Start, at: usize| StartError::LineTooLong {
         line: start.skipped_lines + 1,
         byte: start.skipped_bytes + at as u64,
@@ -121,7 +124,10 @@ mod tests {
         let (r, data) = start(b"#CHROM\tPOS\tREF\ts1\r\nc\t1\tA\tC\n", 64);
         let s = r.unwrap();
         assert_eq!(s.header_line.unwrap(), ["#CHROM", "POS", "REF", "s1"]);
-        assert_eq!((s.first_line_fields, s.skipped_lines, s.skipped_bytes), (Some(4), 1, 19));
+        assert_eq!(
+            (s.first_line_fields, s.skipped_lines, s.skipped_bytes),
+            (Some(4), 1, 19)
+        );
         assert_eq!(data, b"c\t1\tA\tC\n");
     }
 
@@ -132,7 +138,10 @@ mod tests {
         let (r, data) = start(&input, 16);
         let s = r.unwrap();
         assert_eq!(s.header_line, None);
-        assert_eq!((s.first_line_fields, s.skipped_lines, s.skipped_bytes), (Some(5), 40, 60));
+        assert_eq!(
+            (s.first_line_fields, s.skipped_lines, s.skipped_bytes),
+            (Some(5), 40, 60)
+        );
         assert_eq!(data, b"c\t1\tA\tC\tG");
     }
 
@@ -141,7 +150,10 @@ mod tests {
         let s = start(b"", 16).0.unwrap();
         assert_eq!((s.first_line_fields, s.filled), (None, 0));
         let s = start(b"CHROM\tPOS\tREF\tx\n", 64).0.unwrap();
-        assert_eq!((s.first_line_fields, s.header_line.unwrap().len()), (None, 4));
+        assert_eq!(
+            (s.first_line_fields, s.header_line.unwrap().len()),
+            (None, 4)
+        );
     }
 
     #[test]

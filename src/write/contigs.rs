@@ -119,7 +119,13 @@ mod tests {
         let mut t = ContigTable::new(b.reserve(1024, "t").unwrap());
         assert_eq!(t.observe(b"b", 10).unwrap(), Observed { id: 0, left: None });
         assert_eq!(t.observe(b"b", 5).unwrap(), Observed { id: 0, left: None });
-        assert_eq!(t.observe(b"a", 1).unwrap(), Observed { id: 1, left: Some(0) });
+        assert_eq!(
+            t.observe(b"a", 1).unwrap(),
+            Observed {
+                id: 1,
+                left: Some(0)
+            }
+        );
         assert!(t.contiguous());
         assert_eq!(t.observe(b"b", 2).unwrap().id, 0);
         assert!(!t.contiguous());

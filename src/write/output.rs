@@ -52,26 +52,28 @@ impl TempOutput {
     /// A new empty temporary file for `target`: a hidden name beside it, or an unnamed file
     /// in the temporary folder for stdout.
     pub fn create(target: &Output) -> Result<TempOutput> {
-        let file = match target {
-            Output::Path(path) => {
-                let dir = match path.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d,
-                    _ => Path::new("."),
-                };
-                let name = path.file_name().map_or("output".into(), |n| n.to_string_lossy());
-                let tmp = tempfile::Builder::new()
-                    .prefix(&format!(".{name}."))
-                    .suffix(".tmp")
-                    .permissions(Permissions::from_mode(0o666))
-                    .tempfile_in(dir)
-                    .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
-                TempFile::Named(tmp)
-            }
-            Output::Stdout => TempFile::Unnamed(
-                tempfile::tempfile()
-                    .map_err(|e| Error::io(std::env::temp_dir(), "create a temporary file in", e))?,
-            ),
-        };
+        let file =
+            match target {
+                Output::Path(path) => {
+                    let dir = match path.parent() {
+                        Some(d) if !d.as_os_str().is_empty() => d,
+                        _ => Path::new("."),
+                    };
+                    let name = path
+                        .file_name()
+                        .map_or("output".into(), |n| n.to_string_lossy());
+                    let tmp = tempfile::Builder::new()
+                        .prefix(&format!(".{name}."))
+                        .suffix(".tmp")
+                        .permissions(Permissions::from_mode(0o666))
+                        .tempfile_in(dir)
+                        .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
+                    TempFile::Named(tmp)
+                }
+                Output::Stdout => TempFile::Unnamed(tempfile::tempfile().map_err(|e| {
+                    Error::io(std::env::temp_dir(), "create a temporary file in", e)
+                })?),
+            };
         Ok(TempOutput {
             file,
             target: target.clone(),

@@ -1,0 +1,248 @@
+//! The `hapflow` command: argument parsing and terminal output over the library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use hapflow::config::{ByteSize, Config};
+use hapflow::generate::{generate, Compress, Shape};
+use hapflow::pipeline::{self, Advance, Job, Progress, Summary};
+use hapflow::read::Input;
+use hapflow::write::Output;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Genome matrices to phased haplotype tables, fast, under a fixed memory ceiling.
+#[derive(Parser)]
+#[command(name = "hapflow", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert one matrix (a file, or `-` for stdin) into a haplotype table.
+    Convert(ConvertArgs),
+    /// Write a synthetic, question-shaped matrix (for tests, benchmarks and trying hapflow).
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct ConvertArgs {
+    /// Configuration file (TOML).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Column names for a matrix without a header line (one tab-separated line).
+    #[arg(long, value_name = "FILE")]
+    header: Option<PathBuf>,
+    /// Ceiling on peak resident memory, e.g. 256MiB, 32M, 1GiB.
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<ByteSize>,
+    /// Worker threads; 0 = one per core.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// No progress bar and no summary line.
+    #[arg(long, short)]
+    quiet: bool,
+    /// The matrix, plain or gzip; `-` reads stdin.
+    #[arg(value_name = "INPUT")]
+    input: PathBuf,
+    /// Where to write the table; stdout when absent or `-`.
+    #[arg(short, long, value_name = "OUTPUT")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Approximate size of the (uncompressed) matrix.
+    #[arg(long, default_value = "10MiB", value_name = "SIZE")]
+    size: ByteSize,
+    /// Stop after this many rows (whichever of --size and --rows comes first).
+    #[arg(long)]
+    rows: Option<u64>,
+    /// Number of contigs.
+    #[arg(long, default_value_t = 4)]
+    contigs: usize,
+    /// Contig name prefix: `chr` gives chr1, chr2...; `scaffold_` gives scaffold_000001...
+    #[arg(long, default_value = "chr")]
+    prefix: String,
+    /// List the contigs in shuffled rather than sorted order.
+    #[arg(long)]
+    shuffle_contigs: bool,
+    /// Interleave contigs in blocks of N rows (0 = each contig in one stretch).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    interleave: u64,
+    /// Start with a `CHROM POS REF s1 ...` header line.
+    #[arg(long)]
+    header_line: bool,
+    /// End lines with CRLF.
+    #[arg(long)]
+    crlf: bool,
+    /// Use odd alleles too (AT, R, a, n, ., AN).
+    #[arg(long)]
+    odd_alleles: bool,
+    /// Haplotype columns per row.
+    #[arg(long, default_value_t = 31)]
+    haplotypes: usize,
+    /// Compress as one gzip member.
+    #[arg(long, conflicts_with = "bgzip")]
+    gzip: bool,
+    /// Compress as BGZF (many gzip members), like bgzip.
+    #[arg(long)]
+    bgzip: bool,
+    /// Seed: the same seed and options give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output file; stdout when absent.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Convert(args) => run_convert(args),
+        Command::Generate(args) => run_generate(args).map_err(Failure::Other),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Hapflow(e)) => {
+            eprintln!("hapflow: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("hapflow: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum Failure {
+    Hapflow(hapflow::Error),
+    Other(anyhow::Error),
+}
+
+impl From<hapflow::Error> for Failure {
+    fn from(e: hapflow::Error) -> Self {
+        Failure::Hapflow(e)
+    }
+}
+
+fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let mut config = config;
+    if let Some(t) = args.threads {
+        config.threads = t;
+    }
+    let job = Job {
+        input: Input::from_arg(&args.input),
+        output: Output::from_arg(args.output.as_deref()),
+        pairs: config.pairs(),
+        header_file: args.header.or(config.header_file.clone()),
+        memory_limit: args.memory_limit.unwrap_or(config.memory.limit).0,
+        workers: config.worker_threads(),
+    };
+    let show = !args.quiet;
+    let bar = Bar::new(show && std::io::stderr().is_terminal());
+    let stop = AtomicBool::new(false);
+    let summary = pipeline::convert(&job, &bar, &stop)?;
+    bar.finish();
+    if show {
+        eprintln!("{}", summary_line(&summary));
+    }
+    Ok(())
+}
+
+fn summary_line(s: &Summary) -> String {
+    let mb_s = s.input_bytes as f64 / 1e6 / s.seconds.max(1e-9);
+    let peak = hapflow::sys::peak_rss()
+        .map(|b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64))
+        .unwrap_or_else(|| "unknown".into());
+    format!(
+        "hapflow: {} rows in, {} rows out, {} contigs{}, {:.2} s, {:.0} MB/s, peak memory {}",
+        s.rows_in,
+        s.rows_out,
+        s.contigs,
+        if s.regrouped { " (regrouped)" } else { "" },
+        s.seconds,
+        mb_s,
+        peak
+    )
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn new(visible: bool) -> Bar {
+        Bar(visible.then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        }))
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn started(&self, total: Option<u64>) {
+        if let (Some(bar), Some(total)) = (&self.0, total) {
+            bar.set_length(total);
+        }
+    }
+    fn advanced(&self, at: &Advance) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(at.source_bytes);
+        }
+    }
+}
+
+fn run_generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let shape = Shape {
+        seed: args.seed,
+        rows: args.rows.unwrap_or(u64::MAX),
+        bytes: args.size.0,
+        contigs: args.contigs,
+        prefix: args.prefix,
+        shuffle_contigs: args.shuffle_contigs,
+        interleave: args.interleave,
+        header_line: args.header_line,
+        crlf: args.crlf,
+        haplotypes: args.haplotypes,
+        odd_alleles: args.odd_alleles,
+        ..Shape::default()
+    };
+    let compress = match (args.gzip, args.bgzip) {
+        (true, _) => Compress::Gzip,
+        (_, true) => Compress::Bgzip,
+        _ => Compress::None,
+    };
+    match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            generate(&shape, compress, file)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        None => {
+            generate(&shape, compress, std::io::stdout().lock()).context("cannot write stdout")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,486 @@
+//! The streaming pipeline: one reader cuts the input into chunks of whole lines, N workers
+//! convert chunks, and the calling thread writes results back in input order.
+//!
+//! Bounded everywhere by permits: a fixed set of chunk slots (input, output and run buffers,
+//! all reserved from the [`Budget`]) circulates reader -> worker -> writer -> reader. The
+//! reader cannot start a chunk without a free slot, so the chunks in flight, the reorder
+//! window included, never exceed the slot count, however slow one chunk is.
+
+pub mod plan;
+pub mod progress;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use crate::budget::{Budget, Grant};
+use crate::config::{ColumnRef, PairSpec};
+use crate::convert::{convert_chunk, ChunkError, ChunkOutput, ChunkStats, Layout, Run, Scratch};
+use crate::error::{Error, Result};
+use crate::read::header::read_header_file;
+use crate::read::start::{read_start, StartError};
+use crate::read::{Chunker, Cut, Input, Source};
+use crate::write::{GroupedWriter, Output};
+pub use plan::Plan;
+pub use progress::{Advance, NoProgress, Progress};
+
+/// One conversion: which input, which output, which pairs, under which limit.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub input: Input,
+    pub output: Output,
+    pub pairs: Vec<PairSpec>,
+    /// Column names for an input without a header line.
+    pub header_file: Option<PathBuf>,
+    /// Ceiling on the process's peak resident memory, in bytes.
+    pub memory_limit: u64,
+    /// Worker threads (at least 1).
+    pub workers: usize,
+}
+
+/// What a finished conversion did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Summary {
+    pub lines: u64,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub contigs: usize,
+    pub input_bytes: u64,
+    pub source_bytes: u64,
+    pub output_bytes: u64,
+    /// Contigs were interleaved in the input and the output had to be regrouped.
+    pub regrouped: bool,
+    pub seconds: f64,
+}
+
+/// A chunk's buffers, reserved from the budget once and reused for the whole run.
+struct Slot {
+    input: Vec<u8>,
+    out: Vec<u8>,
+    runs: Vec<Run>,
+    _grant: Grant,
+}
+
+impl Slot {
+    fn new(plan: &Plan, budget: &Budget) -> Result<Slot> {
+        Ok(Slot {
+            _grant: budget.reserve(plan.slot_bytes(), "a chunk buffer")?,
+            input: vec![0u8; plan.chunk],
+            out: Vec::with_capacity(plan.out_cap),
+            runs: Vec::with_capacity(plan.runs_cap),
+        })
+    }
+}
+
+/// Why the reader stopped short of the end of the input.
+enum ReadFailure {
+    LineTooLong,
+    Read(std::io::Error),
+    Stopped,
+}
+
+/// A chunk on its way through the pipeline, in input order by `seq`.
+struct Chunk {
+    seq: u64,
+    slot: Slot,
+    len: usize,
+    /// Offset of the chunk's first byte in the (decompressed) input.
+    start_byte: u64,
+    /// Set by the reader when this is where reading failed, else the worker's result.
+    outcome: Option<Result<ChunkStats, Failure>>,
+}
+
+enum Failure {
+    Read(ReadFailure),
+    Line(ChunkError),
+}
+
+/// Converts `job.input` into `job.output`. `stop` is polled between chunks; when it is set,
+/// the conversion ends with [`crate::ErrorKind::Stopped`] and publishes nothing.
+pub fn convert(job: &Job, progress: &dyn Progress, stop: &AtomicBool) -> Result<Summary> {
+    let started = Instant::now();
+    let plan = Plan::new(job.memory_limit, job.workers)?;
+    let budget = Budget::new(plan.pool);
+    let name = job.input.display_name();
+
+    let mut slots = (0..plan.window)
+        .map(|_| Slot::new(&plan, &budget))
+        .collect::<Result<Vec<_>>>()?;
+    let mut spare = Slot::new(&plan, &budget)?;
+    let contig_grant = budget.reserve(plan.contig_bytes, "the contig table")?;
+    let _gzip = budget.reserve(crate::read::source::GZIP_READ_BUFFER, "the gzip reader")?;
+
+    let source = Source::open(&job.input)?;
+    progress.started(source.total_bytes);
+    let gzip = source.gzip;
+    let source_bytes = source.source_bytes.clone();
+    let mut chunker = Chunker::new(source.reader);
+
+    let mut first = slots.pop().expect("a plan has at least one slot");
+    let start = read_start(&mut chunker, &mut first.input).map_err(|e| match e {
+        StartError::LineTooLong { line, byte } => {
+            Error::bad_line(&name, line, byte, too_long(&plan))
+        }
+        StartError::Read(e) => read_error(&job.input, gzip, e, 1, 0),
+    })?;
+    let layout = resolve_layout(job, &start, &name)?;
+    let mut writer = GroupedWriter::create(&job.output, layout.header_line(), contig_grant)?;
+
+    let mut state = WriteState {
+        lines: start.skipped_lines,
+        ..WriteState::default()
+    };
+    let workers = plan.workers;
+    let outcome = std::thread::scope(|s| -> Result<()> {
+        let (work_tx, work_rx) = bounded::<Chunk>(plan.window);
+        let (done_tx, done_rx) = bounded::<Chunk>(plan.window);
+        let (free_tx, free_rx) = bounded::<Slot>(plan.window);
+        for slot in slots {
+            free_tx.send(slot).expect("the pool holds every slot");
+        }
+        let first_chunk = (first, start.filled, start.skipped_bytes);
+        s.spawn(move || read_chunks(chunker, first_chunk, work_tx, free_rx, stop));
+        for _ in 0..workers {
+            let (rx, tx, layout) = (work_rx.clone(), done_tx.clone(), &layout);
+            s.spawn(move || convert_chunks(layout, rx, tx));
+        }
+        drop((work_rx, done_tx));
+        let mut ctx = WriteCtx {
+            job,
+            name: &name,
+            plan: &plan,
+            gzip,
+            layout: &layout,
+            writer: &mut writer,
+            spare: &mut spare,
+            progress,
+            source_bytes: &source_bytes,
+        };
+        write_in_order(&mut ctx, &mut state, done_rx, free_tx)
+    });
+    outcome?;
+
+    let contigs = writer.contigs().len();
+    spare.out.clear();
+    spare.out.resize(plan.out_cap, 0);
+    let written = writer.finish(&mut spare.out)?;
+    Ok(Summary {
+        lines: state.lines,
+        rows_in: state.rows_in,
+        rows_out: state.rows_out,
+        contigs,
+        input_bytes: state.input_bytes,
+        source_bytes: source_bytes.load(Ordering::Relaxed),
+        output_bytes: written.bytes,
+        regrouped: written.regrouped,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn too_long(plan: &Plan) -> String {
+    format!(
+        "line longer than {}, the longest a {} memory limit allows (raise --memory-limit)",
+        crate::config::size::format_size(plan.chunk as u64),
+        crate::config::size::format_size(plan.limit),
+    )
+}
+
+fn read_error(input: &Input, gzip: bool, e: std::io::Error, line: u64, byte: u64) -> Error {
+    if gzip
+        && matches!(
+            e.kind(),
+            std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::InvalidData
+                | std::io::ErrorKind::InvalidInput
+        )
+    {
+        Error::bad_line(
+            input.display_name(),
+            line,
+            byte,
+            format!("truncated or corrupt gzip stream ({e})"),
+        )
+    } else {
+        let path = match input {
+            Input::Path(p) => p.clone(),
+            Input::Stdin => PathBuf::from("<stdin>"),
+        };
+        Error::io(path, "read", e)
+    }
+}
+
+/// The pairs resolved against the input's header (line or file) or first line.
+fn resolve_layout(job: &Job, start: &crate::read::start::Start, name: &str) -> Result<Layout> {
+    let names = match (&start.header_line, &job.header_file) {
+        (Some(names), _) => Some(names.clone()),
+        (None, Some(file)) => Some(read_header_file(file)?),
+        (None, None) => None,
+    };
+    let columns = match (start.first_line_fields, &names) {
+        (Some(n), _) => n,
+        (None, Some(names)) => names.len(),
+        // No data and no names: any index-only layout will do for a header-only output.
+        (None, None) => job
+            .pairs
+            .iter()
+            .flat_map(|p| [&p.first.column, &p.second.column])
+            .map(|c| match c {
+                ColumnRef::Index(i) => i + 1,
+                ColumnRef::Name(_) => 0,
+            })
+            .max()
+            .unwrap_or(0)
+            .max(4),
+    };
+    if let (Some(names), Some(n)) = (&names, start.first_line_fields) {
+        if names.len() != n {
+            let from = if start.header_line.is_some() {
+                "header line"
+            } else {
+                "header file"
+            };
+            return Err(Error::bad_line(
+                name,
+                start.skipped_lines + 1,
+                start.skipped_bytes,
+                format!("{n} fields, but the {from} has {}", names.len()),
+            ));
+        }
+    }
+    Layout::resolve(&job.pairs, names.as_deref(), columns).map_err(|e| Error::bad_input(name, e))
+}
+
+/// The reader thread: fills slots with whole lines and sends them on in order.
+fn read_chunks<R: std::io::Read>(
+    mut chunker: Chunker<R>,
+    first: (Slot, usize, u64),
+    work: Sender<Chunk>,
+    free: Receiver<Slot>,
+    stop: &AtomicBool,
+) {
+    let (mut slot, mut filled, mut start_byte) = first;
+    for seq in 0.. {
+        let chunk = |slot, len, outcome| Chunk {
+            seq,
+            slot,
+            len,
+            start_byte,
+            outcome,
+        };
+        if stop.load(Ordering::Relaxed) {
+            let _ = work.send(chunk(
+                slot,
+                0,
+                Some(Err(Failure::Read(ReadFailure::Stopped))),
+            ));
+            return;
+        }
+        let (now, cut) = match chunker.next(&mut slot.input, filled) {
+            Ok(next) => next,
+            Err(e) => {
+                let failed = Some(Err(Failure::Read(ReadFailure::Read(e))));
+                let _ = work.send(chunk(slot, filled, failed));
+                return;
+            }
+        };
+        match cut {
+            Cut::End => {
+                if now > 0 {
+                    let _ = work.send(chunk(slot, now, None));
+                }
+                return;
+            }
+            Cut::LineTooLong => {
+                let failed = Some(Err(Failure::Read(ReadFailure::LineTooLong)));
+                let _ = work.send(chunk(slot, 0, failed));
+                return;
+            }
+            Cut::At(cut) => {
+                // Backpressure: without a free slot there is no next chunk.
+                let Ok(mut next) = free.recv() else { return };
+                next.input[..now - cut].copy_from_slice(&slot.input[cut..now]);
+                if work.send(chunk(slot, cut, None)).is_err() {
+                    return;
+                }
+                start_byte += cut as u64;
+                filled = now - cut;
+                slot = next;
+            }
+        }
+    }
+}
+
+/// A worker thread: converts chunks until the reader is done.
+fn convert_chunks(layout: &Layout, work: Receiver<Chunk>, done: Sender<Chunk>) {
+    let mut scratch = Scratch::new(layout);
+    for mut chunk in work {
+        if chunk.outcome.is_none() {
+            let slot = &mut chunk.slot;
+            slot.out.clear();
+            slot.runs.clear();
+            let result = convert_chunk(
+                layout,
+                &slot.input[..chunk.len],
+                &mut scratch,
+                ChunkOutput {
+                    out_cap: slot.out.capacity(),
+                    out: &mut slot.out,
+                    runs_cap: slot.runs.capacity(),
+                    runs: &mut slot.runs,
+                },
+            );
+            chunk.outcome = Some(result.map_err(Failure::Line));
+        }
+        if done.send(chunk).is_err() {
+            return;
+        }
+    }
+}
+
+#[derive(Default)]
+struct WriteState {
+    lines: u64,
+    rows_in: u64,
+    rows_out: u64,
+    input_bytes: u64,
+}
+
+struct WriteCtx<'a> {
+    job: &'a Job,
+    name: &'a str,
+    plan: &'a Plan,
+    gzip: bool,
+    layout: &'a Layout,
+    writer: &'a mut GroupedWriter,
+    spare: &'a mut Slot,
+    progress: &'a dyn Progress,
+    source_bytes: &'a std::sync::atomic::AtomicU64,
+}
+
+/// The writer: puts chunks back in input order (the reorder window is the slot count) and
+/// writes them, returning each slot to the reader.
+fn write_in_order(
+    ctx: &mut WriteCtx<'_>,
+    state: &mut WriteState,
+    done: Receiver<Chunk>,
+    free: Sender<Slot>,
+) -> Result<()> {
+    let window = ctx.plan.window;
+    let mut pending: Vec<Option<Chunk>> = (0..window).map(|_| None).collect();
+    let mut next = 0u64;
+    for chunk in done {
+        let at = (chunk.seq % window as u64) as usize;
+        debug_assert!(pending[at].is_none(), "more chunks in flight than slots");
+        pending[at] = Some(chunk);
+        while let Some(chunk) = pending[(next % window as u64) as usize].take() {
+            write_chunk(ctx, state, &chunk)?;
+            next += 1;
+            let _ = free.send(chunk.slot);
+        }
+    }
+    debug_assert!(pending.iter().all(Option::is_none));
+    Ok(())
+}
+
+fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut WriteState, chunk: &Chunk) -> Result<()> {
+    let outcome = chunk.outcome.as_ref().expect("workers fill every outcome");
+    let input = &chunk.slot.input[..chunk.len];
+    let mut stats = match outcome {
+        Ok(stats) => *stats,
+        Err(Failure::Line(e)) => return Err(line_error(ctx, state, chunk.start_byte, e)),
+        Err(Failure::Read(ReadFailure::Stopped)) => return Err(Error::stopped()),
+        Err(Failure::Read(ReadFailure::LineTooLong)) => {
+            return Err(Error::bad_line(
+                ctx.name,
+                state.lines + 1,
+                chunk.start_byte,
+                too_long(ctx.plan),
+            ))
+        }
+        Err(Failure::Read(ReadFailure::Read(e))) => {
+            let e = std::io::Error::new(e.kind(), e.to_string());
+            return Err(read_error(
+                &ctx.job.input,
+                ctx.gzip,
+                e,
+                state.lines + 1,
+                chunk.start_byte,
+            ));
+        }
+    };
+    let (out, runs) = (&chunk.slot.out, &chunk.slot.runs);
+    let mut scratch = None;
+    let mut at = 0;
+    loop {
+        let piece = &input[at..];
+        let (out, runs) = if at == 0 {
+            (out, runs)
+        } else {
+            (&ctx.spare.out, &ctx.spare.runs)
+        };
+        let progress = ctx.progress;
+        ctx.writer
+            .write_chunk(piece, out, runs, |name| progress.contig_left(name))
+            .map_err(|e| {
+                if e.starts_with("too many contigs") {
+                    Error::bad_line(ctx.name, state.lines + 1, chunk.start_byte + at as u64, e)
+                } else {
+                    Error::io(ctx.job.output_path(), "write", std::io::Error::other(e))
+                }
+            })?;
+        state.lines += stats.lines;
+        state.rows_in += stats.rows;
+        state.rows_out += stats.rows_out;
+        at += stats.consumed;
+        if at >= input.len() {
+            break;
+        }
+        // The chunk's rows did not all fit its output buffer: convert the rest here, a
+        // buffer-full at a time.
+        let scratch = scratch.get_or_insert_with(|| Scratch::new(ctx.layout));
+        let spare = &mut *ctx.spare;
+        spare.out.clear();
+        spare.runs.clear();
+        stats = convert_chunk(
+            ctx.layout,
+            &input[at..],
+            scratch,
+            ChunkOutput {
+                out_cap: spare.out.capacity(),
+                out: &mut spare.out,
+                runs_cap: spare.runs.capacity(),
+                runs: &mut spare.runs,
+            },
+        )
+        .map_err(|e| line_error(ctx, state, chunk.start_byte + at as u64, &e))?;
+    }
+    state.input_bytes = chunk.start_byte + chunk.len as u64;
+    ctx.progress.advanced(&Advance {
+        source_bytes: ctx.source_bytes.load(Ordering::Relaxed),
+        input_bytes: state.input_bytes,
+        rows_in: state.rows_in,
+        rows_out: state.rows_out,
+        contigs: ctx.writer.contigs().len(),
+    });
+    Ok(())
+}
+
+fn line_error(ctx: &WriteCtx<'_>, state: &WriteState, base: u64, e: &ChunkError) -> Error {
+    Error::bad_line(
+        ctx.name,
+        state.lines + e.line + 1,
+        base + e.offset as u64,
+        e.what.clone(),
+    )
+}
+
+impl Job {
+    fn output_path(&self) -> PathBuf {
+        match &self.output {
+            Output::Path(p) => p.clone(),
+            Output::Stdout => PathBuf::from("<stdout>"),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! How one memory limit is divided: what the process needs before any buffer (code, stacks,
+//! allocator), the contig table, and the chunk slots that bound the pipeline.
+
+use crate::config::size::format_size;
+use crate::convert::Run;
+use crate::error::{Error, Result};
+use crate::read::source::GZIP_READ_BUFFER;
+
+/// Resident memory of the process before any chunk buffer: the binary's pages, thread
+/// stacks, the allocator's per-thread arenas, the gzip decoder. Measured with `VmHWM` on a
+/// run with tiny chunks (see README, "Memory"), with headroom.
+pub const BASE_RSS: u64 = 7 << 20;
+
+/// The smallest chunk worth running with; it is also the longest line below it.
+pub const MIN_CHUNK: usize = 64 << 10;
+/// Chunks larger than this bring no speed, only memory.
+pub const MAX_CHUNK: usize = 4 << 20;
+/// A chunk's output buffer holds this many times the chunk's bytes: a question-shaped
+/// matrix whose every row has an ALT needs about 2.1x. Rarer, larger rows still work (the
+/// writer converts the rest of such a chunk itself); only a single row larger than this is
+/// an error.
+pub const OUT_FACTOR: usize = 2;
+/// Contig runs a chunk may record: one per 16 bytes of input, more than any real matrix
+/// (a line of the 34-column layout takes at least 68).
+pub const RUN_EVERY: usize = 16;
+
+/// The sizes the pipeline runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub limit: u64,
+    pub workers: usize,
+    /// Chunks in flight at most: being read, converted, waiting to be written (the reorder
+    /// window included).
+    pub window: usize,
+    /// Bytes of input per chunk, which is also the longest line accepted.
+    pub chunk: usize,
+    pub out_cap: usize,
+    pub runs_cap: usize,
+    /// Bytes set aside for contig names.
+    pub contig_bytes: usize,
+    /// Bytes the budget hands out: the limit less [`BASE_RSS`].
+    pub pool: usize,
+}
+
+impl Plan {
+    pub fn new(limit: u64, workers: usize) -> Result<Plan> {
+        let workers = workers.max(1);
+        let window = 2 * workers + 2;
+        let pool = limit.saturating_sub(BASE_RSS) as usize;
+        let contig_bytes = (pool / 16).max(256 << 10);
+        let misc = GZIP_READ_BUFFER + (64 << 10);
+        let run = std::mem::size_of::<Run>();
+        // Per slot: input + output + runs. The writer keeps one spare output for the rest of a
+        // chunk whose rows did not fit, and to regroup contigs.
+        let per_chunk_byte = |n: usize| n * (1 + OUT_FACTOR) * 16 + n * run;
+        let spare_per_byte = OUT_FACTOR * 16 + run;
+        let avail = pool.saturating_sub(contig_bytes + misc);
+        let chunk = avail * 16 / (per_chunk_byte(window) + spare_per_byte);
+        let chunk = (chunk.min(MAX_CHUNK)) & !4095;
+        if chunk < MIN_CHUNK {
+            let need = BASE_RSS as usize
+                + 256 * 1024
+                + misc
+                + MIN_CHUNK * (window * (1 + OUT_FACTOR) + OUT_FACTOR)
+                + MIN_CHUNK / RUN_EVERY * run * (window + 1);
+            return Err(Error::config(format!(
+                "memory limit {} is too small for {workers} worker threads: at least {} is needed",
+                format_size(limit),
+                format_size(need as u64 + (1 << 20)),
+            )));
+        }
+        Ok(Plan {
+            limit,
+            workers,
+            window,
+            chunk,
+            out_cap: chunk * OUT_FACTOR,
+            runs_cap: chunk / RUN_EVERY,
+            contig_bytes,
+            pool,
+        })
+    }
+
+    /// Bytes one chunk slot holds.
+    pub fn slot_bytes(&self) -> usize {
+        self.chunk + self.out_cap + self.runs_cap * std::mem::size_of::<Run>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_buffer_fits_in_the_pool() {
+        for limit in [24u64 << 20, 32 << 20, 64 << 20, 256 << 20, 4 << 30] {
+            for workers in [1, 2, 4, 16] {
+                let Ok(p) = Plan::new(limit, workers) else {
+                    continue;
+                };
+                let used = p.slot_bytes() * (p.window + 1) + p.contig_bytes + GZIP_READ_BUFFER;
+                assert!(used <= p.pool, "{limit} {workers}: {used} > {}", p.pool);
+                assert!(p.chunk >= MIN_CHUNK && p.chunk <= MAX_CHUNK);
+            }
+        }
+    }
+
+    #[test]
+    fn a_32_mib_limit_runs_two_workers_with_megabyte_chunks() {
+        let p = Plan::new(32 << 20, 2).unwrap();
+        assert_eq!(p.window, 6);
+        assert!(p.chunk >= 512 << 10, "{p:?}");
+    }
+
+    #[test]
+    fn too_small_a_limit_says_what_is_needed() {
+        let err = Plan::new(8 << 20, 2).unwrap_err().to_string();
+        assert!(
+            err.contains("too small") && err.contains("at least"),
+            "{err}"
+        );
+    }
+}

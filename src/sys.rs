@@ -1,0 +1,31 @@
+//! What the operating system can tell us about this process.
+
+/// Peak resident memory of this process (`VmHWM`), in bytes, where `/proc` has it.
+pub fn peak_rss() -> Option<u64> {
+    proc_status_kib("VmHWM:").map(|k| k * 1024)
+}
+
+/// Current resident memory of this process (`VmRSS`), in bytes.
+pub fn current_rss() -> Option<u64> {
+    proc_status_kib("VmRSS:").map(|k| k * 1024)
+}
+
+fn proc_status_kib(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn peak_is_at_least_current() {
+        let (peak, now) = (super::peak_rss().unwrap(), super::current_rss().unwrap());
+        assert!(peak >= now && now > 0);
+    }
+}
