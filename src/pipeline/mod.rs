@@ -64,10 +64,22 @@ struct Slot {
 }
 
 impl Slot {
+    /// A slot for the pipeline: input, output and runs.
     fn new(plan: &Plan, budget: &Budget) -> Result<Slot> {
         Ok(Slot {
             _grant: budget.reserve(plan.slot_bytes(), "a chunk buffer")?,
             input: vec![0u8; plan.chunk],
+            out: Vec::with_capacity(plan.out_cap),
+            runs: Vec::with_capacity(plan.runs_cap),
+        })
+    }
+
+    /// The writer's spare: output and runs only, for the rest of a chunk whose rows did not
+    /// fit its own output buffer (and later to regroup contigs).
+    fn spare(plan: &Plan, budget: &Budget) -> Result<Slot> {
+        Ok(Slot {
+            _grant: budget.reserve(plan.slot_bytes() - plan.chunk, "the writer's spare buffer")?,
+            input: Vec::new(),
             out: Vec::with_capacity(plan.out_cap),
             runs: Vec::with_capacity(plan.runs_cap),
         })
@@ -108,7 +120,7 @@ pub fn convert(job: &Job, progress: &dyn Progress, stop: &AtomicBool) -> Result<
     let mut slots = (0..plan.window)
         .map(|_| Slot::new(&plan, &budget))
         .collect::<Result<Vec<_>>>()?;
-    let mut spare = Slot::new(&plan, &budget)?;
+    let mut spare = Slot::spare(&plan, &budget)?;
     let contig_grant = budget.reserve(plan.contig_bytes, "the contig table")?;
     let _gzip = budget.reserve(crate::read::source::GZIP_READ_BUFFER, "the gzip reader")?;
 

@@ -98,7 +98,8 @@ mod tests {
                 let Ok(p) = Plan::new(limit, workers) else {
                     continue;
                 };
-                let used = p.slot_bytes() * (p.window + 1) + p.contig_bytes + GZIP_READ_BUFFER;
+                let spare = p.slot_bytes() - p.chunk;
+                let used = p.slot_bytes() * p.window + spare + p.contig_bytes + GZIP_READ_BUFFER;
                 assert!(used <= p.pool, "{limit} {workers}: {used} > {}", p.pool);
                 assert!(p.chunk >= MIN_CHUNK && p.chunk <= MAX_CHUNK);
             }
