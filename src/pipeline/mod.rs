@@ -112,8 +112,20 @@ enum Failure {
 /// Converts `job.input` into `job.output`. `stop` is polled between chunks; when it is set,
 /// the conversion ends with [`crate::ErrorKind::Stopped`] and publishes nothing.
 pub fn convert(job: &Job, progress: &dyn Progress, stop: &AtomicBool) -> Result<Summary> {
-    let started = Instant::now();
     let plan = Plan::new(job.memory_limit, job.workers)?;
+    convert_with_plan(job, &plan, progress, stop)
+}
+
+/// [`convert`] with buffer sizes chosen by the caller rather than derived from
+/// `job.memory_limit` (which this ignores).
+pub fn convert_with_plan(
+    job: &Job,
+    plan: &Plan,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let plan = *plan;
     let budget = Budget::new(plan.pool);
     let name = job.input.display_name();
 

@@ -81,6 +81,25 @@ impl Plan {
         })
     }
 
+    /// A plan with a chosen chunk size, whatever the limit: tests and benchmarks use it to
+    /// force many small chunks (and so many chunk boundaries) through the pipeline.
+    pub fn with_chunk(chunk: usize, workers: usize) -> Plan {
+        let workers = workers.max(1);
+        let mut plan = Plan {
+            limit: 0,
+            workers,
+            window: 2 * workers + 2,
+            chunk,
+            out_cap: chunk * OUT_FACTOR,
+            runs_cap: (chunk / RUN_EVERY).max(1),
+            contig_bytes: 1 << 20,
+            pool: 0,
+        };
+        plan.pool = plan.slot_bytes() * (plan.window + 1) + plan.contig_bytes + (1 << 20);
+        plan.limit = plan.pool as u64 + BASE_RSS;
+        plan
+    }
+
     /// Bytes one chunk slot holds.
     pub fn slot_bytes(&self) -> usize {
         self.chunk + self.out_cap + self.runs_cap * std::mem::size_of::<Run>()
