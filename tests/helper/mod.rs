@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -34,8 +34,18 @@ pub struct Outcome {
 }
 
 /// Runs `cmd` to completion, stdin from `stdin` (a file) or nothing, and measures the peak
-/// RSS of that child alone.
+/// RSS of that child.
+///
+/// Why the `pre_exec`: `Command` otherwise spawns with vfork semantics, and at exec Linux
+/// folds the peak RSS of the old address space (the *test process's* peak) into the
+/// child's `ru_maxrss`. With a real fork the old address space is a copy whose high-water
+/// mark is the test process's *current* RSS, a few MiB as long as tests do not hold large
+/// buffers while spawning. The figure can only be too high, never too low.
 pub fn run(cmd: &mut Command, stdin: Option<&Path>) -> Outcome {
+    // SAFETY: the closure does nothing, so it is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| Ok(()));
+    }
     let dir = tempfile::tempdir().unwrap();
     let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
     cmd.stdout(File::create(&out_path).unwrap());
