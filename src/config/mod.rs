@@ -13,7 +13,7 @@ pub use pairs::{default_pairs, ColumnRef, Haplotype, PairSpec};
 pub use size::ByteSize;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Column names for matrices without a header line: a file holding one tab-separated line.
@@ -131,19 +131,6 @@ impl Default for DaemonConfig {
             settle_ms: default_settle_ms(),
             rescan_ms: default_rescan_ms(),
             on_success: OnSuccess::default(),
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            header_file: None,
-            threads: 0,
-            memory: MemoryConfig::default(),
-            paths: PathsConfig::default(),
-            daemon: DaemonConfig::default(),
-            pairs: Vec::new(),
         }
     }
 }

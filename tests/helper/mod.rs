@@ -54,6 +54,8 @@ pub fn run(cmd: &mut Command, stdin: Option<&Path>) -> Outcome {
         Some(p) => cmd.stdin(File::open(p).unwrap()),
         None => cmd.stdin(Stdio::null()),
     };
+    // Reaped by wait4 below, which also gives its rusage.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().expect("the hapflow binary runs");
     let (status, max_rss) = wait_with_rusage(child.id() as libc::pid_t);
     Outcome {
