@@ -3,8 +3,9 @@
 
 use memchr::{memchr, Memchr};
 
+use super::fast::skip_invariant;
 use super::layout::Layout;
-use super::row::{convert_line, RowOutcome, Scratch};
+use super::row::{convert_line, same, RowOutcome, Scratch};
 
 /// A stretch of consecutive input lines of one contig. `contig` is a range of the chunk
 /// (the contig's name); the stretch's rows start at `out_start` in the output buffer and end
@@ -65,6 +66,17 @@ pub fn convert_chunk(
     let nul_at = memchr(0, chunk).unwrap_or(usize::MAX);
     let mut pos = 0;
     while pos < chunk.len() {
+        // Most rows have no ALT: skip them without splitting fields.
+        if let Some(run) = runs.last() {
+            let contig = &chunk[run.contig.0 as usize..run.contig.1 as usize];
+            if let Some(len) = skip_invariant(&chunk[pos..], contig, layout.columns()) {
+                debug_assert!(pos + len <= nul_at, "the fast path never takes a NUL");
+                stats.lines += 1;
+                stats.rows += 1;
+                pos += len;
+                continue;
+            }
+        }
         let end = memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
         let error = |at: usize, what: String| ChunkError {
             line: stats.lines,
@@ -87,9 +99,12 @@ pub fn convert_chunk(
 
         let contig_end = memchr(b'\t', line).unwrap_or(line.len());
         let contig = (pos as u32, (pos + contig_end) as u32);
-        let same = runs
-            .last()
-            .is_some_and(|r| chunk[r.contig.0 as usize..r.contig.1 as usize] == line[..contig_end]);
+        let same = runs.last().is_some_and(|r| {
+            same(
+                &chunk[r.contig.0 as usize..r.contig.1 as usize],
+                &line[..contig_end],
+            )
+        });
         if !same {
             if runs.len() == runs_cap {
                 break;

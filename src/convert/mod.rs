@@ -2,6 +2,7 @@
 //! of output rows. No files, no threads; the pipeline feeds it chunks.
 
 pub mod chunk;
+pub mod fast;
 pub mod layout;
 pub mod row;
 

@@ -65,10 +65,10 @@ pub fn convert_line(
     s.alts.clear();
     for i in 3..layout.columns() {
         let allele = field(i);
-        if allele == b"N" || allele == reference {
+        if allele == b"N" || same(allele, reference) {
             continue;
         }
-        if !s.alts.iter().any(|&(a, b)| &line[a..b] == allele) {
+        if !s.alts.iter().any(|&(a, b)| same(&line[a..b], allele)) {
             s.alts.push((f[i], f[i + 1] - 1));
         }
     }
@@ -116,6 +116,16 @@ pub fn convert_line(
     out.push(b'\n');
     debug_assert_eq!(out.len() - start, need);
     Ok(RowOutcome::Written)
+}
+
+/// Slice equality for the short fields of a matrix, without a call into libc's memcmp for
+/// the usual one-byte case.
+#[inline(always)]
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    match (a, b) {
+        ([x], [y]) => x == y,
+        _ => a == b,
+    }
 }
 
 /// Records where each field starts; the line must have exactly `layout.columns()` fields.
