@@ -102,6 +102,7 @@ struct GenerateArgs {
 }
 
 fn main() -> ExitCode {
+    hapflow::sys::tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Convert(args) => run_convert(args),

@@ -1,5 +1,20 @@
 //! What the operating system can tell us about this process.
 
+/// Makes glibc's allocator return large freed buffers to the system at once.
+///
+/// By default glibc raises its mmap threshold to the size of any large block that is freed
+/// (up to 32 MiB), after which blocks of that size come from heaps it keeps after `free`:
+/// RSS would then hold freed chunk buffers. A fixed threshold keeps every large buffer an
+/// mmap of its own, unmapped when freed, and two arenas bound the per-thread heaps.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// Peak resident memory of this process (`VmHWM`), in bytes, where `/proc` has it.
 pub fn peak_rss() -> Option<u64> {
     proc_status_kib("VmHWM:").map(|k| k * 1024)

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::read::header::read_header_file;
 use crate::read::start::{read_start, StartError};
 use crate::read::{Chunker, Cut, Input, Source};
-use crate::write::{GroupedWriter, Output};
+use crate::write::{GroupedWriter, Output, WriteError};
 pub use plan::Plan;
 pub use progress::{Advance, NoProgress, Progress};
 
@@ -447,12 +447,14 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut WriteState, chunk: &Chunk) ->
         let progress = ctx.progress;
         ctx.writer
             .write_chunk(piece, out, runs, |name| progress.contig_left(name))
-            .map_err(|e| {
-                if e.starts_with("too many contigs") {
-                    Error::bad_line(ctx.name, state.lines + 1, chunk.start_byte + at as u64, e)
-                } else {
-                    Error::io(ctx.job.output_path(), "write", std::io::Error::other(e))
-                }
+            .map_err(|e| match e {
+                WriteError::TooManyContigs(what) => Error::bad_line(
+                    ctx.name,
+                    state.lines + 1,
+                    chunk.start_byte + at as u64,
+                    what,
+                ),
+                WriteError::Io(e) => e,
             })?;
         state.lines += stats.lines;
         state.rows_in += stats.rows;
@@ -498,13 +500,4 @@ fn line_error(ctx: &WriteCtx<'_>, state: &WriteState, base: u64, e: &ChunkError)
         base + e.offset as u64,
         e.what.clone(),
     )
-}
-
-impl Job {
-    fn output_path(&self) -> PathBuf {
-        match &self.output {
-            Output::Path(p) => p.clone(),
-            Output::Stdout => PathBuf::from("<stdout>"),
-        }
-    }
 }

@@ -12,6 +12,8 @@ pub struct ContigTable {
     bytes: Vec<u64>,
     current: Option<u32>,
     contiguous: bool,
+    /// Bytes the table is counted as using (see [`CONTIG_OVERHEAD`]).
+    used: usize,
     grant: Grant,
 }
 
@@ -35,6 +37,7 @@ impl ContigTable {
             bytes: Vec::new(),
             current: None,
             contiguous: true,
+            used: 0,
             grant,
         }
     }
@@ -60,14 +63,13 @@ impl ContigTable {
 
     fn insert(&mut self, name: &[u8]) -> Result<u32, String> {
         let cost = 2 * name.len() + CONTIG_OVERHEAD;
-        let used = self.names.len() * CONTIG_OVERHEAD
-            + self.names.iter().map(|n| 2 * n.len()).sum::<usize>();
-        if used + cost > self.grant.bytes() && !self.grant.try_grow(cost.max(64 << 10)) {
+        if self.used + cost > self.grant.bytes() && !self.grant.try_grow(cost.max(64 << 10)) {
             return Err(format!(
                 "too many contigs: {} distinct contigs do not fit the memory limit",
                 self.names.len() + 1
             ));
         }
+        self.used += cost;
         let id = self.names.len() as u32;
         self.names.push(name.into());
         self.ids.insert(name.into(), id);

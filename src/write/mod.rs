@@ -20,6 +20,14 @@ pub struct GroupedWriter {
     contigs: ContigTable,
 }
 
+/// Why a chunk could not be written.
+#[derive(Debug)]
+pub enum WriteError {
+    /// A new contig did not fit the memory set aside for contig names.
+    TooManyContigs(String),
+    Io(Error),
+}
+
 /// How the output came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
@@ -51,15 +59,16 @@ impl GroupedWriter {
         out: &[u8],
         runs: &[Run],
         mut left: impl FnMut(&[u8]),
-    ) -> Result<(), String> {
-        self.spool.write_all(out).map_err(|e| e.to_string())?;
+    ) -> Result<(), WriteError> {
+        self.spool.write_all(out).map_err(WriteError::Io)?;
         self.rows_bytes += out.len() as u64;
         for (i, run) in runs.iter().enumerate() {
             let end = runs.get(i + 1).map_or(out.len(), |r| r.out_start as usize);
             let name = &input[run.contig.0 as usize..run.contig.1 as usize];
             let seen = self
                 .contigs
-                .observe(name, (end - run.out_start as usize) as u64)?;
+                .observe(name, (end - run.out_start as usize) as u64)
+                .map_err(WriteError::TooManyContigs)?;
             if let Some(prev) = seen.left {
                 left(self.contigs.name(prev));
             }
