@@ -187,8 +187,6 @@ pub fn convert_with_plan(
     outcome?;
 
     let contigs = writer.contigs().len();
-    spare.out.clear();
-    spare.out.resize(plan.out_cap, 0);
     let written = writer.finish(&mut spare.out)?;
     Ok(Summary {
         lines: state.lines,

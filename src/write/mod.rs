@@ -81,9 +81,10 @@ impl GroupedWriter {
     }
 
     /// Finishes the output: as written when the contigs came in one stretch each, else
-    /// regrouped through a second temporary file using `buf` (which must hold the longest
-    /// row). Nothing is visible at the target before this returns Ok.
-    pub fn finish(self, buf: &mut [u8]) -> Result<Written> {
+    /// regrouped through a second temporary file using `buf`, whose capacity (reserved from
+    /// the budget, and at least the longest row) is filled only then. Nothing is visible at
+    /// the target before this returns Ok.
+    pub fn finish(self, buf: &mut Vec<u8>) -> Result<Written> {
         let bytes = self.header_len + self.rows_bytes;
         let written = Written {
             bytes,
@@ -95,6 +96,8 @@ impl GroupedWriter {
             return Ok(written);
         }
         let grouped = TempOutput::create(&self.target)?;
+        buf.clear();
+        buf.resize(buf.capacity(), 0);
         assemble::regroup(
             self.spool.file(),
             grouped.file(),
