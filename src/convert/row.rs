@@ -4,7 +4,7 @@
 //! caller's buffer is reported instead of growing it: buffers are sized from the memory
 //! budget and must never reallocate.
 
-use memchr::{memchr_iter, Memchr};
+use memchr::Memchr;
 
 use super::layout::Layout;
 
@@ -129,16 +129,21 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Records where each field starts; the line must have exactly `layout.columns()` fields.
+///
+/// A plain byte loop: fields here are one or two bytes long, so a SIMD search per tab
+/// (memchr) would cost a call for every two bytes.
 fn split_fields(layout: &Layout, line: &[u8], fields: &mut Vec<usize>) -> Result<(), LineError> {
     let expected = layout.columns();
     fields.clear();
     fields.push(0);
-    for tab in memchr_iter(b'\t', line) {
-        if fields.len() == expected {
-            let found = fields.len() + 1 + Memchr::new(b'\t', &line[tab + 1..]).count();
-            return Err(field_count(found, expected));
+    for (i, &b) in line.iter().enumerate() {
+        if b == b'\t' {
+            if fields.len() == expected {
+                let found = fields.len() + 1 + Memchr::new(b'\t', &line[i + 1..]).count();
+                return Err(field_count(found, expected));
+            }
+            fields.push(i + 1);
         }
-        fields.push(tab + 1);
     }
     if fields.len() != expected {
         return Err(field_count(fields.len(), expected));

@@ -1,0 +1,49 @@
+//! Throughput of the conversion on chunks of generated rows: all invariant (the fast path),
+//! all variant (the general path), and the question's realistic mix. Reported in bytes of
+//! input per second.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hapflow::config::default_pairs;
+use hapflow::convert::{convert_chunk, ChunkOutput, Layout, Scratch};
+use hapflow::generate::{generate, Compress, Shape};
+
+fn chunk(variant_rate: f64) -> Vec<u8> {
+    let shape = Shape {
+        bytes: 1 << 20,
+        contigs: 1,
+        variant_rate,
+        ..Shape::default()
+    };
+    let mut v = Vec::new();
+    generate(&shape, Compress::None, &mut v).unwrap();
+    v
+}
+
+fn bench_convert(c: &mut Criterion) {
+    let layout = Layout::resolve(&default_pairs(), None, 34).unwrap();
+    let mut group = c.benchmark_group("convert_chunk");
+    for (name, rate) in [("invariant", 0.0), ("mix_18pct", 0.18), ("variant", 1.0)] {
+        let input = chunk(rate);
+        let mut out = Vec::with_capacity(input.len() * 3);
+        let mut runs = Vec::with_capacity(input.len() / 16);
+        let mut scratch = Scratch::new(&layout);
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &input, |b, input| {
+            b.iter(|| {
+                out.clear();
+                runs.clear();
+                let dst = ChunkOutput {
+                    out_cap: out.capacity(),
+                    out: &mut out,
+                    runs_cap: runs.capacity(),
+                    runs: &mut runs,
+                };
+                convert_chunk(&layout, input, &mut scratch, dst).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_convert);
+criterion_main!(benches);
