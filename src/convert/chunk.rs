@@ -3,7 +3,7 @@
 
 use memchr::{memchr, Memchr};
 
-use super::fast::skip_invariant;
+use super::fast::{fixed_line, invariant_tail, plain_tail, write_fixed_variant};
 use super::layout::Layout;
 use super::row::{convert_line, same, RowOutcome, Scratch};
 
@@ -66,15 +66,39 @@ pub fn convert_chunk(
     let nul_at = memchr(0, chunk).unwrap_or(usize::MAX);
     let mut pos = 0;
     while pos < chunk.len() {
-        // Most rows have no ALT: skip them without splitting fields.
+        // Most rows are in the fixed one-letter layout of the previous row's contig: drop
+        // the invariant ones without splitting fields, write the variant ones from a
+        // template.
         if let Some(run) = runs.last() {
             let contig = &chunk[run.contig.0 as usize..run.contig.1 as usize];
-            if let Some(len) = skip_invariant(&chunk[pos..], contig, layout.columns()) {
-                debug_assert!(pos + len <= nul_at, "the fast path never takes a NUL");
-                stats.lines += 1;
-                stats.rows += 1;
-                pos += len;
-                continue;
+            let rest = &chunk[pos..];
+            if let Some(f) = fixed_line(rest, contig, layout.columns()) {
+                let tail = &rest[f.reference + 1..f.end];
+                let done = if invariant_tail(tail, rest[f.reference]) {
+                    true
+                } else if plain_tail(tail)
+                    && write_fixed_variant(
+                        layout,
+                        rest,
+                        &f,
+                        contig,
+                        &mut scratch.template,
+                        out,
+                        out_cap,
+                    )
+                {
+                    stats.rows_out += 1;
+                    true
+                } else {
+                    false
+                };
+                if done {
+                    debug_assert!(pos + f.next <= nul_at, "the fast path never takes a NUL");
+                    stats.lines += 1;
+                    stats.rows += 1;
+                    pos += f.next;
+                    continue;
+                }
             }
         }
         let end = memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);

@@ -1,14 +1,32 @@
-//! The fast path for the common row: one-letter REF, every haplotype a one-letter `N` or
-//! REF, so the row has no ALT and is dropped. Such a line's tail is `\tX\tX...\tX`, a fixed
-//! layout checked eight bytes at a time. Anything else (a variant, a longer allele, a
-//! malformed field) is left to the general path, which also reports errors.
+//! The fast paths for the common rows: a known contig, a one-letter REF and one-letter
+//! haplotypes, so the line's tail is `\tX\tX...\tX`, a fixed layout.
+//!
+//! - An invariant row (every haplotype `N` or REF) is dropped after an eight-bytes-at-a-time
+//!   check of that tail.
+//! - A variant row gets its ALT from a 256-bit seen-set, and its pairs section is a per-
+//!   contig template (`\tchr1\tX|X` per pair) copied whole, with two bytes patched per pair.
+//!
+//! Anything else (longer alleles, a malformed field) is left to the general path in
+//! [`super::row`], which also reports errors.
 
-/// If the line at `line` (which extends to the end of `rest`) is a known-contig, invariant
-/// row of `columns` fields, returns the offset just past its line ending.
-///
-/// `contig` is the contig of the previous row; the line must start with it and a tab.
+use super::layout::Layout;
+
+/// A line in the fixed one-letter layout, as offsets into the bytes it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedLine {
+    /// Offset of REF (one byte); `CHROM\tPOS\tREF` is everything before `reference + 1`.
+    pub reference: usize,
+    /// Where the `\tX` tail ends (the line's end, without its line ending).
+    pub end: usize,
+    /// Just past the line ending: where the next line starts.
+    pub next: usize,
+}
+
+/// Recognises a line of `columns` fields in the fixed layout whose contig is `contig`.
+/// Only the structure up to the tail's length is checked here; the tail's bytes are checked
+/// by [`invariant_tail`] or [`plain_tail`].
 #[inline]
-pub fn skip_invariant(rest: &[u8], contig: &[u8], columns: usize) -> Option<usize> {
+pub fn fixed_line(rest: &[u8], contig: &[u8], columns: usize) -> Option<FixedLine> {
     let n = contig.len();
     if rest.len() <= n || rest[n] != b'\t' || &rest[..n] != contig {
         return None;
@@ -26,17 +44,19 @@ pub fn skip_invariant(rest: &[u8], contig: &[u8], columns: usize) -> Option<usiz
     if matches!(reference, b'\t' | b'\n' | b'\r' | 0) {
         return None;
     }
-    let tail = q + 2;
-    let end = tail + 2 * (columns - 3);
-    if end > rest.len() || !invariant_tail(&rest[tail..end], reference) {
-        return None;
-    }
-    match rest.get(end) {
-        None => Some(end),
-        Some(b'\n') => Some(end + 1),
-        Some(b'\r') if rest.get(end + 1) == Some(&b'\n') => Some(end + 2),
-        _ => None,
-    }
+    let end = q + 2 + 2 * (columns - 3);
+    let next = match rest.get(end) {
+        _ if end > rest.len() => return None,
+        None => end,
+        Some(b'\n') => end + 1,
+        Some(b'\r') if rest.get(end + 1) == Some(&b'\n') => end + 2,
+        _ => return None,
+    };
+    Some(FixedLine {
+        reference: q + 1,
+        end,
+        next,
+    })
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -54,7 +74,7 @@ fn zero_bytes(v: u64) -> u64 {
 
 /// True if `tail` is `\tX` repeated, each `X` being `N` or `reference`.
 #[inline]
-fn invariant_tail(tail: &[u8], reference: u8) -> bool {
+pub fn invariant_tail(tail: &[u8], reference: u8) -> bool {
     let (r, n, t) = (
         ONES * reference as u64,
         ONES * b'N' as u64,
@@ -75,9 +95,102 @@ fn invariant_tail(tail: &[u8], reference: u8) -> bool {
         .all(|p| p[0] == b'\t' && (p[1] == reference || p[1] == b'N'))
 }
 
+/// True if `tail` is `\tX` repeated with every `X` an ordinary byte: not a tab, a line
+/// ending or NUL (those make an empty or malformed field, which the general path reports).
+#[inline]
+pub fn plain_tail(tail: &[u8]) -> bool {
+    tail.chunks_exact(2)
+        .all(|p| p[0] == b'\t' && !matches!(p[1], b'\t' | b'\n' | b'\r' | 0))
+}
+
+/// The pairs section of a row (`\tCHROM\tX|Y` per pair) for one contig, with the offsets of
+/// every `X` (each `Y` is two bytes further).
+#[derive(Debug, Default)]
+pub struct PairsTemplate {
+    contig: Vec<u8>,
+    bytes: Vec<u8>,
+    slots: Vec<usize>,
+}
+
+impl PairsTemplate {
+    fn for_contig(&mut self, layout: &Layout, contig: &[u8]) {
+        if self.contig == contig && !self.bytes.is_empty() {
+            return;
+        }
+        self.contig.clear();
+        self.contig.extend_from_slice(contig);
+        self.bytes.clear();
+        self.slots.clear();
+        for _ in layout.pairs() {
+            self.bytes.push(b'\t');
+            self.bytes.extend_from_slice(contig);
+            self.bytes.push(b'\t');
+            self.slots.push(self.bytes.len());
+            self.bytes.extend_from_slice(b"X|X");
+        }
+    }
+}
+
+/// Writes the row of a variant line in the fixed layout (`line` is `rest[..fixed.end]`),
+/// or returns false, writing nothing, if it has no ALT... which [`invariant_tail`] has
+/// already ruled out, or if it does not fit in `out_cap`.
+pub fn write_fixed_variant(
+    layout: &Layout,
+    line: &[u8],
+    fixed: &FixedLine,
+    contig: &[u8],
+    template: &mut PairsTemplate,
+    out: &mut Vec<u8>,
+    out_cap: usize,
+) -> bool {
+    let reference = line[fixed.reference];
+    let tail = &line[fixed.reference + 1..fixed.end];
+    // ALT: first appearances, minus N and REF.
+    let mut seen = [0u64; 4];
+    let mut alts = [0u8; 256]; // at most 254 distinct bytes besides N and REF
+    let mut n_alts = 0;
+    seen[(b'N' >> 6) as usize] |= 1 << (b'N' & 63);
+    seen[(reference >> 6) as usize] |= 1 << (reference & 63);
+    for p in tail.chunks_exact(2) {
+        let a = p[1];
+        let (word, bit) = ((a >> 6) as usize, 1u64 << (a & 63));
+        if seen[word] & bit == 0 {
+            seen[word] |= bit;
+            alts[n_alts] = a;
+            n_alts += 1;
+        }
+    }
+    template.for_contig(layout, contig);
+    let prefix = &line[..=fixed.reference];
+    let need = prefix.len() + 1 + 2 * n_alts - 1 + template.bytes.len() + 1;
+    if n_alts == 0 || out.len() + need > out_cap {
+        return false;
+    }
+    out.extend_from_slice(prefix);
+    out.push(b'\t');
+    for (i, &a) in alts[..n_alts].iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(a);
+    }
+    let start = out.len();
+    out.extend_from_slice(&template.bytes);
+    let pairs = &mut out[start..];
+    let sub = |a: u8| if a == b'N' || a == b'-' { reference } else { a };
+    for (&(x, y), &slot) in layout.pairs().iter().zip(&template.slots) {
+        pairs[slot] = sub(tail[2 * (x - 3) + 1]);
+        pairs[slot + 2] = sub(tail[2 * (y - 3) + 1]);
+    }
+    out.push(b'\n');
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::default_pairs;
+    use crate::convert::row::{convert_line, RowOutcome, Scratch};
 
     fn line(reference: &str, alleles: &[&str]) -> Vec<u8> {
         let mut l = format!("chr1\t123\t{reference}");
@@ -86,6 +199,11 @@ mod tests {
             l.push_str(a);
         }
         l.into_bytes()
+    }
+
+    fn skip_invariant(rest: &[u8], contig: &[u8], columns: usize) -> Option<usize> {
+        let f = fixed_line(rest, contig, columns)?;
+        invariant_tail(&rest[f.reference + 1..f.end], rest[f.reference]).then_some(f.next)
     }
 
     #[test]
@@ -116,7 +234,7 @@ mod tests {
     }
 
     #[test]
-    fn anything_unusual_goes_to_the_general_path() {
+    fn anything_unusual_is_not_invariant() {
         let ok = line("A", &["A"; 31]);
         assert!(skip_invariant(&ok, b"chr2", 34).is_none(), "other contig");
         assert!(skip_invariant(&ok, b"chr", 34).is_none(), "contig prefix");
@@ -139,5 +257,59 @@ mod tests {
         );
         assert!(skip_invariant(b"chr1\t1\tA\tA\r", b"chr1", 4).is_none());
         assert!(skip_invariant(b"chr1\t1\tA\tA", b"chr1", 4).is_some());
+    }
+
+    #[test]
+    fn plain_tails_exclude_empty_and_control_fields() {
+        assert!(plain_tail(b"\tA\t-\tN\ta"));
+        assert!(!plain_tail(b"\tA\t\tN\ta"));
+        assert!(!plain_tail(b"\tA\t\0\tN\ta"));
+    }
+
+    /// The fixed-layout writer and the general path agree on every variant row.
+    #[test]
+    fn fixed_variant_rows_equal_the_general_path() {
+        let layout = Layout::resolve(&default_pairs(), None, 34).unwrap();
+        let mut template = PairsTemplate::default();
+        let mut scratch = Scratch::new(&layout);
+        for (reference, alleles) in [
+            ("A", ["C", "N", "-", "A", "T", "C", "a", ".", "R"]),
+            ("-", ["N", "N", "-", "A", "-", "C", "A", "N", "G"]),
+            ("N", ["N", "C", "-", "A", "N", "C", "A", "N", "G"]),
+        ] {
+            let all: Vec<&str> = (0..31).map(|i| alleles[(i * 5) % 9]).collect();
+            let l = line(reference, &all);
+            let f = fixed_line(&l, b"chr1", 34).unwrap();
+            assert!(plain_tail(&l[f.reference + 1..f.end]));
+            let (mut fast, mut general) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
+            assert!(write_fixed_variant(
+                &layout,
+                &l,
+                &f,
+                b"chr1",
+                &mut template,
+                &mut fast,
+                4096
+            ));
+            let r = convert_line(&layout, &l, &mut scratch, &mut general, 4096).unwrap();
+            assert_eq!(r, RowOutcome::Written);
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(general).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_row_that_does_not_fit_is_not_written() {
+        let layout = Layout::resolve(&default_pairs(), None, 34).unwrap();
+        let l = line("A", &["C"; 31]);
+        let f = fixed_line(&l, b"chr1", 34).unwrap();
+        let mut out = Vec::with_capacity(64);
+        let mut t = PairsTemplate::default();
+        assert!(!write_fixed_variant(
+            &layout, &l, &f, b"chr1", &mut t, &mut out, 64
+        ));
+        assert!(out.is_empty());
     }
 }

@@ -6,6 +6,7 @@
 
 use memchr::Memchr;
 
+use super::fast::PairsTemplate;
 use super::layout::Layout;
 
 /// What became of one line.
@@ -35,6 +36,8 @@ pub struct Scratch {
     alts: Vec<(usize, usize)>,
     /// REF with every `-` replaced by REF: what an `N` becomes after both replacements.
     ref_for_n: Vec<u8>,
+    /// The fast path's pairs section for the current contig.
+    pub(crate) template: PairsTemplate,
 }
 
 impl Scratch {
@@ -43,6 +46,7 @@ impl Scratch {
             fields: Vec::with_capacity(layout.columns() + 1),
             alts: Vec::with_capacity(layout.columns()),
             ref_for_n: Vec::new(),
+            template: PairsTemplate::default(),
         }
     }
 }
