@@ -465,3 +465,17 @@ fn many_contigs_fit_the_default_limit_or_fail_clearly() {
     assert!(o.stderr.contains(": line "), "{}", o.stderr);
     assert!(o.max_rss <= 24 << 20, "{}", o.max_rss);
 }
+
+/// Regression: `convert -o /dev/null` once renamed its output over the device node (as
+/// root, that broke /dev/null for the whole machine).
+#[test]
+fn regression_output_to_dev_null_keeps_the_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let o = convert(
+        &["-q", path(&golden("interleaved")), "-o", "/dev/null"],
+        None,
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let m = std::fs::metadata("/dev/null").unwrap();
+    assert!(m.file_type().is_char_device(), "/dev/null was replaced");
+}

@@ -14,7 +14,7 @@ pub const BASE_RSS: u64 = 7 << 20;
 /// The smallest chunk worth running with; it is also the longest line below it.
 pub const MIN_CHUNK: usize = 64 << 10;
 /// Chunks larger than this bring no speed, only memory.
-pub const MAX_CHUNK: usize = 4 << 20;
+pub const MAX_CHUNK: usize = 1 << 20;
 /// A chunk's output buffer holds this many times the chunk's bytes: a question-shaped
 /// matrix whose every row has an ALT needs about 2.1x. Rarer, larger rows still work (the
 /// writer converts the rest of such a chunk itself); only a single row larger than this is

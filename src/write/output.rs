@@ -40,7 +40,7 @@ impl Output {
 /// disappears.
 pub struct TempOutput {
     file: TempFile,
-    target: Output,
+    publish: Publish,
 }
 
 enum TempFile {
@@ -48,13 +48,37 @@ enum TempFile {
     Unnamed(File),
 }
 
+/// How the finished temporary file reaches the target.
+enum Publish {
+    /// Renamed over this regular file (or new name).
+    Rename(PathBuf),
+    /// Copied into stdout, or into an existing file that is not a regular file (a device
+    /// such as `/dev/null`, a FIFO): renaming over those would replace them.
+    Copy(Output),
+}
+
 impl TempOutput {
     /// A new empty temporary file for `target`: a hidden name beside it, or an unnamed file
-    /// in the temporary folder for stdout.
+    /// in the temporary folder when the target is stdout or not a regular file.
     pub fn create(target: &Output) -> Result<TempOutput> {
+        let publish = match target {
+            Output::Stdout => Publish::Copy(Output::Stdout),
+            Output::Path(path) => {
+                // Write where a symlink points, not over the link.
+                let path = match std::fs::canonicalize(path) {
+                    Ok(real) => real,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => path.clone(),
+                    Err(e) => return Err(Error::io(path, "resolve", e)),
+                };
+                match std::fs::metadata(&path) {
+                    Ok(m) if !m.is_file() => Publish::Copy(Output::Path(path)),
+                    _ => Publish::Rename(path),
+                }
+            }
+        };
         let file =
-            match target {
-                Output::Path(path) => {
+            match &publish {
+                Publish::Rename(path) => {
                     let dir = match path.parent() {
                         Some(d) if !d.as_os_str().is_empty() => d,
                         _ => Path::new("."),
@@ -70,14 +94,11 @@ impl TempOutput {
                         .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
                     TempFile::Named(tmp)
                 }
-                Output::Stdout => TempFile::Unnamed(tempfile::tempfile().map_err(|e| {
+                Publish::Copy(_) => TempFile::Unnamed(tempfile::tempfile().map_err(|e| {
                     Error::io(std::env::temp_dir(), "create a temporary file in", e)
                 })?),
             };
-        Ok(TempOutput {
-            file,
-            target: target.clone(),
-        })
+        Ok(TempOutput { file, publish })
     }
 
     pub fn file(&self) -> &File {
@@ -101,24 +122,99 @@ impl TempOutput {
             .map_err(|e| Error::io(self.path(), "write", e))
     }
 
-    /// Makes the file the output: renames it over the target, or copies it to stdout.
+    /// Makes the file the output: renames it over the target, or copies it out.
     pub fn publish(self) -> Result<()> {
-        match self.file {
-            TempFile::Named(tmp) => {
-                let target = self.target.name();
+        match (self.file, self.publish) {
+            (TempFile::Named(tmp), Publish::Rename(target)) => {
                 tmp.persist(&target)
                     .map_err(|e| Error::io(&target, "rename the finished output to", e.error))?;
                 Ok(())
             }
-            TempFile::Unnamed(mut f) => {
+            (TempFile::Unnamed(mut f), Publish::Copy(to)) => {
                 f.seek(SeekFrom::Start(0))
-                    .map_err(|e| Error::io("<stdout>", "rewind the spool for", e))?;
-                let stdout = io::stdout();
-                let mut lock = stdout.lock();
-                io::copy(&mut f, &mut lock)
-                    .and_then(|_| lock.flush())
-                    .map_err(|e| Error::io("<stdout>", "write", e))
+                    .map_err(|e| Error::io(to.name(), "rewind the spool for", e))?;
+                let copied = match &to {
+                    Output::Stdout => {
+                        let stdout = io::stdout();
+                        let mut lock = stdout.lock();
+                        io::copy(&mut f, &mut lock).and_then(|_| lock.flush())
+                    }
+                    Output::Path(path) => std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .and_then(|mut out| io::copy(&mut f, &mut out).and_then(|_| out.flush())),
+                };
+                copied
+                    .map(drop)
+                    .map_err(|e| Error::io(to.name(), "write", e))
             }
+            _ => unreachable!("a named temporary file is renamed, an unnamed one copied"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::FileTypeExt;
+
+    fn publish(target: &Output, text: &[u8]) {
+        let mut t = TempOutput::create(target).unwrap();
+        t.write_all(text).unwrap();
+        t.publish().unwrap();
+    }
+
+    /// Regression: `-o /dev/null` once renamed the output over the device node.
+    #[test]
+    fn regression_dev_null_is_written_into_not_replaced() {
+        publish(&Output::Path("/dev/null".into()), b"rows\n");
+        let m = std::fs::metadata("/dev/null").unwrap();
+        assert!(
+            m.file_type().is_char_device(),
+            "/dev/null is no longer a device"
+        );
+    }
+
+    #[test]
+    fn a_fifo_target_receives_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        publish(&Output::Path(fifo.clone()), b"through the pipe\n");
+        assert_eq!(reader.join().unwrap(), b"through the pipe\n");
+        assert!(std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+    }
+
+    #[test]
+    fn a_symlinked_target_is_written_where_it_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let (real, link) = (dir.path().join("real.txt"), dir.path().join("link.txt"));
+        std::fs::write(&real, "old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        publish(&Output::Path(link.clone()), b"new");
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+    }
+
+    #[test]
+    fn an_unpublished_output_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.txt");
+        let mut t = TempOutput::create(&Output::Path(target.clone())).unwrap();
+        t.write_all(b"partial").unwrap();
+        drop(t);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
