@@ -4,7 +4,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use hapflow::config::{ColumnRef, Haplotype, PairSpec};
+use hapflow::config::{ColumnRef, PairSpec};
 use hapflow::pipeline::{convert_with_plan, Job, NoProgress, Plan};
 use hapflow::read::Input;
 use hapflow::write::Output;
@@ -129,15 +129,13 @@ fn convert(c: &Case) -> String {
         .pairs
         .iter()
         .enumerate()
-        .map(|(i, &(a, b))| PairSpec {
-            first: Haplotype {
-                label: format!("p{i}x"),
-                column: ColumnRef::Index(a),
-            },
-            second: Haplotype {
-                label: format!("p{i}y"),
-                column: ColumnRef::Index(b),
-            },
+        .map(|(i, &(a, b))| {
+            PairSpec::new(
+                format!("p{i}x"),
+                ColumnRef::Index(a),
+                format!("p{i}y"),
+                ColumnRef::Index(b),
+            )
         })
         .collect();
     let job = Job {

@@ -31,6 +31,25 @@ pub struct PairSpec {
 }
 
 impl PairSpec {
+    /// A pair of labelled columns.
+    pub fn new(
+        first_label: impl Into<String>,
+        first: ColumnRef,
+        second_label: impl Into<String>,
+        second: ColumnRef,
+    ) -> PairSpec {
+        PairSpec {
+            first: Haplotype {
+                label: first_label.into(),
+                column: first,
+            },
+            second: Haplotype {
+                label: second_label.into(),
+                column: second,
+            },
+        }
+    }
+
     /// The pair's name in the output header: first label, then second (`10a10b`).
     pub fn name(&self) -> String {
         format!("{}{}", self.first.label, self.second.label)
@@ -60,16 +79,7 @@ pub const DEFAULT_LAYOUT: [(&str, usize, &str, usize); 15] = [
 pub fn default_pairs() -> Vec<PairSpec> {
     DEFAULT_LAYOUT
         .iter()
-        .map(|&(a, ca, b, cb)| PairSpec {
-            first: Haplotype {
-                label: a.to_string(),
-                column: ColumnRef::Index(ca),
-            },
-            second: Haplotype {
-                label: b.to_string(),
-                column: ColumnRef::Index(cb),
-            },
-        })
+        .map(|&(a, ca, b, cb)| PairSpec::new(a, ColumnRef::Index(ca), b, ColumnRef::Index(cb)))
         .collect()
 }
 

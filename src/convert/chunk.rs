@@ -177,17 +177,8 @@ mod tests {
     use crate::config::default_pairs;
 
     fn small_layout() -> Layout {
-        use crate::config::{ColumnRef, Haplotype, PairSpec};
-        let p = PairSpec {
-            first: Haplotype {
-                label: "a".into(),
-                column: ColumnRef::Index(3),
-            },
-            second: Haplotype {
-                label: "b".into(),
-                column: ColumnRef::Index(4),
-            },
-        };
+        use crate::config::{ColumnRef, PairSpec};
+        let p = PairSpec::new("a", ColumnRef::Index(3), "b", ColumnRef::Index(4));
         Layout::resolve(&[p], None, 5).unwrap()
     }
 

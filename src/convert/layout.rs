@@ -97,19 +97,10 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{default_pairs, Haplotype};
+    use crate::config::default_pairs;
 
     fn pair(a: ColumnRef, b: ColumnRef) -> PairSpec {
-        PairSpec {
-            first: Haplotype {
-                label: "x".into(),
-                column: a,
-            },
-            second: Haplotype {
-                label: "y".into(),
-                column: b,
-            },
-        }
+        PairSpec::new("x", a, "y", b)
     }
 
     #[test]

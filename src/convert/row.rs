@@ -236,21 +236,19 @@ fn substitute(allele: &[u8], reference: &[u8], ref_for_n: &[u8], out: &mut Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ColumnRef, Haplotype, PairSpec};
+    use crate::config::{ColumnRef, PairSpec};
 
     fn layout(columns: usize, pairs: &[(usize, usize)]) -> Layout {
         let specs: Vec<PairSpec> = pairs
             .iter()
             .enumerate()
-            .map(|(i, &(a, b))| PairSpec {
-                first: Haplotype {
-                    label: format!("{i}a"),
-                    column: ColumnRef::Index(a),
-                },
-                second: Haplotype {
-                    label: format!("{i}b"),
-                    column: ColumnRef::Index(b),
-                },
+            .map(|(i, &(a, b))| {
+                PairSpec::new(
+                    format!("p{i}x"),
+                    ColumnRef::Index(a),
+                    format!("p{i}y"),
+                    ColumnRef::Index(b),
+                )
             })
             .collect();
         Layout::resolve(&specs, None, columns).unwrap()
