@@ -9,8 +9,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use hapflow::config::{ByteSize, Config};
 use hapflow::generate::{generate, Compress, Shape};
-use hapflow::pipeline::{self, Advance, Job, Progress, Summary};
+use hapflow::pipeline::{self, Job, Observer, Position, Summary};
 use hapflow::read::Input;
+use hapflow::write::GroupedWriter;
 use hapflow::write::Output;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -150,9 +151,9 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
         workers: config.worker_threads(),
     };
     let show = !args.quiet;
-    let bar = Bar::new(show && std::io::stderr().is_terminal());
+    let mut bar = Bar::new(show && std::io::stderr().is_terminal());
     let stop = AtomicBool::new(false);
-    let summary = pipeline::convert(&job, &bar, &stop)?;
+    let summary = pipeline::convert(&job, &mut bar, &stop)?;
     bar.finish();
     if show {
         eprintln!("{}", summary_line(&summary));
@@ -201,16 +202,17 @@ impl Bar {
     }
 }
 
-impl Progress for Bar {
-    fn started(&self, total: Option<u64>) {
+impl Observer for Bar {
+    fn started(&mut self, total: Option<u64>) {
         if let (Some(bar), Some(total)) = (&self.0, total) {
             bar.set_length(total);
         }
     }
-    fn advanced(&self, at: &Advance) {
+    fn written(&mut self, at: &Position, _: &mut GroupedWriter) -> hapflow::Result<()> {
         if let Some(bar) = &self.0 {
             bar.set_position(at.source_bytes);
         }
+        Ok(())
     }
 }
 

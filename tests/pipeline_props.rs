@@ -5,7 +5,7 @@
 use std::sync::atomic::AtomicBool;
 
 use hapflow::config::{ColumnRef, PairSpec};
-use hapflow::pipeline::{convert_with_plan, Job, NoProgress, Plan};
+use hapflow::pipeline::{convert_with_plan, Job, Plan, Silent};
 use hapflow::read::Input;
 use hapflow::write::Output;
 use proptest::prelude::*;
@@ -147,7 +147,7 @@ fn convert(c: &Case) -> String {
         workers: c.workers,
     };
     let plan = Plan::with_chunk(c.chunk, c.workers);
-    convert_with_plan(&job, &plan, &NoProgress, &AtomicBool::new(false)).unwrap();
+    convert_with_plan(&job, &plan, &mut Silent, &AtomicBool::new(false)).unwrap();
     std::fs::read_to_string(output).unwrap()
 }
 

@@ -6,11 +6,11 @@
 //! reader cannot start a chunk without a free slot, so the chunks in flight, the reorder
 //! window included, never exceed the slot count, however slow one chunk is.
 
+pub mod observer;
 pub mod plan;
-pub mod progress;
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -22,11 +22,12 @@ use crate::error::{Error, Result};
 use crate::read::header::read_header_file;
 use crate::read::start::{read_start, StartError};
 use crate::read::{Chunker, Cut, Input, Source};
-use crate::write::{GroupedWriter, Output, WriteError};
+use crate::write::{ContigTable, GroupedWriter, Output, TempOutput, WriteError};
+pub use observer::{Observer, Silent};
 pub use plan::Plan;
-pub use progress::{Advance, NoProgress, Progress};
 
-/// One conversion: which input, which output, which pairs, under which limit.
+/// One conversion for the command line: which input, which output, which pairs, under
+/// which limit.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub input: Input,
@@ -55,6 +56,53 @@ pub struct Summary {
     pub seconds: f64,
 }
 
+/// Where a conversion is: after the last chunk written, everything before `input_bytes`
+/// is converted and in the writer's spool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    /// Bytes read from the file or stdin (compressed bytes for gzip).
+    pub source_bytes: u64,
+    /// Bytes of (decompressed) input converted: a line boundary.
+    pub input_bytes: u64,
+    pub lines: u64,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub contigs: usize,
+    /// The input moved on to another contig in this chunk.
+    pub left_contig: bool,
+    /// The whole input is converted.
+    pub finished: bool,
+}
+
+/// What a conversion reads, and how it reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Conversion<'a> {
+    pub input: &'a Input,
+    pub pairs: &'a [PairSpec],
+    pub header_file: Option<&'a Path>,
+    pub plan: Plan,
+}
+
+/// Where a conversion starts.
+pub enum Start {
+    /// From the beginning of the input, into this empty spool.
+    Fresh(TempOutput),
+    /// From a checkpoint.
+    Resume(Checkpoint),
+}
+
+/// Everything a conversion needs to carry on where a checkpoint left it.
+pub struct Checkpoint {
+    /// The spool, cut back to `position`'s bytes ([`TempOutput::at`]).
+    pub spool: TempOutput,
+    pub spool_len: u64,
+    pub position: Position,
+    /// Contig names in first-appearance order, with their output bytes.
+    pub contigs: Vec<(Vec<u8>, u64)>,
+    pub current: Option<u32>,
+    pub contiguous: bool,
+}
+
 /// A chunk's buffers, reserved from the budget once and reused for the whole run.
 struct Slot {
     input: Vec<u8>,
@@ -75,7 +123,7 @@ impl Slot {
     }
 
     /// The writer's spare: output and runs only, for the rest of a chunk whose rows did not
-    /// fit its own output buffer (and later to regroup contigs).
+    /// fit its own output buffer, and to regroup contigs.
     fn spare(plan: &Plan, budget: &Budget) -> Result<Slot> {
         Ok(Slot {
             _grant: budget.reserve(plan.slot_bytes() - plan.chunk, "the writer's spare buffer")?,
@@ -109,11 +157,12 @@ enum Failure {
     Line(ChunkError),
 }
 
-/// Converts `job.input` into `job.output`. `stop` is polled between chunks; when it is set,
-/// the conversion ends with [`crate::ErrorKind::Stopped`] and publishes nothing.
-pub fn convert(job: &Job, progress: &dyn Progress, stop: &AtomicBool) -> Result<Summary> {
+/// Converts `job.input` into `job.output`, publishing it only when the whole input is
+/// converted. `stop` is polled between chunks; when it is set, the conversion ends with
+/// [`crate::ErrorKind::Stopped`] and publishes nothing.
+pub fn convert(job: &Job, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<Summary> {
     let plan = Plan::new(job.memory_limit, job.workers)?;
-    convert_with_plan(job, &plan, progress, stop)
+    convert_with_plan(job, &plan, observer, stop)
 }
 
 /// [`convert`] with buffer sizes chosen by the caller rather than derived from
@@ -121,13 +170,36 @@ pub fn convert(job: &Job, progress: &dyn Progress, stop: &AtomicBool) -> Result<
 pub fn convert_with_plan(
     job: &Job,
     plan: &Plan,
-    progress: &dyn Progress,
+    observer: &mut dyn Observer,
     stop: &AtomicBool,
 ) -> Result<Summary> {
+    let conversion = Conversion {
+        input: &job.input,
+        pairs: &job.pairs,
+        header_file: job.header_file.as_deref(),
+        plan: *plan,
+    };
+    let spool = TempOutput::create(&job.output)?;
+    let (output, summary) = run(&conversion, Start::Fresh(spool), observer, stop, || {
+        TempOutput::create(&job.output)
+    })?;
+    output.publish()?;
+    Ok(summary)
+}
+
+/// Runs a conversion from `start` to its finished, unpublished output: the spool itself, or
+/// the regrouped copy `grouped()` gives when contigs were interleaved.
+pub fn run(
+    conversion: &Conversion<'_>,
+    start: Start,
+    observer: &mut dyn Observer,
+    stop: &AtomicBool,
+    grouped: impl FnOnce() -> Result<TempOutput>,
+) -> Result<(TempOutput, Summary)> {
     let started = Instant::now();
-    let plan = *plan;
+    let plan = conversion.plan;
     let budget = Budget::new(plan.pool);
-    let name = job.input.display_name();
+    let name = conversion.input.display_name();
 
     let mut slots = (0..plan.window)
         .map(|_| Slot::new(&plan, &budget))
@@ -136,26 +208,59 @@ pub fn convert_with_plan(
     let contig_grant = budget.reserve(plan.contig_bytes, "the contig table")?;
     let _gzip = budget.reserve(crate::read::source::GZIP_READ_BUFFER, "the gzip reader")?;
 
-    let source = Source::open(&job.input)?;
-    progress.started(source.total_bytes);
+    // The start of the input says what its columns are, resumed or not.
+    let source = Source::open(conversion.input)?;
+    observer.started(source.total_bytes);
     let gzip = source.gzip;
-    let source_bytes = source.source_bytes.clone();
     let mut chunker = Chunker::new(source.reader);
-
     let mut first = slots.pop().expect("a plan has at least one slot");
-    let start = read_start(&mut chunker, &mut first.input).map_err(|e| match e {
+    let begin = read_start(&mut chunker, &mut first.input).map_err(|e| match e {
         StartError::LineTooLong { line, byte } => {
             Error::bad_line(&name, line, byte, too_long(&plan))
         }
-        StartError::Read(e) => read_error(&job.input, gzip, e, 1, 0),
+        StartError::Read(e) => read_error(conversion.input, gzip, e, 1, 0),
     })?;
-    let layout = resolve_layout(job, &start, &name)?;
-    let mut writer = GroupedWriter::create(&job.output, layout.header_line(), contig_grant)?;
+    let layout = resolve_layout(conversion, &begin, &name)?;
 
-    let mut state = WriteState {
-        lines: start.skipped_lines,
-        ..WriteState::default()
+    let (mut writer, mut state, filled, start_byte, source_bytes) = match start {
+        Start::Fresh(spool) => {
+            let writer = GroupedWriter::create(spool, layout.header_line(), contig_grant)?;
+            let state = Position {
+                lines: begin.skipped_lines,
+                ..Position::default()
+            };
+            (
+                writer,
+                state,
+                begin.filled,
+                begin.skipped_bytes,
+                source.source_bytes,
+            )
+        }
+        Start::Resume(cp) => {
+            let Input::Path(path) = conversion.input else {
+                return Err(Error::config("only a file can be resumed"));
+            };
+            let table = ContigTable::restore(contig_grant, cp.contigs, cp.current, cp.contiguous)
+                .map_err(|e| Error::config(format!("cannot resume: {e}")))?;
+            let writer = GroupedWriter::resume(cp.spool, layout.header_line(), table, cp.spool_len);
+            let source = Source::open_at(path, cp.position.input_bytes)?;
+            chunker = Chunker::new(source.reader);
+            let state = Position {
+                left_contig: false,
+                finished: false,
+                ..cp.position
+            };
+            (
+                writer,
+                state,
+                0,
+                cp.position.input_bytes,
+                source.source_bytes,
+            )
+        }
     };
+
     let workers = plan.workers;
     let outcome = std::thread::scope(|s| -> Result<()> {
         let (work_tx, work_rx) = bounded::<Chunk>(plan.window);
@@ -164,7 +269,7 @@ pub fn convert_with_plan(
         for slot in slots {
             free_tx.send(slot).expect("the pool holds every slot");
         }
-        let first_chunk = (first, start.filled, start.skipped_bytes);
+        let first_chunk = (first, filled, start_byte);
         s.spawn(move || read_chunks(chunker, first_chunk, work_tx, free_rx, stop));
         for _ in 0..workers {
             let (rx, tx, layout) = (work_rx.clone(), done_tx.clone(), &layout);
@@ -172,33 +277,41 @@ pub fn convert_with_plan(
         }
         drop((work_rx, done_tx));
         let mut ctx = WriteCtx {
-            job,
+            input: conversion.input,
             name: &name,
             plan: &plan,
             gzip,
             layout: &layout,
             writer: &mut writer,
             spare: &mut spare,
-            progress,
+            observer: &mut *observer,
             source_bytes: &source_bytes,
         };
         write_in_order(&mut ctx, &mut state, done_rx, free_tx)
     });
     outcome?;
 
+    state.source_bytes = source_bytes.load(Ordering::Relaxed);
+    state.finished = true;
+    state.left_contig = false;
+    state.contigs = writer.contigs().len();
+    observer.written(&state, &mut writer)?;
     let contigs = writer.contigs().len();
-    let written = writer.finish(&mut spare.out)?;
-    Ok(Summary {
-        lines: state.lines,
-        rows_in: state.rows_in,
-        rows_out: state.rows_out,
-        contigs,
-        input_bytes: state.input_bytes,
-        source_bytes: source_bytes.load(Ordering::Relaxed),
-        output_bytes: written.bytes,
-        regrouped: written.regrouped,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    let (output, written) = writer.finish(&mut spare.out, grouped, stop)?;
+    Ok((
+        output,
+        Summary {
+            lines: state.lines,
+            rows_in: state.rows_in,
+            rows_out: state.rows_out,
+            contigs,
+            input_bytes: state.input_bytes,
+            source_bytes: state.source_bytes,
+            output_bytes: written.bytes,
+            regrouped: written.regrouped,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+    ))
 }
 
 fn too_long(plan: &Plan) -> String {
@@ -234,8 +347,12 @@ fn read_error(input: &Input, gzip: bool, e: std::io::Error, line: u64, byte: u64
 }
 
 /// The pairs resolved against the input's header (line or file) or first line.
-fn resolve_layout(job: &Job, start: &crate::read::start::Start, name: &str) -> Result<Layout> {
-    let names = match (&start.header_line, &job.header_file) {
+fn resolve_layout(
+    conversion: &Conversion<'_>,
+    start: &crate::read::start::Start,
+    name: &str,
+) -> Result<Layout> {
+    let names = match (&start.header_line, conversion.header_file) {
         (Some(names), _) => Some(names.clone()),
         (None, Some(file)) => Some(read_header_file(file)?),
         (None, None) => None,
@@ -244,7 +361,7 @@ fn resolve_layout(job: &Job, start: &crate::read::start::Start, name: &str) -> R
         (Some(n), _) => n,
         (None, Some(names)) => names.len(),
         // No data and no names: any index-only layout will do for a header-only output.
-        (None, None) => job
+        (None, None) => conversion
             .pairs
             .iter()
             .flat_map(|p| [&p.first.column, &p.second.column])
@@ -271,7 +388,8 @@ fn resolve_layout(job: &Job, start: &crate::read::start::Start, name: &str) -> R
             ));
         }
     }
-    Layout::resolve(&job.pairs, names.as_deref(), columns).map_err(|e| Error::bad_input(name, e))
+    Layout::resolve(conversion.pairs, names.as_deref(), columns)
+        .map_err(|e| Error::bad_input(name, e))
 }
 
 /// The reader thread: fills slots with whole lines and sends them on in order.
@@ -361,31 +479,23 @@ fn convert_chunks(layout: &Layout, work: Receiver<Chunk>, done: Sender<Chunk>) {
     }
 }
 
-#[derive(Default)]
-struct WriteState {
-    lines: u64,
-    rows_in: u64,
-    rows_out: u64,
-    input_bytes: u64,
-}
-
 struct WriteCtx<'a> {
-    job: &'a Job,
+    input: &'a Input,
     name: &'a str,
     plan: &'a Plan,
     gzip: bool,
     layout: &'a Layout,
     writer: &'a mut GroupedWriter,
     spare: &'a mut Slot,
-    progress: &'a dyn Progress,
-    source_bytes: &'a std::sync::atomic::AtomicU64,
+    observer: &'a mut dyn Observer,
+    source_bytes: &'a AtomicU64,
 }
 
 /// The writer: puts chunks back in input order (the reorder window is the slot count) and
 /// writes them, returning each slot to the reader.
 fn write_in_order(
     ctx: &mut WriteCtx<'_>,
-    state: &mut WriteState,
+    state: &mut Position,
     done: Receiver<Chunk>,
     free: Sender<Slot>,
 ) -> Result<()> {
@@ -406,13 +516,18 @@ fn write_in_order(
     Ok(())
 }
 
-fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut WriteState, chunk: &Chunk) -> Result<()> {
+fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> Result<()> {
     let outcome = chunk.outcome.as_ref().expect("workers fill every outcome");
     let input = &chunk.slot.input[..chunk.len];
     let mut stats = match outcome {
         Ok(stats) => *stats,
         Err(Failure::Line(e)) => return Err(line_error(ctx, state, chunk.start_byte, e)),
-        Err(Failure::Read(ReadFailure::Stopped)) => return Err(Error::stopped()),
+        Err(Failure::Read(ReadFailure::Stopped)) => {
+            state.source_bytes = ctx.source_bytes.load(Ordering::Relaxed);
+            state.left_contig = false;
+            ctx.observer.stopping(state, ctx.writer)?;
+            return Err(Error::stopped());
+        }
         Err(Failure::Read(ReadFailure::LineTooLong)) => {
             return Err(Error::bad_line(
                 ctx.name,
@@ -424,7 +539,7 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut WriteState, chunk: &Chunk) ->
         Err(Failure::Read(ReadFailure::Read(e))) => {
             let e = std::io::Error::new(e.kind(), e.to_string());
             return Err(read_error(
-                &ctx.job.input,
+                ctx.input,
                 ctx.gzip,
                 e,
                 state.lines + 1,
@@ -435,6 +550,7 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut WriteState, chunk: &Chunk) ->
     let (out, runs) = (&chunk.slot.out, &chunk.slot.runs);
     let mut scratch = None;
     let mut at = 0;
+    let mut left = false;
     loop {
         let piece = &input[at..];
         let (out, runs) = if at == 0 {
@@ -442,9 +558,9 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut WriteState, chunk: &Chunk) ->
         } else {
             (&ctx.spare.out, &ctx.spare.runs)
         };
-        let progress = ctx.progress;
-        ctx.writer
-            .write_chunk(piece, out, runs, |name| progress.contig_left(name))
+        left |= ctx
+            .writer
+            .write_chunk(piece, out, runs)
             .map_err(|e| match e {
                 WriteError::TooManyContigs(what) => Error::bad_line(
                     ctx.name,
@@ -481,17 +597,13 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut WriteState, chunk: &Chunk) ->
         .map_err(|e| line_error(ctx, state, chunk.start_byte + at as u64, &e))?;
     }
     state.input_bytes = chunk.start_byte + chunk.len as u64;
-    ctx.progress.advanced(&Advance {
-        source_bytes: ctx.source_bytes.load(Ordering::Relaxed),
-        input_bytes: state.input_bytes,
-        rows_in: state.rows_in,
-        rows_out: state.rows_out,
-        contigs: ctx.writer.contigs().len(),
-    });
-    Ok(())
+    state.source_bytes = ctx.source_bytes.load(Ordering::Relaxed);
+    state.contigs = ctx.writer.contigs().len();
+    state.left_contig = left;
+    ctx.observer.written(state, ctx.writer)
 }
 
-fn line_error(ctx: &WriteCtx<'_>, state: &WriteState, base: u64, e: &ChunkError) -> Error {
+fn line_error(ctx: &WriteCtx<'_>, state: &Position, base: u64, e: &ChunkError) -> Error {
     Error::bad_line(
         ctx.name,
         state.lines + e.line + 1,

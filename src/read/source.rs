@@ -72,6 +72,50 @@ impl Source {
         }
     }
 
+    /// Opens a file to be read from `skip` bytes of (decompressed) input on: a plain file is
+    /// sought there, gzip is decompressed and the first `skip` bytes dropped (re-read, but
+    /// not re-converted). Used to resume from a checkpoint.
+    pub fn open_at(path: &Path, skip: u64) -> Result<Source> {
+        if skip == 0 {
+            return Source::open(&Input::Path(path.to_path_buf()));
+        }
+        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let total = file
+            .metadata()
+            .map_err(|e| Error::io(path, "stat", e))?
+            .len();
+        let mut magic = [0u8; 2];
+        let got = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0)
+            .map_err(|e| Error::io(path, "read", e))?;
+        if got == 2 && magic == [0x1f, 0x8b] {
+            let mut source = Source::from_reader(Box::new(file), Some(total))
+                .map_err(|e| Error::io(path, "read", e))?;
+            let skipped = io::copy(&mut (&mut source.reader).take(skip), &mut io::sink())
+                .map_err(|e| Error::io(path, "re-read up to the checkpoint of", e))?;
+            if skipped != skip {
+                return Err(Error::io(
+                    path,
+                    "resume",
+                    io::Error::other("input ends before its checkpoint"),
+                ));
+            }
+            return Ok(source);
+        }
+        use std::io::Seek;
+        file.seek(io::SeekFrom::Start(skip))
+            .map_err(|e| Error::io(path, "seek", e))?;
+        let counter = Arc::new(AtomicU64::new(skip));
+        Ok(Source {
+            reader: Box::new(Counted {
+                inner: Box::new(file),
+                count: counter.clone(),
+            }),
+            source_bytes: counter,
+            total_bytes: Some(total),
+            gzip: false,
+        })
+    }
+
     /// Wraps any reader: counts its bytes and decompresses it if it starts like gzip.
     pub fn from_reader(inner: Box<dyn Read + Send>, total: Option<u64>) -> io::Result<Source> {
         let counter = Arc::new(AtomicU64::new(0));
@@ -155,6 +199,22 @@ mod tests {
         let (r, is_gz) = read_all(data);
         assert!(is_gz);
         assert_eq!(r.unwrap(), b"first\nsecond\n");
+    }
+
+    #[test]
+    fn open_at_skips_plain_and_gzip_input_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = b"0123456789".repeat(1000);
+        let (plain, zipped) = (dir.path().join("p"), dir.path().join("z"));
+        std::fs::write(&plain, &text).unwrap();
+        std::fs::write(&zipped, gz(&text)).unwrap();
+        for p in [&plain, &zipped] {
+            let mut s = Source::open_at(p, 9995).unwrap();
+            let mut rest = Vec::new();
+            s.reader.read_to_end(&mut rest).unwrap();
+            assert_eq!(rest, b"56789", "{p:?}");
+        }
+        assert!(Source::open_at(&zipped, 20_000).is_err());
     }
 
     #[test]

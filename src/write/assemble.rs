@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use memchr::memchr;
 
@@ -19,6 +20,7 @@ pub fn regroup(
     header_len: u64,
     contigs: &ContigTable,
     buf: &mut [u8],
+    stop: &AtomicBool,
 ) -> std::io::Result<u64> {
     let mut cursor: Vec<u64> = Vec::with_capacity(contigs.len());
     let mut at = header_len;
@@ -36,6 +38,12 @@ pub fn regroup(
     let mut filled = 0;
     let mut current: Option<u32> = None;
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "stopped",
+            ));
+        }
         let n = src.read_at(&mut buf[filled..], read_at)?;
         read_at += n as u64;
         filled += n;
@@ -96,7 +104,7 @@ mod tests {
         }
         let mut dst = tempfile::tempfile().unwrap();
         // A buffer of 9 bytes forces rows to straddle refills.
-        let total = regroup(&src, &dst, 7, &t, &mut [0u8; 9]).unwrap();
+        let total = regroup(&src, &dst, 7, &t, &mut [0u8; 9], &AtomicBool::new(false)).unwrap();
         let mut text = String::new();
         dst.rewind().unwrap();
         dst.read_to_string(&mut text).unwrap();

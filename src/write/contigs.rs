@@ -14,6 +14,9 @@ pub struct ContigTable {
     contiguous: bool,
     /// Bytes the table is counted as using (see [`CONTIG_OVERHEAD`]).
     used: usize,
+    /// Contigs added or grown since the last [`ContigTable::take_changed`], each once.
+    changed: Vec<u32>,
+    is_changed: Vec<bool>,
     grant: Grant,
 }
 
@@ -26,7 +29,7 @@ pub struct Observed {
 }
 
 /// Bytes of bookkeeping one contig costs besides twice its name.
-const CONTIG_OVERHEAD: usize = 96;
+const CONTIG_OVERHEAD: usize = 104;
 
 impl ContigTable {
     /// A table whose memory grows out of `grant` (which must come from the budget).
@@ -38,7 +41,47 @@ impl ContigTable {
             current: None,
             contiguous: true,
             used: 0,
+            changed: Vec::new(),
+            is_changed: Vec::new(),
             grant,
+        }
+    }
+
+    /// Rebuilds a table from a checkpoint: names in id order with their output bytes, the
+    /// contig of the last run, and whether the input was contiguous so far.
+    pub fn restore(
+        grant: Grant,
+        contigs: Vec<(Vec<u8>, u64)>,
+        current: Option<u32>,
+        contiguous: bool,
+    ) -> Result<ContigTable, String> {
+        let mut t = ContigTable::new(grant);
+        for (name, bytes) in contigs {
+            let id = t.insert(&name)?;
+            t.bytes[id as usize] = bytes;
+        }
+        if current.is_some_and(|c| c as usize >= t.names.len()) {
+            return Err("checkpoint names a contig it does not list".into());
+        }
+        t.current = current;
+        t.contiguous = contiguous;
+        t.take_changed(|_, _, _| ());
+        Ok(t)
+    }
+
+    /// Hands each contig added or grown since the last call to `f` (id, name, bytes), and
+    /// forgets them: a checkpoint stores only what changed.
+    pub fn take_changed(&mut self, mut f: impl FnMut(u32, &[u8], u64)) {
+        for id in self.changed.drain(..) {
+            self.is_changed[id as usize] = false;
+            f(id, &self.names[id as usize], self.bytes[id as usize]);
+        }
+    }
+
+    fn mark_changed(&mut self, id: u32) {
+        if !self.is_changed[id as usize] {
+            self.is_changed[id as usize] = true;
+            self.changed.push(id);
         }
     }
 
@@ -57,7 +100,10 @@ impl ContigTable {
         };
         let left = self.current.filter(|&c| c != id);
         self.current = Some(id);
-        self.bytes[id as usize] += out_bytes;
+        if out_bytes > 0 || left.is_some() {
+            self.bytes[id as usize] += out_bytes;
+            self.mark_changed(id);
+        }
         Ok(Observed { id, left })
     }
 
@@ -74,6 +120,8 @@ impl ContigTable {
         self.names.push(name.into());
         self.ids.insert(name.into(), id);
         self.bytes.push(0);
+        self.is_changed.push(false);
+        self.mark_changed(id);
         Ok(id)
     }
 
@@ -133,6 +181,37 @@ mod tests {
         assert!(!t.contiguous());
         assert_eq!((t.bytes(0), t.bytes(1)), (17, 1));
         assert_eq!(t.id_of(b"a"), Some(1));
+    }
+
+    #[test]
+    fn changes_are_handed_out_once_and_restore_round_trips() {
+        let b = Budget::new(1 << 20);
+        let mut t = ContigTable::new(b.reserve(4096, "t").unwrap());
+        t.observe(b"x", 5).unwrap();
+        t.observe(b"y", 0).unwrap();
+        t.observe(b"y", 0).unwrap();
+        let mut seen = Vec::new();
+        t.take_changed(|id, name, bytes| seen.push((id, name.to_vec(), bytes)));
+        assert_eq!(seen, [(0, b"x".to_vec(), 5), (1, b"y".to_vec(), 0)]);
+        t.take_changed(|_, _, _| panic!("nothing changed since"));
+        t.observe(b"x", 7).unwrap();
+        let mut again = Vec::new();
+        t.take_changed(|id, _, bytes| again.push((id, bytes)));
+        assert_eq!(again, [(0, 12)]);
+        assert!(!t.contiguous());
+
+        let r = ContigTable::restore(
+            b.reserve(4096, "r").unwrap(),
+            vec![(b"x".to_vec(), 12), (b"y".to_vec(), 0)],
+            Some(0),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.len(), r.bytes(0), r.current(), r.contiguous()),
+            (2, 12, Some(0), false)
+        );
+        assert_eq!(r.id_of(b"y"), Some(1));
     }
 
     #[test]

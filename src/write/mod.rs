@@ -5,6 +5,8 @@ pub mod assemble;
 pub mod contigs;
 pub mod output;
 
+use std::sync::atomic::AtomicBool;
+
 use crate::budget::Grant;
 use crate::convert::Run;
 use crate::error::{Error, Result};
@@ -14,7 +16,6 @@ pub use output::{Output, TempOutput};
 /// Takes converted chunks in input order and produces the grouped output.
 pub struct GroupedWriter {
     spool: TempOutput,
-    target: Output,
     header_len: u64,
     rows_bytes: u64,
     contigs: ContigTable,
@@ -38,30 +39,46 @@ pub struct Written {
 }
 
 impl GroupedWriter {
-    /// Starts the output with its header line. `contigs` bounds the contig table's memory.
-    pub fn create(target: &Output, header: &[u8], contigs: Grant) -> Result<GroupedWriter> {
-        let mut spool = TempOutput::create(target)?;
+    /// Starts the output in `spool` with its header line. `contigs` bounds the contig
+    /// table's memory.
+    pub fn create(mut spool: TempOutput, header: &[u8], contigs: Grant) -> Result<GroupedWriter> {
         spool.write_all(header)?;
         Ok(GroupedWriter {
             spool,
-            target: target.clone(),
             header_len: header.len() as u64,
             rows_bytes: 0,
             contigs: ContigTable::new(contigs),
         })
     }
 
+    /// Carries on an output from a checkpoint: `spool` holds exactly the header and the rows
+    /// the checkpoint counted, `contigs` their table.
+    pub fn resume(
+        spool: TempOutput,
+        header: &[u8],
+        contigs: ContigTable,
+        spool_len: u64,
+    ) -> GroupedWriter {
+        let header_len = header.len() as u64;
+        GroupedWriter {
+            spool,
+            header_len,
+            rows_bytes: spool_len - header_len,
+            contigs,
+        }
+    }
+
     /// Appends a converted chunk: `out` holds its rows, `runs` its contig stretches, whose
-    /// names are ranges of `input`. `left` hears of each contig the input moved away from.
+    /// names are ranges of `input`. Returns true if the input moved on to another contig.
     pub fn write_chunk(
         &mut self,
         input: &[u8],
         out: &[u8],
         runs: &[Run],
-        mut left: impl FnMut(&[u8]),
-    ) -> Result<(), WriteError> {
+    ) -> Result<bool, WriteError> {
         self.spool.write_all(out).map_err(WriteError::Io)?;
         self.rows_bytes += out.len() as u64;
+        let mut left = false;
         for (i, run) in runs.iter().enumerate() {
             let end = runs.get(i + 1).map_or(out.len(), |r| r.out_start as usize);
             let name = &input[run.contig.0 as usize..run.contig.1 as usize];
@@ -69,45 +86,67 @@ impl GroupedWriter {
                 .contigs
                 .observe(name, (end - run.out_start as usize) as u64)
                 .map_err(WriteError::TooManyContigs)?;
-            if let Some(prev) = seen.left {
-                left(self.contigs.name(prev));
-            }
+            left |= seen.left.is_some();
         }
-        Ok(())
+        Ok(left)
     }
 
     pub fn contigs(&self) -> &ContigTable {
         &self.contigs
     }
 
-    /// Finishes the output: as written when the contigs came in one stretch each, else
-    /// regrouped through a second temporary file using `buf`, whose capacity (reserved from
-    /// the budget, and at least the longest row) is filled only then. Nothing is visible at
-    /// the target before this returns Ok.
-    pub fn finish(self, buf: &mut Vec<u8>) -> Result<Written> {
-        let bytes = self.header_len + self.rows_bytes;
+    pub fn contigs_mut(&mut self) -> &mut ContigTable {
+        &mut self.contigs
+    }
+
+    /// Bytes in the spool: the header and every row written so far.
+    pub fn spool_len(&self) -> u64 {
+        self.header_len + self.rows_bytes
+    }
+
+    /// Makes the spool durable up to [`GroupedWriter::spool_len`].
+    pub fn sync(&self) -> Result<()> {
+        self.spool.sync()
+    }
+
+    /// Finishes the output, unpublished: the spool itself when the contigs came in one
+    /// stretch each, else a regrouped copy made by `grouped()`, using `buf`, whose capacity
+    /// (reserved from the budget, at least the longest row) is filled only then. Setting
+    /// `stop` abandons the regrouping.
+    pub fn finish(
+        self,
+        buf: &mut Vec<u8>,
+        grouped: impl FnOnce() -> Result<TempOutput>,
+        stop: &AtomicBool,
+    ) -> Result<(TempOutput, Written)> {
         let written = Written {
-            bytes,
+            bytes: self.spool_len(),
             contigs: self.contigs.len(),
             regrouped: !self.contigs.contiguous(),
         };
         if self.contigs.contiguous() {
-            self.spool.publish()?;
-            return Ok(written);
+            return Ok((self.spool, written));
         }
-        let grouped = TempOutput::create(&self.target)?;
+        let out = grouped()?;
         buf.clear();
         buf.resize(buf.capacity(), 0);
         assemble::regroup(
             self.spool.file(),
-            grouped.file(),
+            out.file(),
             self.header_len,
             &self.contigs,
             buf,
+            stop,
         )
-        .map_err(|e| Error::io(grouped.path(), "regroup contigs into", e))?;
-        drop(self.spool);
-        grouped.publish()?;
-        Ok(written)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::Interrupted => Error::stopped(),
+            _ => Error::io(out.path(), "regroup contigs into", e),
+        })?;
+        Ok((out, written))
+    }
+
+    /// The spool, for a caller that abandons the output.
+    pub fn into_spool(self) -> TempOutput {
+        self.spool
     }
 }

@@ -46,12 +46,17 @@ pub struct TempOutput {
 enum TempFile {
     Named(NamedTempFile),
     Unnamed(File),
+    /// A work file at a path of the caller's choosing (the daemon's, which must find it
+    /// again after a restart); it is not removed on drop, and the caller publishes it.
+    At(File, PathBuf),
 }
 
 /// How the finished temporary file reaches the target.
 enum Publish {
     /// Renamed over this regular file (or new name).
     Rename(PathBuf),
+    /// Left where it is, for the caller to publish.
+    Caller,
     /// Copied into stdout, or into an existing file that is not a regular file (a device
     /// such as `/dev/null`, a FIFO): renaming over those would replace them.
     Copy(Output),
@@ -76,35 +81,71 @@ impl TempOutput {
                 }
             }
         };
-        let file =
-            match &publish {
-                Publish::Rename(path) => {
-                    let dir = match path.parent() {
-                        Some(d) if !d.as_os_str().is_empty() => d,
-                        _ => Path::new("."),
-                    };
-                    let name = path
-                        .file_name()
-                        .map_or("output".into(), |n| n.to_string_lossy());
-                    let tmp = tempfile::Builder::new()
-                        .prefix(&format!(".{name}."))
-                        .suffix(".tmp")
-                        .permissions(Permissions::from_mode(0o666))
-                        .tempfile_in(dir)
-                        .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
-                    TempFile::Named(tmp)
-                }
-                Publish::Copy(_) => TempFile::Unnamed(tempfile::tempfile().map_err(|e| {
+        let file = match &publish {
+            Publish::Rename(path) => {
+                let dir = match path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                let name = path
+                    .file_name()
+                    .map_or("output".into(), |n| n.to_string_lossy());
+                let tmp = tempfile::Builder::new()
+                    .prefix(&format!(".{name}."))
+                    .suffix(".tmp")
+                    .permissions(Permissions::from_mode(0o666))
+                    .tempfile_in(dir)
+                    .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
+                TempFile::Named(tmp)
+            }
+            Publish::Copy(_) | Publish::Caller => {
+                TempFile::Unnamed(tempfile::tempfile().map_err(|e| {
                     Error::io(std::env::temp_dir(), "create a temporary file in", e)
-                })?),
-            };
+                })?)
+            }
+        };
         Ok(TempOutput { file, publish })
+    }
+
+    /// A work file at `path`: created empty, or, with `keep`, opened and cut back to its
+    /// first `keep` bytes (the part a checkpoint found durable).
+    pub fn at(path: &Path, keep: Option<u64>) -> Result<TempOutput> {
+        let mut open = std::fs::OpenOptions::new();
+        open.read(true).write(true).create(true);
+        if keep.is_none() {
+            open.truncate(true);
+        }
+        let file = open
+            .open(path)
+            .map_err(|e| Error::io(path, "open work file", e))?;
+        if let Some(len) = keep {
+            let have = file
+                .metadata()
+                .map_err(|e| Error::io(path, "stat", e))?
+                .len();
+            if have < len {
+                return Err(Error::io(
+                    path,
+                    "resume from",
+                    io::Error::other(format!("it has {have} bytes, the checkpoint needs {len}")),
+                ));
+            }
+            file.set_len(len)
+                .map_err(|e| Error::io(path, "truncate", e))?;
+        }
+        (&file)
+            .seek(SeekFrom::End(0))
+            .map_err(|e| Error::io(path, "seek", e))?;
+        Ok(TempOutput {
+            file: TempFile::At(file, path.to_path_buf()),
+            publish: Publish::Caller,
+        })
     }
 
     pub fn file(&self) -> &File {
         match &self.file {
             TempFile::Named(t) => t.as_file(),
-            TempFile::Unnamed(f) => f,
+            TempFile::Unnamed(f) | TempFile::At(f, _) => f,
         }
     }
 
@@ -113,7 +154,15 @@ impl TempOutput {
         match &self.file {
             TempFile::Named(t) => t.path().to_path_buf(),
             TempFile::Unnamed(_) => std::env::temp_dir(),
+            TempFile::At(_, p) => p.clone(),
         }
+    }
+
+    /// Makes everything written so far durable (`fdatasync`).
+    pub fn sync(&self) -> Result<()> {
+        self.file()
+            .sync_data()
+            .map_err(|e| Error::io(self.path(), "sync", e))
     }
 
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
@@ -148,6 +197,11 @@ impl TempOutput {
                     .map(drop)
                     .map_err(|e| Error::io(to.name(), "write", e))
             }
+            (TempFile::At(_, path), Publish::Caller) => Err(Error::io(
+                path,
+                "publish",
+                io::Error::other("a work file is published by its owner"),
+            )),
             _ => unreachable!("a named temporary file is renamed, an unnamed one copied"),
         }
     }
@@ -206,6 +260,19 @@ mod tests {
             .file_type()
             .is_symlink());
         assert_eq!(std::fs::read(&real).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_work_file_resumes_at_its_durable_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.part");
+        let mut t = TempOutput::at(&p, None).unwrap();
+        t.write_all(b"durable|lost").unwrap();
+        drop(t);
+        let mut t = TempOutput::at(&p, Some(8)).unwrap();
+        t.write_all(b"again").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"durable|again");
+        assert!(TempOutput::at(&p, Some(100)).is_err());
     }
 
     #[test]
