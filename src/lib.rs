@@ -12,6 +12,7 @@
 pub mod budget;
 pub mod config;
 pub mod convert;
+pub mod daemon;
 pub mod error;
 pub mod generate;
 pub mod pipeline;
