@@ -2,3 +2,4 @@
 //! one memory ceiling, checkpoints in sled, and publishes results atomically.
 
 pub mod records;
+pub mod store;

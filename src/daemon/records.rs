@@ -17,9 +17,9 @@ pub enum JobState {
     Queued,
     /// Being converted; `checkpoint` says how far it got.
     Running,
-    /// Converted; being moved into the outbox under `output` (which may exist already if
-    /// the daemon stopped half-way).
-    Publishing { output: String },
+    /// Converted into the work file `from` (in the outbox); being linked into the outbox as
+    /// `output`, which may exist already if the daemon stopped half-way.
+    Publishing { output: String, from: String },
     /// Published as `output`; the input is still to leave the inbox.
     Published { output: String },
     /// Published, and the input archived or deleted.

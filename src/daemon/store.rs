@@ -1,0 +1,240 @@
+//! The checkpoint store: jobs and their contigs in sled, one tree, so that a checkpoint (a
+//! job record and the contig records that changed) is one atomic batch. Writes are durable
+//! only after [`Store::flush`]; callers flush after every state change that matters.
+
+use std::path::{Path, PathBuf};
+
+use super::records::{decode, encode, ContigRecord, ContigV1, JobRecord, JobV1};
+use crate::error::{Error, Result};
+
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+/// A record that did not decode: its key and why.
+#[derive(Debug)]
+pub struct Damaged {
+    pub key: Vec<u8>,
+    pub why: String,
+}
+
+fn job_key(id: u64) -> [u8; 9] {
+    let mut k = [b'j'; 9];
+    k[1..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn contig_key(job: u64, contig: u32) -> [u8; 13] {
+    let mut k = [b'c'; 13];
+    k[1..9].copy_from_slice(&job.to_be_bytes());
+    k[9..].copy_from_slice(&contig.to_be_bytes());
+    k
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, with a page cache of `cache_bytes`. sled's
+    /// own default cache is 1 GiB: it must be set, and counted in the memory budget.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| sled_error(dir, "open the store in", e))?;
+        Ok(Store {
+            db,
+            path: dir.to_path_buf(),
+        })
+    }
+
+    fn err(&self, action: &'static str, e: sled::Error) -> Error {
+        sled_error(&self.path, action, e)
+    }
+
+    pub fn next_id(&self) -> Result<u64> {
+        self.db
+            .generate_id()
+            .map_err(|e| self.err("make a job id in", e))
+    }
+
+    /// Writes a job record (not yet durable: see [`Store::flush`]).
+    pub fn put_job(&self, job: &JobV1) -> Result<()> {
+        let bytes = encode(&JobRecord::V1(job.clone())).map_err(Error::config)?;
+        self.db
+            .insert(job_key(job.id), bytes)
+            .map_err(|e| self.err("write a job to", e))?;
+        Ok(())
+    }
+
+    /// Writes a job record and its changed contigs as one atomic batch, and flushes.
+    pub fn checkpoint(&self, job: &JobV1, contigs: &[(u32, Vec<u8>, u64)]) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (id, name, bytes) in contigs {
+            let record = ContigRecord::V1(ContigV1 {
+                name: name.clone(),
+                bytes: *bytes,
+            });
+            batch.insert(&contig_key(job.id, *id)[..], encode(&record).map_err(Error::config)?);
+        }
+        let record = encode(&JobRecord::V1(job.clone())).map_err(Error::config)?;
+        batch.insert(&job_key(job.id)[..], record);
+        self.db
+            .apply_batch(batch)
+            .map_err(|e| self.err("write a checkpoint to", e))?;
+        self.flush()
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(|e| self.err("flush", e))?;
+        Ok(())
+    }
+
+    /// Every job, oldest first, and the records that did not decode.
+    pub fn jobs(&self) -> Result<(Vec<JobV1>, Vec<Damaged>)> {
+        let mut jobs = Vec::new();
+        let mut damaged = Vec::new();
+        for item in self.db.scan_prefix(b"j") {
+            let (k, v) = item.map_err(|e| self.err("read jobs from", e))?;
+            match decode::<JobRecord>(&v) {
+                Ok(r) => jobs.push(r.into_current()),
+                Err(why) => damaged.push(Damaged {
+                    key: k.to_vec(),
+                    why,
+                }),
+            }
+        }
+        jobs.sort_by_key(|j| (j.queued_at, j.id));
+        Ok((jobs, damaged))
+    }
+
+    /// The first `count` contigs of a job, in id order, or None if any is missing or
+    /// damaged (the checkpoint cannot be used then).
+    pub fn contigs(&self, job: u64, count: u32) -> Result<Option<Vec<(Vec<u8>, u64)>>> {
+        let mut out = Vec::with_capacity(count as usize);
+        for id in 0..count {
+            let Some(v) = self
+                .db
+                .get(contig_key(job, id))
+                .map_err(|e| self.err("read contigs from", e))?
+            else {
+                return Ok(None);
+            };
+            match decode::<ContigRecord>(&v) {
+                Ok(c) => {
+                    let c = c.into_current();
+                    out.push((c.name, c.bytes));
+                }
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Removes a job's contig records (not yet durable).
+    pub fn remove_contigs(&self, job: u64) -> Result<()> {
+        let mut prefix = vec![b'c'];
+        prefix.extend_from_slice(&job.to_be_bytes());
+        let mut batch = sled::Batch::default();
+        for item in self.db.scan_prefix(&prefix).keys() {
+            batch.remove(item.map_err(|e| self.err("read contigs from", e))?);
+        }
+        self.db
+            .apply_batch(batch)
+            .map_err(|e| self.err("remove contigs from", e))
+    }
+
+    /// Removes a job and its contigs (not yet durable).
+    pub fn remove_job(&self, job: u64) -> Result<()> {
+        self.remove_contigs(job)?;
+        self.db
+            .remove(job_key(job))
+            .map_err(|e| self.err("remove a job from", e))?;
+        Ok(())
+    }
+
+    /// Removes a damaged record by key.
+    pub fn remove_key(&self, key: &[u8]) -> Result<()> {
+        self.db
+            .remove(key)
+            .map_err(|e| self.err("remove a damaged record from", e))?;
+        Ok(())
+    }
+}
+
+fn sled_error(path: &Path, action: &'static str, e: sled::Error) -> Error {
+    let io = match e {
+        sled::Error::Io(io) => io,
+        other => std::io::Error::other(other.to_string()),
+    };
+    Error::io(path, action, io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::records::{CheckpointV1, FileIdentity, JobState};
+
+    fn job(id: u64, queued_at: u64) -> JobV1 {
+        JobV1 {
+            id,
+            input: format!("m{id}.txt"),
+            identity: FileIdentity {
+                size: 1,
+                mtime_ns: 2,
+                dev: 3,
+                ino: 4,
+            },
+            state: JobState::Queued,
+            queued_at,
+            checkpoint: None,
+            resumed_at_byte: None,
+        }
+    }
+
+    #[test]
+    fn jobs_come_back_oldest_first_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path(), 1 << 20).unwrap();
+            s.put_job(&job(2, 20)).unwrap();
+            s.put_job(&job(1, 30)).unwrap();
+            let mut j = job(3, 10);
+            j.state = JobState::Running;
+            j.checkpoint = Some(CheckpointV1 {
+                input_bytes: 10,
+                source_bytes: 10,
+                lines: 1,
+                rows_in: 1,
+                rows_out: 0,
+                spool_len: 5,
+                contigs: 2,
+                current: Some(1),
+                contiguous: true,
+                converted: false,
+            });
+            s.checkpoint(&j, &[(0, b"a".to_vec(), 3), (1, b"b".to_vec(), 0)]).unwrap();
+            s.checkpoint(&j, &[(1, b"b".to_vec(), 9)]).unwrap();
+        }
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        let (jobs, damaged) = s.jobs().unwrap();
+        assert!(damaged.is_empty());
+        assert_eq!(jobs.iter().map(|j| j.id).collect::<Vec<_>>(), [3, 2, 1]);
+        assert_eq!(
+            s.contigs(3, 2).unwrap().unwrap(),
+            [(b"a".to_vec(), 3), (b"b".to_vec(), 9)]
+        );
+        assert_eq!(s.contigs(3, 3).unwrap(), None, "a missing contig voids the checkpoint");
+        s.remove_job(3).unwrap();
+        assert_eq!(s.contigs(3, 1).unwrap(), None);
+        assert_eq!(s.jobs().unwrap().0.len(), 2);
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_store_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path(), 1 << 20).unwrap();
+        assert!(Store::open(dir.path(), 1 << 20).is_err());
+    }
+}
