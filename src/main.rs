@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use hapflow::config::{ByteSize, Config};
+use hapflow::daemon::{self, Overrides};
 use hapflow::generate::{generate, Compress, Shape};
 use hapflow::pipeline::{self, Job, Observer, Position, Summary};
 use hapflow::read::Input;
@@ -27,8 +28,47 @@ struct Cli {
 enum Command {
     /// Convert one matrix (a file, or `-` for stdin) into a haplotype table.
     Convert(ConvertArgs),
+    /// Run the daemon: convert every matrix dropped into the inbox, crash-safe.
+    Serve(ServeArgs),
+    /// Show the daemon's jobs (works whether the daemon runs or not).
+    Status(StatusArgs),
     /// Write a synthetic, question-shaped matrix (for tests, benchmarks and trying hapflow).
     Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Configuration file (TOML); read again on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Folder to take matrices from.
+    #[arg(long, value_name = "DIR")]
+    inbox: Option<PathBuf>,
+    /// Folder to publish haplotype tables into.
+    #[arg(long, value_name = "DIR")]
+    outbox: Option<PathBuf>,
+    /// Folder for inputs that could not be converted.
+    #[arg(long, value_name = "DIR")]
+    failed: Option<PathBuf>,
+    /// Folder for the checkpoint store and work files.
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// Ceiling on the daemon's peak resident memory, e.g. 64MiB.
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<ByteSize>,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// Configuration file (TOML), for the state folder.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The daemon's state folder.
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -107,6 +147,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Convert(args) => run_convert(args),
+        Command::Serve(args) => run_serve(args),
+        Command::Status(args) => run_status(args),
         Command::Generate(args) => run_generate(args).map_err(Failure::Other),
     };
     match result {
@@ -157,6 +199,39 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     bar.finish();
     if show {
         eprintln!("{}", summary_line(&summary));
+    }
+    Ok(())
+}
+
+fn run_serve(args: ServeArgs) -> Result<(), Failure> {
+    let overrides = Overrides {
+        inbox: args.inbox,
+        outbox: args.outbox,
+        failed: args.failed,
+        state: args.state,
+        memory_limit: args.memory_limit.map(|l| l.0),
+    };
+    let config = daemon::load_config(args.config.as_deref(), &overrides)?;
+    let logs = daemon::logging::init(&config.daemon.log_level).map_err(hapflow::Error::config)?;
+    daemon::serve(args.config.as_deref(), &overrides, &logs)
+        .inspect_err(|e| tracing::error!("{e}"))?;
+    Ok(())
+}
+
+fn run_status(args: StatusArgs) -> Result<(), Failure> {
+    let overrides = Overrides {
+        state: args.state,
+        ..Overrides::default()
+    };
+    let config = daemon::load_config(args.config.as_deref(), &overrides)?;
+    let status = daemon::status::read(&config.paths.state)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).expect("status serialises")
+        );
+    } else {
+        print!("{}", daemon::status::table(&status));
     }
     Ok(())
 }

@@ -70,6 +70,10 @@ pub struct DaemonConfig {
     /// What happens to an input once its output is published.
     #[serde(default)]
     pub on_success: OnSuccess,
+    /// Log filter: `error`, `warn`, `info`, `debug`, `trace`, or a `tracing` directive
+    /// such as `hapflow=debug`.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -105,6 +109,9 @@ fn default_settle_ms() -> u64 {
 fn default_rescan_ms() -> u64 {
     30000
 }
+fn default_log_level() -> String {
+    "info".into()
+}
 
 impl Default for MemoryConfig {
     fn default() -> Self {
@@ -131,6 +138,7 @@ impl Default for DaemonConfig {
             settle_ms: default_settle_ms(),
             rescan_ms: default_rescan_ms(),
             on_success: OnSuccess::default(),
+            log_level: default_log_level(),
         }
     }
 }

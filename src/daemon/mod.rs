@@ -1,5 +1,548 @@
 //! The daemon: `hapflow serve` watches an inbox, converts every matrix dropped there under
 //! one memory ceiling, checkpoints in sled, and publishes results atomically.
+//!
+//! One main loop owns the decisions. Everything else sends it [`Event`]s: the inbox
+//! watcher (names to look at again, or "rescan"), the signal thread, and the job thread when
+//! a job ends. Jobs run one at a time, oldest first, with all worker threads.
 
+pub mod files;
+pub mod inbox;
+pub mod job;
+pub mod lock;
+pub mod logging;
 pub mod records;
+pub mod signals;
+pub mod status;
 pub mod store;
+pub mod systemd;
+
+use std::collections::{HashSet, VecDeque};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, RecvTimeoutError};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::pipeline::Plan;
+use inbox::{InboxEvent, Seen, Settling};
+use job::{Folders, Outcome, Runner, Settings};
+use records::{FileIdentity, JobState, JobV1};
+use signals::Signal;
+use status::{Board, JobStatus};
+use store::Store;
+use systemd::Systemd;
+
+/// sled's page cache. Its default is 1 GiB and it is not a ceiling on sled's memory, so it
+/// is set small and the rest of sled's needs are in [`DAEMON_RESERVE`].
+pub const SLED_CACHE: u64 = 1 << 20;
+/// Memory the daemon needs besides the conversion's buffers and the process base: sled
+/// (cache, log buffers, threads), the inotify watcher, logging, the status board. Measured
+/// with `VmHWM` (README, "Memory"), with headroom.
+pub const DAEMON_RESERVE: u64 = 10 << 20;
+/// Events waiting for the main loop at most; past that the watcher asks for a rescan.
+const EVENT_QUEUE: usize = 4096;
+/// How long a stop request waits for the running job to checkpoint.
+const STOP_GRACE: Duration = Duration::from_millis(4500);
+
+/// What the main loop hears.
+#[derive(Debug)]
+pub enum Event {
+    Inbox(InboxEvent),
+    Signal(Signal),
+    Finished(u64, Outcome),
+}
+
+/// Command-line values that override the configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub inbox: Option<PathBuf>,
+    pub outbox: Option<PathBuf>,
+    pub failed: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub memory_limit: Option<u64>,
+}
+
+impl Overrides {
+    pub fn apply(&self, c: &mut Config) {
+        let set = |to: &mut PathBuf, from: &Option<PathBuf>| {
+            if let Some(p) = from {
+                *to = p.clone();
+            }
+        };
+        set(&mut c.paths.inbox, &self.inbox);
+        set(&mut c.paths.outbox, &self.outbox);
+        set(&mut c.paths.failed, &self.failed);
+        set(&mut c.paths.state, &self.state);
+        if let Some(l) = self.memory_limit {
+            c.memory.limit.0 = l;
+        }
+    }
+}
+
+/// Reads the configuration the daemon runs with: the file (if any), then the overrides.
+pub fn load_config(path: Option<&Path>, overrides: &Overrides) -> Result<Config> {
+    let mut c = match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    overrides.apply(&mut c);
+    Ok(c)
+}
+
+/// What a job runs with, from the configuration.
+pub fn settings(c: &Config) -> Result<Settings> {
+    let limit = c.memory.limit.0;
+    if limit <= DAEMON_RESERVE {
+        return Err(Error::config(format!(
+            "memory limit {} is too small for the daemon",
+            c.memory.limit
+        )));
+    }
+    let mut plan = Plan::new(limit - DAEMON_RESERVE, c.worker_threads())?;
+    plan.limit = limit;
+    Ok(Settings {
+        plan,
+        pairs: c.pairs(),
+        header_file: c.header_file.clone(),
+        on_success: c.daemon.on_success,
+    })
+}
+
+fn folders(c: &Config) -> Folders {
+    Folders {
+        inbox: c.paths.inbox.clone(),
+        outbox: c.paths.outbox.clone(),
+        failed: c.paths.failed.clone(),
+        state: c.paths.state.clone(),
+    }
+}
+
+/// The status line of a job record.
+fn job_status(job: &JobV1, contigs_done: Vec<String>) -> JobStatus {
+    let (state, output, error) = match &job.state {
+        JobState::Queued => ("queued", None, None),
+        JobState::Running | JobState::Publishing { .. } => ("running", None, None),
+        JobState::Published { output } => ("running", Some(output.clone()), None),
+        JobState::Done { output } => ("done", Some(output.clone()), None),
+        JobState::Failed { error } => ("failed", None, Some(error.clone())),
+    };
+    let done = matches!(job.state, JobState::Done { .. });
+    JobStatus {
+        id: job.id,
+        input: job.input.clone(),
+        state: state.into(),
+        bytes_total: job.identity.size,
+        bytes_done: if done {
+            job.identity.size
+        } else {
+            job.checkpoint.map_or(0, |c| c.source_bytes)
+        },
+        contigs_done_count: contigs_done.len(),
+        contigs_done,
+        resumed_at_byte: job.resumed_at_byte,
+        output,
+        error,
+    }
+}
+
+fn is_active(job: &JobV1) -> bool {
+    !matches!(job.state, JobState::Done { .. } | JobState::Failed { .. })
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. `config_path` is read again on SIGHUP.
+pub fn serve(
+    config_path: Option<&Path>,
+    overrides: &Overrides,
+    logs: &logging::LogHandle,
+) -> Result<()> {
+    let mut config = load_config(config_path, overrides)?;
+    let mut settings = settings(&config)?;
+    let folders = folders(&config);
+    for dir in folders.all() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
+    }
+    let _lock = lock::lock_state(&folders.state)?;
+    let store = Arc::new(Store::open(&folders.state.join("db"), SLED_CACHE)?);
+    let systemd = Arc::new(Systemd::from_env());
+    let board = Arc::new(Mutex::new(Board::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let runner = Arc::new(Runner {
+        store: store.clone(),
+        folders: folders.clone(),
+        board: board.clone(),
+        systemd: systemd.clone(),
+        stop: stop.clone(),
+    });
+
+    // Recovery: every job the store knows, the unfinished ones queued again.
+    let (jobs, damaged) = store.jobs()?;
+    for d in damaged {
+        tracing::error!(key = ?d.key, "removing a damaged job record: {}", d.why);
+        store.remove_key(&d.key)?;
+    }
+    let mut queue: VecDeque<JobV1> = VecDeque::new();
+    {
+        let mut b = board.lock().expect("not poisoned");
+        for job in jobs {
+            let names = match (&job.state, job.checkpoint) {
+                (JobState::Done { .. }, Some(cp)) => store
+                    .contigs(job.id, cp.contigs)?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .take(status::CONTIGS_LISTED)
+                    .map(|(n, _)| String::from_utf8_lossy(&n).into_owned())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            b.insert(job_status(&job, names));
+            if is_active(&job) {
+                tracing::info!(job = job.id, input = %job.input, state = ?job.state, "recovered");
+                queue.push_back(job);
+            }
+        }
+    }
+    remove_stray_work_files(&folders, &queue)?;
+
+    // Watch first, then list: a file arriving in between is seen by one or the other.
+    let (tx, rx) = bounded::<Event>(EVENT_QUEUE);
+    signals::forward(tx.clone()).map_err(|e| Error::io("signals", "install handlers for", e))?;
+    let overflow = Arc::new(AtomicBool::new(false));
+    let _watcher = inbox::watch(&folders.inbox, tx.clone(), overflow.clone())
+        .map_err(|e| Error::io(&folders.inbox, "watch", std::io::Error::other(e)))?;
+    let mut settling = Settling::new(
+        &folders.inbox,
+        Duration::from_millis(config.daemon.settle_ms),
+    );
+    let mut ctx = Loop {
+        runner: runner.clone(),
+        settling: &mut settling,
+        queue,
+    };
+    ctx.rescan();
+
+    board.lock().expect("not poisoned").set_state("ready");
+    board
+        .lock()
+        .expect("not poisoned")
+        .write_if_dirty(&folders.state)?;
+    systemd.ready();
+    systemd.status("ready, inbox empty");
+    tracing::info!(
+        inbox = %folders.inbox.display(),
+        outbox = %folders.outbox.display(),
+        memory_limit = %config.memory.limit,
+        chunk = settings.plan.chunk,
+        workers = settings.plan.workers,
+        "ready"
+    );
+
+    let mut running: Option<(u64, std::thread::JoinHandle<()>)> = None;
+    let mut retry_at: Option<Instant> = None;
+    let mut backoff = Duration::from_secs(1);
+    let mut stopping: Option<Instant> = None;
+    let mut next_rescan = Instant::now() + Duration::from_millis(config.daemon.rescan_ms);
+    loop {
+        let now = Instant::now();
+        if running.is_none() && stopping.is_none() && retry_at.is_none_or(|t| now >= t) {
+            retry_at = None;
+            if let Some(job) = ctx.queue.pop_front() {
+                let (id, r, s, tx) = (job.id, runner.clone(), settings.clone(), tx.clone());
+                let handle = std::thread::Builder::new()
+                    .name(format!("job-{id}"))
+                    .spawn(move || {
+                        let outcome = job::run_job(&r, &s, job);
+                        let _ = tx.send(Event::Finished(id, outcome));
+                    })
+                    .map_err(|e| Error::io("job", "start a thread for", e))?;
+                running = Some((id, handle));
+            }
+        }
+        if running.is_none() && stopping.is_some() {
+            break;
+        }
+        if stopping.is_some_and(|t| t.elapsed() >= STOP_GRACE) {
+            tracing::warn!(
+                "the running job did not stop in time; exiting (its last checkpoint stands)"
+            );
+            break;
+        }
+
+        let mut wake = now + Duration::from_millis(250);
+        for t in [ctx.settling.next_due(), Some(next_rescan), retry_at]
+            .into_iter()
+            .flatten()
+        {
+            wake = wake.min(t);
+        }
+        match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+            Ok(Event::Inbox(InboxEvent::Name(name))) => ctx.look_at(&name),
+            Ok(Event::Inbox(InboxEvent::Rescan)) => ctx.rescan(),
+            Ok(Event::Signal(Signal::Shutdown)) => {
+                if stopping.is_none() {
+                    tracing::info!("stop requested: no new files; checkpointing");
+                    stopping = Some(Instant::now());
+                    stop.store(true, Ordering::SeqCst);
+                    systemd.stopping();
+                    board.lock().expect("not poisoned").set_state("stopping");
+                }
+            }
+            Ok(Event::Signal(Signal::Reload)) => {
+                systemd.reloading();
+                match load_config(config_path, overrides).and_then(|c| Ok((settings_of(&c)?, c))) {
+                    Ok((s, c)) => {
+                        log_changes(&config, &c);
+                        if let Err(e) = logs.set(&c.daemon.log_level) {
+                            tracing::error!("{e}");
+                        }
+                        ctx.settling
+                            .set_settle(Duration::from_millis(c.daemon.settle_ms));
+                        next_rescan = Instant::now() + Duration::from_millis(c.daemon.rescan_ms);
+                        settings = s;
+                        config = c;
+                    }
+                    Err(e) => tracing::error!("reload failed, keeping the old configuration: {e}"),
+                }
+                systemd.ready();
+            }
+            Ok(Event::Finished(id, outcome)) => {
+                if let Some((_, handle)) = running.take() {
+                    let _ = handle.join();
+                }
+                match outcome {
+                    Outcome::Done | Outcome::Failed | Outcome::Stopped => {
+                        backoff = Duration::from_secs(1)
+                    }
+                    Outcome::Dropped(_) => ctx.rescan(),
+                    Outcome::Retry(e) => {
+                        tracing::error!(job = id, "will retry in {:?}: {e}", backoff);
+                        board.lock().expect("not poisoned").update(id, |b| {
+                            b.state = "queued".into();
+                            b.error = Some(e.to_string());
+                        });
+                        if let Ok((jobs, _)) = store.jobs() {
+                            if let Some(job) = jobs.into_iter().find(|j| j.id == id) {
+                                ctx.queue.push_front(job);
+                            }
+                        }
+                        retry_at = Some(Instant::now() + backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(300));
+                    }
+                }
+                systemd.status(&format!("ready, {} queued", ctx.queue.len()));
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => unreachable!("the loop holds a sender"),
+        }
+
+        let now = Instant::now();
+        if overflow.swap(false, Ordering::Relaxed) {
+            tracing::warn!("inbox events overflowed: rescanning");
+            ctx.rescan();
+        }
+        if now >= next_rescan {
+            ctx.rescan();
+            next_rescan = now + Duration::from_millis(config.daemon.rescan_ms);
+        }
+        if stopping.is_none() {
+            ctx.take_settled(now)?;
+        }
+        if running.is_none() {
+            systemd.alive();
+        }
+        if let Err(e) = board
+            .lock()
+            .expect("not poisoned")
+            .write_if_dirty(&folders.state)
+        {
+            tracing::warn!("{e}");
+        }
+    }
+    store.flush()?;
+    let mut b = board.lock().expect("not poisoned");
+    b.set_state("stopped");
+    b.write_if_dirty(&folders.state)?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn settings_of(c: &Config) -> Result<Settings> {
+    settings(c)
+}
+
+/// Logs what a reload changed.
+fn log_changes(old: &Config, new: &Config) {
+    let mut changes = Vec::new();
+    let mut note = |what: &str, a: String, b: String| {
+        if a != b {
+            changes.push(format!("{what} {a} -> {b}"));
+        }
+    };
+    note(
+        "settle_ms",
+        old.daemon.settle_ms.to_string(),
+        new.daemon.settle_ms.to_string(),
+    );
+    note(
+        "rescan_ms",
+        old.daemon.rescan_ms.to_string(),
+        new.daemon.rescan_ms.to_string(),
+    );
+    note(
+        "memory limit",
+        old.memory.limit.to_string(),
+        new.memory.limit.to_string(),
+    );
+    note("threads", old.threads.to_string(), new.threads.to_string());
+    note(
+        "log_level",
+        old.daemon.log_level.clone(),
+        new.daemon.log_level.clone(),
+    );
+    note(
+        "on_success",
+        format!("{:?}", old.daemon.on_success),
+        format!("{:?}", new.daemon.on_success),
+    );
+    note(
+        "pairs",
+        old.pairs().len().to_string(),
+        new.pairs().len().to_string(),
+    );
+    if old.paths.inbox != new.paths.inbox
+        || old.paths.outbox != new.paths.outbox
+        || old.paths.failed != new.paths.failed
+        || old.paths.state != new.paths.state
+    {
+        tracing::warn!("folder changes take effect at the next start");
+    }
+    if changes.is_empty() {
+        tracing::info!("configuration reloaded: nothing changed");
+    } else {
+        tracing::info!("configuration reloaded: {}", changes.join(", "));
+    }
+}
+
+/// Work files in the outbox whose job is not active any more (a crash between removing
+/// the job and its files).
+fn remove_stray_work_files(folders: &Folders, active: &VecDeque<JobV1>) -> Result<()> {
+    let ids: HashSet<u64> = active.iter().map(|j| j.id).collect();
+    let entries =
+        std::fs::read_dir(&folders.outbox).map_err(|e| Error::io(&folders.outbox, "list", e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix('.').filter(|n| n.ends_with(".part")) else {
+            continue;
+        };
+        let id = rest
+            .split('.')
+            .find_map(|part| part.strip_prefix("job").and_then(|n| n.parse::<u64>().ok()));
+        if let Some(id) = id.filter(|id| !ids.contains(id)) {
+            tracing::info!(file = %name, job = id, "removing a stray work file");
+            files::remove_if_there(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// The main loop's view of the inbox and the queue.
+struct Loop<'a> {
+    runner: Arc<Runner>,
+    settling: &'a mut Settling,
+    queue: VecDeque<JobV1>,
+}
+
+impl Loop<'_> {
+    /// Names with an unfinished job: not to be taken again.
+    fn taken(&self, name: &OsString) -> bool {
+        let name = name.to_string_lossy();
+        let board = self.runner.board.lock().expect("not poisoned");
+        self.queue.iter().any(|j| j.input == name) || board.jobs_active().any(|j| j.input == name)
+    }
+
+    fn look_at(&mut self, name: &OsString) {
+        if self.taken(name) {
+            return;
+        }
+        if name.to_str().is_none() && !inbox::is_ignored(name) {
+            // Job records keep names as text; such a file could never be found again.
+            return self.refuse(name, "a file whose name is not valid UTF-8");
+        }
+        if let Seen::Refused(what) = self.settling.observe(name, Instant::now()) {
+            self.refuse(name, what);
+        }
+    }
+
+    fn rescan(&mut self) {
+        match inbox::list(&self.runner.folders.inbox) {
+            Ok(names) => {
+                for name in names {
+                    self.look_at(&name);
+                }
+            }
+            Err(e) => tracing::error!("cannot list the inbox: {e}"),
+        }
+    }
+
+    /// Something that is not a regular file: to `failed/`, never opened.
+    fn refuse(&mut self, name: &OsString, what: &str) {
+        let r = &self.runner;
+        let mut job = match new_job(r, name, zero_identity()) {
+            Ok(j) => j,
+            Err(e) => return tracing::error!("{e}"),
+        };
+        r.board
+            .lock()
+            .expect("not poisoned")
+            .insert(job_status(&job, Vec::new()));
+        if let Err(e) = job::fail_entry(r, &mut job, name, &format!("refused: it is {what}")) {
+            tracing::error!("cannot refuse {}: {e}", name.to_string_lossy());
+        }
+        self.settling.forget(name);
+    }
+
+    /// Files unchanged for the settle time become jobs.
+    fn take_settled(&mut self, now: Instant) -> Result<()> {
+        for (name, identity) in self.settling.settled(now) {
+            if self.taken(&name) {
+                continue;
+            }
+            let job = new_job(&self.runner, &name, identity)?;
+            self.runner.store.flush()?;
+            tracing::info!(job = job.id, input = %job.input, bytes = identity.size, "queued");
+            self.runner
+                .board
+                .lock()
+                .expect("not poisoned")
+                .insert(job_status(&job, Vec::new()));
+            self.queue.push_back(job);
+        }
+        Ok(())
+    }
+}
+
+fn zero_identity() -> FileIdentity {
+    FileIdentity {
+        size: 0,
+        mtime_ns: 0,
+        dev: 0,
+        ino: 0,
+    }
+}
+
+fn new_job(r: &Runner, name: &OsString, identity: FileIdentity) -> Result<JobV1> {
+    let job = JobV1 {
+        id: r.store.next_id()?,
+        input: name.to_string_lossy().into_owned(),
+        identity,
+        state: JobState::Queued,
+        queued_at: status::now_ms(),
+        checkpoint: None,
+        resumed_at_byte: None,
+    };
+    r.store.put_job(&job)?;
+    Ok(job)
+}

@@ -174,7 +174,9 @@ mod tests {
     fn trailing_bytes_truncation_and_garbage_are_refused() {
         let mut bytes = encode(&sample_job()).unwrap();
         bytes.push(0);
-        assert!(decode::<JobRecord>(&bytes).unwrap_err().contains("left over"));
+        assert!(decode::<JobRecord>(&bytes)
+            .unwrap_err()
+            .contains("left over"));
         bytes.pop();
         assert!(decode::<JobRecord>(&bytes[..bytes.len() - 3]).is_err());
         assert!(decode::<JobRecord>(&[9, 9, 9, 9]).is_err());

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use super::records::{decode, encode, ContigRecord, ContigV1, JobRecord, JobV1};
 use crate::error::{Error, Result};
 
+/// A contig's name and its bytes of output.
+pub type ContigBytes = (Vec<u8>, u64);
+
 pub struct Store {
     db: sled::Db,
     path: PathBuf,
@@ -75,7 +78,10 @@ impl Store {
                 name: name.clone(),
                 bytes: *bytes,
             });
-            batch.insert(&contig_key(job.id, *id)[..], encode(&record).map_err(Error::config)?);
+            batch.insert(
+                &contig_key(job.id, *id)[..],
+                encode(&record).map_err(Error::config)?,
+            );
         }
         let record = encode(&JobRecord::V1(job.clone())).map_err(Error::config)?;
         batch.insert(&job_key(job.id)[..], record);
@@ -111,7 +117,7 @@ impl Store {
 
     /// The first `count` contigs of a job, in id order, or None if any is missing or
     /// damaged (the checkpoint cannot be used then).
-    pub fn contigs(&self, job: u64, count: u32) -> Result<Option<Vec<(Vec<u8>, u64)>>> {
+    pub fn contigs(&self, job: u64, count: u32) -> Result<Option<Vec<ContigBytes>>> {
         let mut out = Vec::with_capacity(count as usize);
         for id in 0..count {
             let Some(v) = self
@@ -214,7 +220,8 @@ mod tests {
                 contiguous: true,
                 converted: false,
             });
-            s.checkpoint(&j, &[(0, b"a".to_vec(), 3), (1, b"b".to_vec(), 0)]).unwrap();
+            s.checkpoint(&j, &[(0, b"a".to_vec(), 3), (1, b"b".to_vec(), 0)])
+                .unwrap();
             s.checkpoint(&j, &[(1, b"b".to_vec(), 9)]).unwrap();
         }
         let s = Store::open(dir.path(), 1 << 20).unwrap();
@@ -225,7 +232,11 @@ mod tests {
             s.contigs(3, 2).unwrap().unwrap(),
             [(b"a".to_vec(), 3), (b"b".to_vec(), 9)]
         );
-        assert_eq!(s.contigs(3, 3).unwrap(), None, "a missing contig voids the checkpoint");
+        assert_eq!(
+            s.contigs(3, 3).unwrap(),
+            None,
+            "a missing contig voids the checkpoint"
+        );
         s.remove_job(3).unwrap();
         assert_eq!(s.contigs(3, 1).unwrap(), None);
         assert_eq!(s.jobs().unwrap().0.len(), 2);

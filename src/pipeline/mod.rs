@@ -388,8 +388,21 @@ fn resolve_layout(
             ));
         }
     }
-    Layout::resolve(conversion.pairs, names.as_deref(), columns)
-        .map_err(|e| Error::bad_input(name, e))
+    // A layout that does not fit is the fault of the line that set the columns: the header
+    // line, or the first data line (a header file has no line in the input).
+    Layout::resolve(conversion.pairs, names.as_deref(), columns).map_err(|e| {
+        match (
+            &start.header_line,
+            conversion.header_file,
+            start.first_line_fields,
+        ) {
+            (Some(_), _, _) => Error::bad_line(name, 1, 0, e),
+            (None, None, Some(_)) => {
+                Error::bad_line(name, start.skipped_lines + 1, start.skipped_bytes, e)
+            }
+            _ => Error::bad_input(name, e),
+        }
+    })
 }
 
 /// The reader thread: fills slots with whole lines and sends them on in order.

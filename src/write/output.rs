@@ -142,6 +142,16 @@ impl TempOutput {
         })
     }
 
+    /// An existing work file cut back to `keep` bytes, or None if it is missing or shorter.
+    pub fn at_existing(path: &Path, keep: u64) -> Result<Option<TempOutput>> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && m.len() >= keep => TempOutput::at(path, Some(keep)).map(Some),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, "stat", e)),
+        }
+    }
+
     pub fn file(&self) -> &File {
         match &self.file {
             TempFile::Named(t) => t.as_file(),
