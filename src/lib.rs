@@ -14,6 +14,7 @@ pub mod config;
 pub mod convert;
 pub mod daemon;
 pub mod error;
+pub mod failpoints;
 pub mod generate;
 pub mod pipeline;
 pub mod read;

@@ -19,6 +19,7 @@ use super::store::Store;
 use super::systemd::Systemd;
 use crate::config::{OnSuccess, PairSpec};
 use crate::error::{Error, ErrorKind, Result};
+use crate::failpoints::hit as failpoint;
 use crate::pipeline::{self, Checkpoint, Conversion, Observer, Plan, Position, Start};
 use crate::read::Input;
 use crate::write::{GroupedWriter, TempOutput};
@@ -253,6 +254,7 @@ impl Checkpointer<'_> {
     fn save(&mut self, at: &Position, w: &mut GroupedWriter) -> Result<()> {
         // Output bytes durable first, then the record, then the flush.
         w.sync()?;
+        failpoint("checkpoint.synced");
         let mut changed = Vec::new();
         w.contigs_mut()
             .take_changed(|id, name, bytes| changed.push((id, name.to_vec(), bytes)));
@@ -271,6 +273,7 @@ impl Checkpointer<'_> {
         });
         self.job.state = JobState::Running;
         self.r.store.checkpoint(self.job, &changed)?;
+        failpoint("checkpoint.flushed");
         self.last_at = Instant::now();
         self.last_bytes = at.input_bytes;
         tracing::debug!(
@@ -303,6 +306,7 @@ impl Checkpointer<'_> {
 
 impl Observer for Checkpointer<'_> {
     fn written(&mut self, at: &Position, w: &mut GroupedWriter) -> Result<()> {
+        failpoint("chunk.written");
         self.r.systemd.alive();
         self.r
             .board
@@ -342,6 +346,7 @@ fn publish(
         };
         r.store.put_job(job)?;
         r.store.flush()?;
+        failpoint("publish.recorded");
         let to = r.folders.outbox.join(&output);
         if !from.exists() {
             if to.exists() {
@@ -364,6 +369,7 @@ fn publish(
         }
     }
     files::sync_dir(&r.folders.outbox)?;
+    failpoint("publish.linked");
     files::remove_if_there(&from)?;
     files::sync_dir(&r.folders.outbox)?;
     tracing::info!(job = job.id, input = %job.input, output = %output, "published");
@@ -372,6 +378,7 @@ fn publish(
     };
     r.store.put_job(job)?;
     r.store.flush()?;
+    failpoint("publish.done");
     finish(r, s, job, output)
 }
 
@@ -384,6 +391,7 @@ fn finish(r: &Runner, s: &Settings, job: &mut JobV1, output: String) -> Result<O
                 let archive = r.folders.archive();
                 std::fs::create_dir_all(&archive).map_err(|e| Error::io(&archive, "create", e))?;
                 let to = files::move_into(&path, &archive)?;
+                failpoint("archive.moved");
                 tracing::info!(job = job.id, to = %to.display(), "archived input");
             }
             OnSuccess::Delete => {

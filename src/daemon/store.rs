@@ -88,6 +88,7 @@ impl Store {
         self.db
             .apply_batch(batch)
             .map_err(|e| self.err("write a checkpoint to", e))?;
+        crate::failpoints::hit("checkpoint.recorded");
         self.flush()
     }
 

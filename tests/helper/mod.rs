@@ -1,6 +1,8 @@
 //! What the integration tests share: running the real binary with its own peak memory
-//! measured, and comparing an output with the reference script's.
+//! measured, booting a real daemon, and comparing an output with the reference script's.
 #![allow(dead_code)]
+
+pub mod daemon;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -66,7 +68,16 @@ pub fn run(cmd: &mut Command, stdin: Option<&Path>) -> Outcome {
     }
 }
 
-fn wait_with_rusage(pid: libc::pid_t) -> (std::process::ExitStatus, u64) {
+/// Forces a real fork for `cmd` (see [`run`] for why it matters to `ru_maxrss`).
+pub fn fork_spawn(cmd: &mut Command) {
+    // SAFETY: the closure does nothing, so it is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| Ok(()));
+    }
+}
+
+/// Waits for a child and returns its exit status and peak RSS in bytes.
+pub fn wait_with_rusage(pid: libc::pid_t) -> (std::process::ExitStatus, u64) {
     let mut status = 0;
     // SAFETY: plain wait4 on our own child, with valid pointers to locals.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };

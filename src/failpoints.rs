@@ -1,0 +1,72 @@
+//! Test-only failpoints, so a test can stop the daemon between any two steps of its
+//! protocol on purpose rather than by luck.
+//!
+//! `HAPFLOW_FAILPOINTS="checkpoint.synced=exit,chunk.written=sleep(20)"`: at each named
+//! point, `sleep(MS)` pauses, `exit` ends the process at once with status 137 (no
+//! destructor, no flush: as abrupt as `kill -9`), and `exit@N` does so at the N-th hit.
+//! Read in debug builds only; in release builds [`hit`] is empty.
+
+#[cfg(debug_assertions)]
+mod imp {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    #[derive(Debug)]
+    enum Action {
+        Sleep(u64),
+        Exit { at: u64, hits: AtomicU64 },
+    }
+
+    fn points() -> &'static HashMap<String, Action> {
+        static POINTS: OnceLock<HashMap<String, Action>> = OnceLock::new();
+        POINTS.get_or_init(|| {
+            let spec = std::env::var("HAPFLOW_FAILPOINTS").unwrap_or_default();
+            spec.split(',')
+                .filter_map(|item| item.split_once('='))
+                .filter_map(|(name, action)| {
+                    let action = if let Some(ms) = action
+                        .strip_prefix("sleep(")
+                        .and_then(|r| r.strip_suffix(')'))
+                    {
+                        Action::Sleep(ms.parse().ok()?)
+                    } else if action == "exit" {
+                        Action::Exit {
+                            at: 1,
+                            hits: AtomicU64::new(0),
+                        }
+                    } else {
+                        let at = action.strip_prefix("exit@")?.parse().ok()?;
+                        Action::Exit {
+                            at,
+                            hits: AtomicU64::new(0),
+                        }
+                    };
+                    Some((name.trim().to_string(), action))
+                })
+                .collect()
+        })
+    }
+
+    pub fn hit(name: &str) {
+        match points().get(name) {
+            None => {}
+            Some(Action::Sleep(ms)) => std::thread::sleep(Duration::from_millis(*ms)),
+            Some(Action::Exit { at, hits }) => {
+                if hits.fetch_add(1, Ordering::SeqCst) + 1 == *at {
+                    eprintln!("failpoint {name}: exiting");
+                    // SAFETY: _exit ends the process; nothing runs after it.
+                    unsafe { libc::_exit(137) }
+                }
+            }
+        }
+    }
+}
+
+/// A named point in the daemon's protocol (see the module doc).
+#[inline]
+pub fn hit(_name: &str) {
+    #[cfg(debug_assertions)]
+    imp::hit(_name);
+}

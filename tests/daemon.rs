@@ -1,0 +1,420 @@
+//! The real `hapflow serve`: files in, outputs out, crashes, signals, status.
+
+mod helper;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use helper::daemon::{drop_by_rename, names, Daemon};
+use helper::{assert_same_conversion, data, hapflow, read_matrix, run};
+
+const LIMIT_64: u64 = 64 << 20;
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn golden_input(case: &str, file: &str) -> Vec<u8> {
+    std::fs::read(data(&format!("golden/{case}/{file}"))).unwrap()
+}
+
+fn check_against_reference(output: &Path, case: &str, file: &str) {
+    let ours = std::fs::read_to_string(output).unwrap();
+    let reference = std::fs::read_to_string(data(&format!("golden/{case}/reference.txt"))).unwrap();
+    let matrix = read_matrix(&data(&format!("golden/{case}/{file}")));
+    assert_same_conversion(&matrix, &ours, &reference);
+}
+
+/// What `hapflow convert` makes of `input`: the daemon's output must be byte-identical.
+fn convert_once(input: &Path, out: &Path, header: Option<&Path>) {
+    let mut cmd = hapflow();
+    cmd.args(["convert", "-q"]);
+    if let Some(h) = header {
+        cmd.arg("--header").arg(h);
+    }
+    let o = run(cmd.arg(input).arg("-o").arg(out), None);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+}
+
+fn generate(path: &Path, args: &[&str]) {
+    let o = run(
+        hapflow().arg("generate").args(args).arg("-o").arg(path),
+        None,
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+}
+
+fn job<'a>(status: &'a serde_json::Value, input: &str) -> &'a serde_json::Value {
+    status["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["input"] == input)
+        .unwrap_or_else(|| panic!("no job for {input}: {status}"))
+}
+
+/// The scenario: a plain matrix, one with a header line and a gzip one by rename,
+/// a slow writer, a malformed file, a symlink and temporary names, under a 64 MiB ceiling.
+#[test]
+fn mixed_inbox_under_64_mib() {
+    let root = tempfile::tempdir().unwrap();
+    let header = root.path().join("header.txt");
+    std::fs::copy(data("golden/header.txt"), &header).unwrap();
+    let extra = format!(
+        "header_file = {:?}\n[memory]\nlimit = \"64MiB\"",
+        header.to_str().unwrap()
+    );
+    // `header_file` is a top-level key: it must come before the first table.
+    let config = root.path().join("hapflow.toml");
+    std::fs::write(
+        &config,
+        format!("{extra}\n{}", Daemon::config_text(""))
+            .replacen("\n[memory]\nlimit = \"64MiB\"", "", 1)
+            .replacen("[daemon]", "[memory]\nlimit = \"64MiB\"\n\n[daemon]", 1),
+    )
+    .unwrap();
+    let mut d = Daemon::start(root.path(), "");
+    let inbox = d.inbox();
+
+    // Temporary names first: they must be left alone throughout.
+    for name in ["x.part", ".hidden", "y.tmp", "z~", "w.crdownload"] {
+        std::fs::write(inbox.join(name), "not a matrix").unwrap();
+    }
+    drop_by_rename(&inbox, "plain.txt", &golden_input("plain", "input.txt"));
+    drop_by_rename(
+        &inbox,
+        "header.txt",
+        &golden_input("header_line", "input.txt"),
+    );
+    drop_by_rename(&inbox, "g.txt.gz", &golden_input("gzip", "input.txt.gz"));
+    let mut bad = String::from_utf8(golden_input("plain", "input.txt")).unwrap();
+    let third = bad.match_indices('\n').nth(1).unwrap().0 + 1;
+    bad.insert_str(third, "chr1\t12\tA\tA\n");
+    drop_by_rename(&inbox, "bad.txt", bad.as_bytes());
+    std::os::unix::fs::symlink(data("golden/plain/input.txt"), inbox.join("link.txt")).unwrap();
+
+    // A slow writer: five pieces, each within the settle time of the last.
+    let slow = golden_input("crlf", "input.txt");
+    let mut f = std::fs::File::create(inbox.join("slow.txt")).unwrap();
+    for piece in slow.chunks(slow.len() / 5 + 1) {
+        f.write_all(piece).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(120));
+    }
+    drop(f);
+
+    let status = d.wait_settled_jobs(6, MINUTE);
+    let done: Vec<&str> = status["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["state"] == "done")
+        .map(|j| j["input"].as_str().unwrap())
+        .collect();
+    assert_eq!(done.len(), 4, "{status}");
+    assert_eq!(
+        names(&d.outbox()),
+        [
+            "g.haplotype.txt",
+            "header.haplotype.txt",
+            "plain.haplotype.txt",
+            "slow.haplotype.txt"
+        ]
+    );
+    check_against_reference(
+        &d.outbox().join("plain.haplotype.txt"),
+        "plain",
+        "input.txt",
+    );
+    check_against_reference(
+        &d.outbox().join("header.haplotype.txt"),
+        "header_line",
+        "input.txt",
+    );
+    check_against_reference(&d.outbox().join("g.haplotype.txt"), "gzip", "input.txt.gz");
+    check_against_reference(&d.outbox().join("slow.haplotype.txt"), "crlf", "input.txt");
+
+    assert_eq!(
+        names(&d.failed()),
+        [
+            "bad.txt",
+            "bad.txt.error.txt",
+            "link.txt",
+            "link.txt.error.txt"
+        ]
+    );
+    let report = std::fs::read_to_string(d.failed().join("bad.txt.error.txt")).unwrap();
+    assert!(
+        report.contains("line 3")
+            && report.contains("4 fields, but")
+            && report.contains("byte offset"),
+        "{report}"
+    );
+    let report = std::fs::read_to_string(d.failed().join("link.txt.error.txt")).unwrap();
+    assert!(report.contains("symbolic link"), "{report}");
+    assert!(std::fs::symlink_metadata(d.failed().join("link.txt"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        names(&inbox),
+        [".hidden", "w.crdownload", "x.part", "y.tmp", "z~"]
+    );
+    assert_eq!(
+        names(&d.state().join("archive")),
+        ["g.txt.gz", "header.txt", "plain.txt", "slow.txt"]
+    );
+
+    let ended = d.terminate();
+    assert_eq!(ended.status.code(), Some(0), "{}", d.log());
+    assert!(ended.took < Duration::from_secs(5), "{:?}", ended.took);
+    assert!(
+        ended.max_rss <= LIMIT_64,
+        "peak RSS {} over 64 MiB",
+        ended.max_rss
+    );
+    let after = d.status();
+    assert_eq!(after["daemon"]["running"], false);
+    assert_eq!(
+        after["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["state"] == "done")
+            .count(),
+        4
+    );
+    assert!(d.log().contains("published"));
+}
+
+#[test]
+fn files_present_at_start_are_taken_and_outputs_never_overwrite() {
+    let root = tempfile::tempdir().unwrap();
+    for dir in ["inbox", "outbox"] {
+        std::fs::create_dir(root.path().join(dir)).unwrap();
+    }
+    std::fs::write(
+        root.path().join("inbox/m.txt"),
+        golden_input("plain", "input.txt"),
+    )
+    .unwrap();
+    std::fs::write(root.path().join("outbox/m.haplotype.txt"), "someone else's").unwrap();
+    let mut d = Daemon::start(root.path(), "");
+    d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(names(&d.outbox()), ["m.1.haplotype.txt", "m.haplotype.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(d.outbox().join("m.haplotype.txt")).unwrap(),
+        "someone else's"
+    );
+    check_against_reference(&d.outbox().join("m.1.haplotype.txt"), "plain", "input.txt");
+    assert_eq!(d.terminate().status.code(), Some(0));
+}
+
+#[test]
+fn a_fifo_and_a_directory_are_refused_without_hanging() {
+    let root = tempfile::tempdir().unwrap();
+    let d = Daemon::start(root.path(), "");
+    let fifo = std::ffi::CString::new(d.inbox().join("pipe.txt").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::fs::create_dir(d.inbox().join("folder.txt")).unwrap();
+    let status = d.wait_settled_jobs(2, MINUTE);
+    assert!(job(&status, "pipe.txt")["error"]
+        .as_str()
+        .unwrap()
+        .contains("FIFO"));
+    assert!(job(&status, "folder.txt")["error"]
+        .as_str()
+        .unwrap()
+        .contains("directory"));
+    // And it carries on with regular files.
+    drop_by_rename(&d.inbox(), "after.txt", &golden_input("plain", "input.txt"));
+    let status = d.wait_settled_jobs(3, MINUTE);
+    assert_eq!(job(&status, "after.txt")["state"], "done");
+    assert!(names(&d.failed()).contains(&"pipe.txt.error.txt".to_string()));
+}
+
+/// kill -9 at several moments of one file, each followed by a restart: the output is
+/// byte-identical to `hapflow convert`'s, and the status says where the job resumed.
+#[test]
+fn kill_9_mid_file_then_restart_resumes_byte_identical() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let input = work.join("big.txt");
+    generate(
+        &input,
+        &["--size", "40MiB", "--contigs", "8", "--seed", "5"],
+    );
+    let expected = work.join("expected.txt");
+    convert_once(&input, &expected, None);
+
+    // Slow the daemon down (60 ms a 1 MiB chunk) so that kills land mid-file.
+    let slow = [("HAPFLOW_FAILPOINTS", "chunk.written=sleep(60)")];
+    let mut d = Daemon::start_with_env(root.path(), "", &slow);
+    std::fs::rename(&input, d.inbox().join("big.txt")).unwrap();
+    let mut resumed = Vec::new();
+    for round in 0..3 {
+        d.wait_until(MINUTE, "progress", |s| {
+            s["jobs"].as_array().is_some_and(|j| {
+                j.iter()
+                    .any(|j| j["state"] == "running" && j["bytes_done"].as_u64() > Some(0))
+            })
+        });
+        std::thread::sleep(Duration::from_millis(300 + 200 * round));
+        let ended = d.kill9();
+        assert_eq!(ended.status.signal(), Some(libc::SIGKILL));
+        // Nothing partial is published.
+        assert!(
+            names(&d.outbox()).iter().all(|n| n.starts_with('.')),
+            "{:?}",
+            names(&d.outbox())
+        );
+        d.restart();
+        if let Some(b) = job(&d.status(), "big.txt")["resumed_at_byte"].as_u64() {
+            resumed.push(b);
+        }
+    }
+    let status = d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(job(&status, "big.txt")["state"], "done", "{status}");
+    assert!(
+        resumed.iter().any(|&b| b > 0),
+        "no restart resumed past byte 0: {resumed:?}\n{}",
+        d.log()
+    );
+    let published = std::fs::read(d.outbox().join("big.haplotype.txt")).unwrap();
+    assert!(
+        published == std::fs::read(&expected).unwrap(),
+        "the resumed output differs from convert's"
+    );
+    assert_eq!(
+        names(&d.outbox()),
+        ["big.haplotype.txt"],
+        "work files left behind"
+    );
+    assert_eq!(d.terminate().status.code(), Some(0));
+}
+
+use std::os::unix::process::ExitStatusExt;
+
+#[test]
+fn sigterm_mid_file_checkpoints_exits_0_within_5_s_and_resumes() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let input = work.join("m.txt.gz");
+    generate(
+        &input,
+        &["--size", "30MiB", "--contigs", "3", "--gzip", "--seed", "9"],
+    );
+    let expected = work.join("expected.txt");
+    convert_once(&input, &expected, None);
+
+    let slow = [("HAPFLOW_FAILPOINTS", "chunk.written=sleep(25)")];
+    let mut d = Daemon::start_with_env(root.path(), "", &slow);
+    std::fs::rename(&input, d.inbox().join("m.txt.gz")).unwrap();
+    let running = d.wait_until(MINUTE, "progress", |s| {
+        s["jobs"]
+            .as_array()
+            .is_some_and(|j| j.iter().any(|j| j["bytes_done"].as_u64() > Some(1 << 20)))
+    });
+    assert_eq!(running["daemon"]["state"], "ready");
+    assert_eq!(job(&d.status(), "m.txt.gz")["state"], "running");
+    let ended = d.terminate();
+    assert_eq!(ended.status.code(), Some(0), "{}", d.log());
+    assert!(ended.took < Duration::from_secs(5), "{:?}", ended.took);
+    let stopped = d.status();
+    assert_eq!(stopped["daemon"]["state"], "stopped");
+    assert_eq!(job(&stopped, "m.txt.gz")["state"], "queued");
+
+    d.restart_with_env(&[]);
+    let status = d.wait_settled_jobs(1, MINUTE);
+    let j = job(&status, "m.txt.gz");
+    assert_eq!(j["state"], "done");
+    assert!(j["resumed_at_byte"].as_u64() > Some(0), "{status}");
+    assert!(d.log().contains("resume"));
+    assert!(
+        std::fs::read(d.outbox().join("m.haplotype.txt")).unwrap()
+            == std::fs::read(&expected).unwrap()
+    );
+}
+
+#[test]
+fn sighup_reloads_the_configuration() {
+    let root = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(root.path(), "");
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(
+        &d.config,
+        text.replace("settle_ms = 200", "settle_ms = 50")
+            .replace("\"debug\"", "\"info\""),
+    )
+    .unwrap();
+    d.send(libc::SIGHUP);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !d.log().contains("configuration reloaded") {
+        assert!(std::time::Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = d.log();
+    assert!(
+        log.contains("settle_ms 200 -> 50") && log.contains("log_level debug -> info"),
+        "{log}"
+    );
+    // A broken file keeps the old configuration running.
+    std::fs::write(&d.config, "nonsense = [").unwrap();
+    d.send(libc::SIGHUP);
+    while !d.log().contains("reload failed") {
+        assert!(std::time::Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop_by_rename(&d.inbox(), "m.txt", &golden_input("plain", "input.txt"));
+    d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(d.terminate().status.code(), Some(0));
+}
+
+#[test]
+fn a_second_daemon_on_the_same_state_exits_at_once() {
+    let root = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(root.path(), "");
+    let o = run(hapflow().args(["serve", "--config"]).arg(&d.config), None);
+    assert_ne!(o.code, Some(0));
+    assert!(
+        o.stderr
+            .contains("another hapflow daemon holds the state folder"),
+        "{}",
+        o.stderr
+    );
+    // The first carries on.
+    drop_by_rename(&d.inbox(), "m.txt", &golden_input("plain", "input.txt"));
+    d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(d.terminate().status.code(), Some(0));
+}
+
+/// Peak RSS of the whole daemon under its 64 MiB ceiling on a large matrix, sled and all.
+#[test]
+fn peak_rss_stays_under_64_mib_on_a_large_matrix() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let input = work.join("large.txt");
+    generate(
+        &input,
+        &["--size", "200MiB", "--contigs", "6", "--interleave", "5000"],
+    );
+    std::fs::write(
+        root.path().join("hapflow.toml"),
+        format!("[memory]\nlimit = \"64MiB\"\n{}", Daemon::config_text("")),
+    )
+    .unwrap();
+    let mut d = Daemon::start(root.path(), "");
+    std::fs::rename(&input, d.inbox().join("large.txt")).unwrap();
+    let status = d.wait_settled_jobs(1, MINUTE * 3);
+    assert_eq!(job(&status, "large.txt")["state"], "done");
+    let ended = d.terminate();
+    assert_eq!(ended.status.code(), Some(0));
+    assert!(
+        ended.max_rss <= LIMIT_64,
+        "peak RSS {} over 64 MiB\n{}",
+        ended.max_rss,
+        d.log()
+    );
+}

@@ -1,0 +1,246 @@
+//! A real `hapflow serve` on temporary folders, driven as a user (or systemd) would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{bin, fork_spawn, wait_with_rusage};
+
+pub struct Daemon {
+    pub root: PathBuf,
+    pub config: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+    starts: u32,
+    env: Vec<(String, String)>,
+}
+
+/// How the daemon process ended.
+#[derive(Debug)]
+pub struct Ended {
+    pub status: ExitStatus,
+    pub max_rss: u64,
+    /// From the signal to the exit.
+    pub took: Duration,
+}
+
+impl Daemon {
+    /// Writes a configuration under `root` (folders inside it, settle 200 ms, rescan 1 s,
+    /// then `extra` TOML) and starts the daemon, waiting until it is ready.
+    pub fn start(root: &Path, extra: &str) -> Daemon {
+        Daemon::start_with_env(root, extra, &[])
+    }
+
+    pub fn start_with_env(root: &Path, extra: &str, env: &[(&str, &str)]) -> Daemon {
+        let config = root.join("hapflow.toml");
+        if !config.exists() {
+            std::fs::write(&config, Daemon::config_text(extra)).unwrap();
+        }
+        let mut d = Daemon {
+            root: root.to_path_buf(),
+            config,
+            child: None,
+            log: root.join("daemon.log"),
+            starts: 0,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        d.restart();
+        d
+    }
+
+    pub fn config_text(extra: &str) -> String {
+        format!("[daemon]\nsettle_ms = 200\nrescan_ms = 1000\nlog_level = \"debug\"\n{extra}\n")
+    }
+
+    /// Starts the daemon again (after it ended), and waits until it is ready.
+    pub fn restart(&mut self) {
+        self.restart_with_env(&self.env.clone());
+    }
+
+    pub fn restart_with_env(&mut self, env: &[(String, String)]) {
+        assert!(self.child.is_none(), "the daemon is still running");
+        self.starts += 1;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--config"])
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .env_remove("NOTIFY_SOCKET");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        fork_spawn(&mut cmd);
+        self.child = Some(cmd.spawn().expect("hapflow serve starts"));
+        self.wait_until(Duration::from_secs(30), "the daemon to be ready", |s| {
+            s["daemon"]["state"] == "ready" && s["daemon"]["pid"] == self.pid()
+        });
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    pub fn inbox(&self) -> PathBuf {
+        self.dir("inbox")
+    }
+
+    pub fn outbox(&self) -> PathBuf {
+        self.dir("outbox")
+    }
+
+    pub fn failed(&self) -> PathBuf {
+        self.dir("failed")
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir("state")
+    }
+
+    /// `hapflow status --json`, parsed.
+    pub fn status(&self) -> Value {
+        let out = Command::new(bin())
+            .args(["status", "--json", "--config"])
+            .arg(&self.config)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Polls the status until `pred` holds, failing the test (with the log) on timeout or
+    /// if the daemon died.
+    pub fn wait_until(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(child) = &self.child {
+                // A zombie (or no process) means it died; it is reaped by whoever waits.
+                if std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
+                    .map(|s| s.contains(") Z "))
+                    .unwrap_or(true)
+                {
+                    panic!("the daemon died while waiting for {what}:\n{}", self.log());
+                }
+            }
+            if let Ok(text) = std::fs::read(self.state().join("status.json")) {
+                if let Ok(v) = serde_json::from_slice::<Value>(&text) {
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until `n` jobs are done or failed.
+    pub fn wait_settled_jobs(&self, n: usize, timeout: Duration) -> Value {
+        self.wait_until(timeout, &format!("{n} finished jobs"), |s| {
+            s["jobs"].as_array().is_some_and(|j| {
+                j.iter()
+                    .filter(|j| j["state"] == "done" || j["state"] == "failed")
+                    .count()
+                    >= n
+            })
+        })
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends `signal` and waits for the process to end.
+    pub fn signal_and_wait(&mut self, signal: i32) -> Ended {
+        let child = self.child.take().expect("a running daemon");
+        let start = Instant::now();
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let (status, max_rss) = wait_with_rusage(child.id() as libc::pid_t);
+        std::mem::forget(child);
+        Ended {
+            status,
+            max_rss,
+            took: start.elapsed(),
+        }
+    }
+
+    pub fn terminate(&mut self) -> Ended {
+        self.signal_and_wait(libc::SIGTERM)
+    }
+
+    pub fn kill9(&mut self) -> Ended {
+        self.signal_and_wait(libc::SIGKILL)
+    }
+
+    /// Waits for a daemon that is exiting on its own (a failpoint).
+    pub fn wait_exit(&mut self) -> Ended {
+        let child = self.child.take().expect("a running daemon");
+        let start = Instant::now();
+        let (status, max_rss) = wait_with_rusage(child.id() as libc::pid_t);
+        std::mem::forget(child);
+        Ended {
+            status,
+            max_rss,
+            took: start.elapsed(),
+        }
+    }
+
+    pub fn send(&self, signal: i32) {
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(self.pid() as libc::pid_t, signal) };
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Puts `content` into `dir/name` the way `mv` does: written elsewhere, then renamed in.
+pub fn drop_by_rename(dir: &Path, name: &str, content: &[u8]) {
+    let staging = dir.parent().unwrap().join(format!(".staging-{name}"));
+    std::fs::write(&staging, content).unwrap();
+    std::fs::rename(&staging, dir.join(name)).unwrap();
+}
+
+/// Files in a folder, sorted (hidden ones included).
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
