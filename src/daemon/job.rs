@@ -276,12 +276,20 @@ impl Checkpointer<'_> {
         failpoint("checkpoint.flushed");
         self.last_at = Instant::now();
         self.last_bytes = at.input_bytes;
-        tracing::debug!(
+        tracing::info!(
             job = self.job.id,
             at_byte = at.input_bytes,
-            spool = w.spool_len(),
+            rows_out = at.rows_out,
+            contigs = t.len(),
             "checkpoint"
         );
+        let total = self.job.identity.size.max(1);
+        self.r.systemd.status(&format!(
+            "converting {}: {:.0}%, {} contigs",
+            self.job.input,
+            100.0 * at.source_bytes.min(total) as f64 / total as f64,
+            t.len()
+        ));
         let done: Vec<String> = (0..t.len() as u32)
             .filter(|&id| at.finished || Some(id) != t.current())
             .take(CONTIGS_LISTED)
