@@ -418,3 +418,84 @@ fn peak_rss_stays_under_64_mib_on_a_large_matrix() {
         d.log()
     );
 }
+
+/// Two files have the same bytes (read in pieces: the test process must stay small).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (mut fa, mut fb) = (
+        std::fs::File::open(a).unwrap(),
+        std::fs::File::open(b).unwrap(),
+    );
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let na = fa.read(&mut ba).unwrap();
+        let mut nb = 0;
+        while nb < na {
+            let n = fb.read(&mut bb[nb..na]).unwrap();
+            if n == 0 {
+                return false;
+            }
+            nb += n;
+        }
+        if na == 0 {
+            return fb.read(&mut bb).unwrap() == 0;
+        }
+        if ba[..na] != bb[..na] {
+            return false;
+        }
+    }
+}
+
+/// The figure: kill -9 at five moments of a 1.2 GB matrix under a 64 MiB ceiling,
+/// each followed by a restart. Run with
+/// `cargo test --test daemon -- --ignored kill_9_five_times` (a debug build: its failpoints
+/// are on).
+#[test]
+#[ignore = "1.2 GB of data and about a minute"]
+fn kill_9_five_times_on_a_1_2_gb_matrix() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let input = work.join("big.txt");
+    generate(&input, &["--size", "1200MiB", "--contigs", "16"]);
+    let size = std::fs::metadata(&input).unwrap().len();
+    let expected = work.join("expected.txt");
+    convert_once(&input, &expected, None);
+    std::fs::write(
+        root.path().join("hapflow.toml"),
+        format!("[memory]\nlimit = \"64MiB\"\n{}", Daemon::config_text("")),
+    )
+    .unwrap();
+    // A little slower than free-running (2 ms a 1 MiB chunk) so five kills fit in one file.
+    let slow = [("HAPFLOW_FAILPOINTS", "chunk.written=sleep(2)")];
+    let mut d = Daemon::start_with_env(root.path(), "", &slow);
+    std::fs::rename(&input, d.inbox().join("big.txt")).unwrap();
+    let mut resumed = Vec::new();
+    for (round, fraction) in [0.1, 0.3, 0.5, 0.7, 0.9].into_iter().enumerate() {
+        let at = (size as f64 * fraction) as u64;
+        d.wait_until(MINUTE * 2, &format!("{fraction} of the input"), |s| {
+            s["jobs"]
+                .as_array()
+                .is_some_and(|j| j.iter().any(|j| j["bytes_done"].as_u64() >= Some(at)))
+        });
+        let ended = d.kill9();
+        assert!(
+            ended.max_rss <= LIMIT_64,
+            "round {round}: peak RSS {}",
+            ended.max_rss
+        );
+        assert!(
+            !d.outbox().join("big.haplotype.txt").exists(),
+            "published before the end"
+        );
+        d.restart();
+        resumed.push(job(&d.status(), "big.txt")["resumed_at_byte"].as_u64());
+    }
+    d.wait_settled_jobs(1, MINUTE * 2);
+    let ended = d.terminate();
+    assert_eq!(ended.status.code(), Some(0));
+    assert!(ended.max_rss <= LIMIT_64, "peak RSS {}", ended.max_rss);
+    eprintln!("resumed at: {resumed:?}");
+    assert!(resumed.iter().flatten().any(|&b| b > 0), "{resumed:?}");
+    assert!(same_file(&d.outbox().join("big.haplotype.txt"), &expected));
+}

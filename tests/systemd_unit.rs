@@ -7,11 +7,19 @@ mod helper;
 use std::process::Command;
 
 fn unit_for_this_build() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
-    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("systemd-analyze is not installed: skipping");
         return None;
     }
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/hapflow.service")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/hapflow.service"
+    ))
+    .unwrap();
     assert!(text.contains("ExecStart=/usr/local/bin/hapflow serve"));
     let dir = tempfile::tempdir().unwrap();
     let unit = dir.path().join("hapflow.service");
@@ -22,8 +30,14 @@ fn unit_for_this_build() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
 
 #[test]
 fn verify_prints_no_warning() {
-    let Some((_dir, unit)) = unit_for_this_build() else { return };
-    let out = Command::new("systemd-analyze").arg("verify").arg(&unit).output().unwrap();
+    let Some((_dir, unit)) = unit_for_this_build() else {
+        return;
+    };
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     // verify exits 0 even with warnings: the output must be empty too.
     assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
@@ -31,7 +45,9 @@ fn verify_prints_no_warning() {
 
 #[test]
 fn offline_security_exposure_is_at_most_2() {
-    let Some((_dir, unit)) = unit_for_this_build() else { return };
+    let Some((_dir, unit)) = unit_for_this_build() else {
+        return;
+    };
     let out = Command::new("systemd-analyze")
         .args(["security", "--offline=true"])
         .arg(&unit)
@@ -51,6 +67,9 @@ fn offline_security_exposure_is_at_most_2() {
 fn the_service_config_loads() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/hapflow-service.toml");
     let c = hapflow::config::Config::load(std::path::Path::new(path)).unwrap();
-    assert_eq!(c.paths.inbox, std::path::PathBuf::from("/var/lib/hapflow/inbox"));
+    assert_eq!(
+        c.paths.inbox,
+        std::path::PathBuf::from("/var/lib/hapflow/inbox")
+    );
     assert_eq!(c.memory.limit.0, 256 << 20);
 }
