@@ -53,13 +53,12 @@ mod imp {
         match points().get(name) {
             None => {}
             Some(Action::Sleep(ms)) => std::thread::sleep(Duration::from_millis(*ms)),
-            Some(Action::Exit { at, hits }) => {
-                if hits.fetch_add(1, Ordering::SeqCst) + 1 == *at {
-                    eprintln!("failpoint {name}: exiting");
-                    // SAFETY: _exit ends the process; nothing runs after it.
-                    unsafe { libc::_exit(137) }
-                }
+            Some(Action::Exit { at, hits }) if hits.fetch_add(1, Ordering::SeqCst) + 1 == *at => {
+                eprintln!("failpoint {name}: exiting");
+                // SAFETY: _exit ends the process; nothing runs after it.
+                unsafe { libc::_exit(137) }
             }
+            Some(Action::Exit { .. }) => {}
         }
     }
 }
