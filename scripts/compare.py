@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Whole-process comparison: hapflow vs the reference script vs `wc -l`, side by side.
+
+Generates a question-shaped matrix with `hapflow generate`, then runs each tool on the same
+page-cached file, alternately, N times, and reports the median wall time, MB/s and the
+peak RSS of each run's own process tree (from wait4). Writes a Markdown table and an SVG
+bar chart.
+
+    scripts/compare.py [--size 1200MiB] [--contigs 16] [--runs 3] [--no-reference]
+                       [--out bench-results]
+
+The reference runs only when pandas is installed (it needs ~12x the file's size in RAM;
+give it --reference-size to run it on a smaller matrix).
+"""
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HAPFLOW = os.path.join(ROOT, "target", "release", "hapflow")
+REFERENCE = os.path.join(ROOT, "..", "shared", "reference", "matrix_to_haplotype.py")
+
+
+def timed(cmd):
+    """Runs cmd; returns (seconds, peak RSS in bytes).
+
+    The peak comes from GNU time, which forks the command from its own ~2 MiB process:
+    measured from this Python process instead, the child's ru_maxrss would include
+    Python's own size (Linux carries the parent's high-water mark into an exec'd child).
+    For a process tree it is the largest single process's peak (the reference's pool
+    workers are counted one at a time, not summed)."""
+    with tempfile.NamedTemporaryFile("r") as report:
+        start = time.perf_counter()
+        code = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", report.name] + cmd,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        took = time.perf_counter() - start
+        if code != 0:
+            sys.exit("failed: %s" % " ".join(cmd))
+        kib = int(report.read().split()[-1])
+    return took, kib * 1024
+
+
+def size_arg(s):
+    units = {"k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30}
+    num = s.rstrip("KMGiBkmgib")
+    return int(float(num) * units.get(s[len(num):].lower(), 1))
+
+
+def svg_chart(rows, path, title):
+    """A horizontal bar chart of MB/s (log scale), one bar per tool."""
+    import math
+    width, bar_h, left, top = 760, 34, 260, 50
+    height = top + bar_h * len(rows) + 40
+    best = max(r["mbps"] for r in rows)
+    lo = math.log10(max(1.0, min(r["mbps"] for r in rows) / 2))
+    hi = math.log10(best * 1.5)
+    scale = lambda v: (math.log10(max(v, 1.0)) - lo) / (hi - lo) * (width - left - 120)
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="13">' % (width, height),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="10" y="24" font-size="15" font-weight="bold">%s</text>' % title]
+    colours = {"hapflow": "#2a7ab0", "wc -l": "#999999"}
+    for i, r in enumerate(rows):
+        y = top + i * bar_h
+        w = scale(r["mbps"])
+        colour = next((c for k, c in colours.items() if r["tool"].startswith(k)), "#d0743c")
+        out.append('<text x="10" y="%d">%s</text>' % (y + 20, r["tool"]))
+        out.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>' % (left, y + 6, w, bar_h - 12, colour))
+        out.append('<text x="%.1f" y="%d">%.0f MB/s, %.1f MiB</text>' % (left + w + 6, y + 20, r["mbps"], r["rss"] / 2**20))
+    out.append('<text x="%d" y="%d" fill="#555">MB/s of input (log scale); peak RSS after each bar</text>' % (left, height - 12))
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", default="1200MiB")
+    p.add_argument("--contigs", type=int, default=16)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--no-reference", action="store_true")
+    p.add_argument("--reference-size", default=None, help="run the reference on a matrix of this size instead")
+    p.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
+    args = p.parse_args()
+    if not os.path.exists("/usr/bin/time"):
+        sys.exit("needs GNU time (/usr/bin/time; Debian package `time`)")
+    if not os.path.exists(HAPFLOW):
+        subprocess.check_call(["cargo", "build", "--release", "-q"], cwd=ROOT)
+    os.makedirs(args.out, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="hapflow-compare-")
+    try:
+        matrix = os.path.join(work, "matrix.txt")
+        subprocess.check_call([HAPFLOW, "generate", "--size", args.size, "--contigs", str(args.contigs), "-o", matrix])
+        size = os.path.getsize(matrix)
+        subprocess.check_call(["cat", matrix], stdout=subprocess.DEVNULL)  # page-cache it
+        out = os.path.join(work, "out.txt")
+        tools = {
+            "wc -l": ["wc", "-l", matrix],
+            "hapflow convert -o FILE": [HAPFLOW, "convert", "-q", matrix, "-o", out],
+            "hapflow --memory-limit 32MiB": [HAPFLOW, "convert", "-q", "--memory-limit", "32MiB", matrix, "-o", out],
+        }
+        sizes = {t: size for t in tools}
+        have_pandas = subprocess.call([sys.executable, "-c", "import pandas"], stderr=subprocess.DEVNULL) == 0
+        if have_pandas and not args.no_reference:
+            ref_matrix, ref_size = matrix, size
+            if args.reference_size:
+                ref_matrix = os.path.join(work, "ref.txt")
+                subprocess.check_call([HAPFLOW, "generate", "--size", args.reference_size, "--contigs", "4", "-o", ref_matrix])
+                ref_size = os.path.getsize(ref_matrix)
+            header = os.path.join(work, "header.txt")
+            with open(header, "wb") as f:
+                subprocess.check_call([HAPFLOW, "generate", "--rows", "0", "--header-line"], stdout=f)
+            tools["reference (pandas, Pool(3))"] = [sys.executable, REFERENCE, ref_matrix, header, os.path.join(work, "ref-out.txt"), "3"]
+            sizes["reference (pandas, Pool(3))"] = ref_size
+        results = {t: [] for t in tools}
+        for _ in range(args.runs):
+            for tool, cmd in tools.items():  # alternately, so drift hits every tool alike
+                results[tool].append(timed(cmd))
+        rows = []
+        for tool, runs in results.items():
+            wall = statistics.median(r[0] for r in runs)
+            rss = max(r[1] for r in runs)
+            rows.append({"tool": tool, "wall": wall, "mbps": sizes[tool] / 1e6 / wall, "rss": rss, "size": sizes[tool]})
+        machine = "%s, %d cores, %s" % (platform.machine(), os.cpu_count(), platform.release())
+        lines = ["Matrix: `hapflow generate --size %s --contigs %d` (%d bytes); median of %d runs, run alternately; %s." % (args.size, args.contigs, size, args.runs, machine), "",
+                 "| tool | input | wall | MB/s | peak RSS (largest process) |", "|---|---|---|---|---|"]
+        for r in rows:
+            lines.append("| %s | %.0f MB | %.2f s | %.0f | %.1f MiB |" % (r["tool"], r["size"] / 1e6, r["wall"], r["mbps"], r["rss"] / 2**20))
+        wc = next(r for r in rows if r["tool"] == "wc -l")
+        hf = next(r for r in rows if r["tool"] == "hapflow convert -o FILE")
+        lines += ["", "hapflow / wc -l: %.1fx" % (hf["wall"] / wc["wall"])]
+        table = "\n".join(lines) + "\n"
+        with open(os.path.join(args.out, "compare.md"), "w") as f:
+            f.write(table)
+        svg_chart(rows, os.path.join(args.out, "compare.svg"), "hapflow vs alternatives, %s matrix" % args.size)
+        print(table)
+        print("wrote %s/compare.md and compare.svg" % args.out)
+    finally:
+        shutil.rmtree(work)
+
+
+main()
