@@ -55,7 +55,7 @@ def size_arg(s):
 def svg_chart(rows, path, title):
     """A horizontal bar chart of MB/s (log scale), one bar per tool."""
     import math
-    width, bar_h, left, top = 760, 34, 260, 50
+    width, bar_h, left, top = 820, 34, 300, 50
     height = top + bar_h * len(rows) + 40
     best = max(r["mbps"] for r in rows)
     lo = math.log10(max(1.0, min(r["mbps"] for r in rows) / 2))
@@ -69,7 +69,8 @@ def svg_chart(rows, path, title):
         y = top + i * bar_h
         w = scale(r["mbps"])
         colour = next((c for k, c in colours.items() if r["tool"].startswith(k)), "#d0743c")
-        out.append('<text x="10" y="%d">%s</text>' % (y + 20, r["tool"]))
+        label = r["tool"] if r["size"] == rows[0]["size"] else "%s, %.0f MB" % (r["tool"], r["size"] / 1e6)
+        out.append('<text x="10" y="%d">%s</text>' % (y + 20, label))
         out.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>' % (left, y + 6, w, bar_h - 12, colour))
         out.append('<text x="%.1f" y="%d">%.0f MB/s, %.1f MiB</text>' % (left + w + 6, y + 20, r["mbps"], r["rss"] / 2**20))
     out.append('<text x="%d" y="%d" fill="#555">MB/s of input (log scale); peak RSS after each bar</text>' % (left, height - 12))
