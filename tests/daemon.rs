@@ -345,7 +345,7 @@ fn sighup_reloads_the_configuration() {
     std::fs::write(
         &d.config,
         text.replace("settle_ms = 200", "settle_ms = 50")
-            .replace("\"debug\"", "\"info\""),
+            .replace("\"debug,sled=info\"", "\"info\""),
     )
     .unwrap();
     d.send(libc::SIGHUP);
@@ -356,7 +356,7 @@ fn sighup_reloads_the_configuration() {
     }
     let log = d.log();
     assert!(
-        log.contains("settle_ms 200 -> 50") && log.contains("log_level debug -> info"),
+        log.contains("settle_ms 200 -> 50") && log.contains("log_level debug,sled=info -> info"),
         "{log}"
     );
     // A broken file keeps the old configuration running.

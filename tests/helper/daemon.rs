@@ -54,7 +54,7 @@ impl Daemon {
     }
 
     pub fn config_text(extra: &str) -> String {
-        format!("[daemon]\nsettle_ms = 200\nrescan_ms = 1000\nlog_level = \"debug\"\n{extra}\n")
+        format!("[daemon]\nsettle_ms = 200\nrescan_ms = 1000\nlog_level = \"debug,sled=info\"\n{extra}\n")
     }
 
     /// Starts the daemon again (after it ended), and waits until it is ready.
@@ -198,10 +198,21 @@ impl Daemon {
         self.signal_and_wait(libc::SIGKILL)
     }
 
-    /// Waits for a daemon that is exiting on its own (a failpoint).
+    /// Waits (at most a minute) for a daemon that is exiting on its own (a failpoint).
     pub fn wait_exit(&mut self) -> Ended {
-        let child = self.child.take().expect("a running daemon");
         let start = Instant::now();
+        let pid = self.pid();
+        while std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s.contains(") Z "))
+        {
+            if start.elapsed() > Duration::from_secs(60) {
+                let log = self.log();
+                drop(self.child.take().map(|mut c| c.kill()));
+                panic!("the daemon did not exit on its own:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let child = self.child.take().expect("a running daemon");
         let (status, max_rss) = wait_with_rusage(child.id() as libc::pid_t);
         std::mem::forget(child);
         Ended {
