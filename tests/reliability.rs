@@ -92,3 +92,105 @@ fn a_crash_at_every_step_publishes_exactly_once() {
         assert_eq!(d.terminate().status.code(), Some(0));
     }
 }
+
+/// Names with spaces, unicode, a leading dash and a newline, a hard link and an empty
+/// file: every regular file converted, nothing written outside the daemon's folders.
+#[test]
+fn strange_names_hard_links_and_empty_files_are_converted() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = root.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let mut d = Daemon::start(root.path(), "");
+    let matrix = std::fs::read(helper::data("golden/plain/input.txt")).unwrap();
+    let names_in = [
+        "with space.txt",
+        "é матрица.txt",
+        "-rf.txt",
+        "new\nline.txt",
+    ];
+    for n in names_in {
+        drop_by_rename(&d.inbox(), n, &matrix);
+    }
+    std::fs::write(outside.join("linked.txt"), &matrix).unwrap();
+    std::fs::hard_link(outside.join("linked.txt"), d.inbox().join("hard.txt")).unwrap();
+    drop_by_rename(&d.inbox(), "empty.txt", b"");
+    let status = d.wait_settled_jobs(6, MINUTE);
+    assert!(
+        status["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["state"] == "done"),
+        "{status}"
+    );
+    let mut expected: Vec<String> = [
+        "with space",
+        "é матрица",
+        "-rf",
+        "new\nline",
+        "hard",
+        "empty",
+    ]
+    .iter()
+    .map(|s| format!("{s}.haplotype.txt"))
+    .collect();
+    expected.sort();
+    assert_eq!(names(&d.outbox()), expected);
+    let reference = std::fs::read(d.outbox().join("with space.haplotype.txt")).unwrap();
+    assert!(std::fs::read(d.outbox().join("new\nline.haplotype.txt")).unwrap() == reference);
+    assert_eq!(
+        std::fs::read_to_string(d.outbox().join("empty.haplotype.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+    // The hard link's other name is untouched; nothing else appeared outside.
+    assert_eq!(names(&outside), ["linked.txt"]);
+    assert_eq!(std::fs::read(outside.join("linked.txt")).unwrap(), matrix);
+    assert_eq!(d.terminate().status.code(), Some(0));
+}
+
+/// 2,000 small files renamed into the inbox at once: each converted exactly once, the
+/// daemon's memory under its ceiling.
+#[test]
+fn a_burst_of_2000_files_is_converted_exactly_once() {
+    let root = tempfile::tempdir().unwrap();
+    let staging = root.path().join("staging");
+    std::fs::create_dir(&staging).unwrap();
+    let small = staging.join("small");
+    generate(&small, &["--rows", "40", "--contigs", "2"]);
+    let content = std::fs::read(&small).unwrap();
+    std::fs::remove_file(&small).unwrap();
+    for i in 0..2000 {
+        std::fs::write(staging.join(format!("m{i:04}.txt")), &content).unwrap();
+    }
+    std::fs::write(
+        root.path().join("hapflow.toml"),
+        format!(
+            "[memory]\nlimit = \"64MiB\"\n{}",
+            Daemon::config_text("")
+                .replace("log_level = \"debug,sled=info\"", "log_level = \"warn\"")
+        ),
+    )
+    .unwrap();
+    let mut d = Daemon::start(root.path(), "");
+    for i in 0..2000 {
+        let name = format!("m{i:04}.txt");
+        std::fs::rename(staging.join(&name), d.inbox().join(&name)).unwrap();
+    }
+    let status = d.wait_settled_jobs(2000, MINUTE * 5);
+    let jobs = status["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2000, "a file became two jobs");
+    assert!(jobs.iter().all(|j| j["state"] == "done"));
+    let out = names(&d.outbox());
+    assert_eq!(out.len(), 2000);
+    assert!(
+        out.iter().all(|n| !n.contains(".1.")),
+        "a file was published twice"
+    );
+    assert_eq!(names(&d.state().join("archive")).len(), 2000);
+    let ended = d.terminate();
+    assert_eq!(ended.status.code(), Some(0));
+    assert!(ended.max_rss <= 64 << 20, "peak RSS {}", ended.max_rss);
+}
