@@ -194,3 +194,148 @@ fn a_burst_of_2000_files_is_converted_exactly_once() {
     assert_eq!(ended.status.code(), Some(0));
     assert!(ended.max_rss <= 64 << 20, "peak RSS {}", ended.max_rss);
 }
+
+/// Overwrites every file of the store in one of three ways.
+fn damage(db: &Path, how: &str) {
+    for entry in walk(db) {
+        let len = std::fs::metadata(&entry).unwrap().len() as usize;
+        match how {
+            "truncate" => std::fs::OpenOptions::new()
+                .write(true)
+                .open(&entry)
+                .unwrap()
+                .set_len(len as u64 / 3)
+                .unwrap(),
+            "zero" => std::fs::write(&entry, vec![0u8; len]).unwrap(),
+            _ => std::fs::write(
+                &entry,
+                (0..len).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files.extend(walk(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    files
+}
+
+/// The store truncated, zero-filled or overwritten while the daemon is stopped: it starts
+/// anyway, keeps the damaged store aside, says so loudly, converts the unfinished input
+/// again and carries on with new files.
+#[test]
+fn a_damaged_store_is_moved_aside_and_work_goes_on() {
+    let work = tempfile::tempdir().unwrap();
+    let big = work.path().join("big.txt");
+    generate(&big, &["--size", "12MiB", "--contigs", "4", "--seed", "31"]);
+    let expected = work.path().join("expected.txt");
+    convert_once(&big, &expected);
+    let content = std::fs::read(&big).unwrap();
+    let small = std::fs::read(helper::data("golden/plain/input.txt")).unwrap();
+    for how in ["truncate", "zero", "garbage"] {
+        let root = tempfile::tempdir().unwrap();
+        let mut d = Daemon::start_with_env(
+            root.path(),
+            "",
+            &[("HAPFLOW_FAILPOINTS", "chunk.written=sleep(40)")],
+        );
+        drop_by_rename(&d.inbox(), "done.txt", &small);
+        d.wait_settled_jobs(1, MINUTE);
+        drop_by_rename(&d.inbox(), "big.txt", &content);
+        d.wait_until(MINUTE, "a checkpoint", |s| {
+            s["jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|j| j["input"] == "big.txt" && j["bytes_done"].as_u64() > Some(0))
+        });
+        assert_eq!(d.terminate().status.code(), Some(0));
+        damage(&d.state().join("db"), how);
+
+        d.restart_with_env(&[]);
+        assert!(
+            d.log().contains("THE CHECKPOINT STORE IS DAMAGED"),
+            "{how}:\n{}",
+            d.log()
+        );
+        assert!(
+            names(&d.state())
+                .iter()
+                .any(|n| n.starts_with("db.damaged-")),
+            "{how}: not kept"
+        );
+        drop_by_rename(&d.inbox(), "new.txt", &small);
+        d.wait_until(MINUTE, "big.txt and new.txt done", |s| {
+            let done = |n: &str| {
+                s["jobs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|j| j["input"] == n && j["state"] == "done")
+            };
+            done("big.txt") && done("new.txt")
+        });
+        assert!(
+            std::fs::read(d.outbox().join("big.haplotype.txt")).unwrap()
+                == std::fs::read(&expected).unwrap(),
+            "{how}: the reconverted output differs"
+        );
+        assert_eq!(
+            names(&d.outbox()),
+            [
+                "big.haplotype.txt",
+                "done.haplotype.txt",
+                "new.haplotype.txt"
+            ],
+            "{how}"
+        );
+        assert_eq!(d.terminate().status.code(), Some(0));
+    }
+}
+
+/// Regression: a stop request once waited for every chunk in flight when the reader had
+/// already reached the end of the input, so SIGTERM finished the whole file instead of
+/// checkpointing at once.
+#[test]
+fn regression_sigterm_stops_even_when_the_reader_is_done() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let input = work.join("m.txt");
+    // Four 1 MiB chunks: the reader has them all in flight at once.
+    generate(&input, &["--size", "4MiB", "--contigs", "2"]);
+    let mut d = Daemon::start_with_env(
+        root.path(),
+        "",
+        &[("HAPFLOW_FAILPOINTS", "chunk.written=sleep(700)")],
+    );
+    std::fs::rename(&input, d.inbox().join("m.txt")).unwrap();
+    d.wait_until(MINUTE, "the first chunk", |s| {
+        s["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["bytes_done"].as_u64() > Some(0))
+    });
+    let ended = d.terminate();
+    assert_eq!(ended.status.code(), Some(0));
+    assert!(
+        ended.took < Duration::from_millis(1500),
+        "took {:?}: it converted on",
+        ended.took
+    );
+    assert!(
+        names(&d.outbox()).iter().all(|n| n.starts_with('.')),
+        "published after the stop request"
+    );
+    assert!(d.inbox().join("m.txt").exists());
+}

@@ -166,7 +166,7 @@ pub fn serve(
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
     }
     let _lock = lock::lock_state(&folders.state)?;
-    let store = Arc::new(Store::open(&folders.state.join("db"), SLED_CACHE)?);
+    let store = Arc::new(open_store(&folders.state)?);
     let systemd = Arc::new(Systemd::from_env());
     let board = Arc::new(Mutex::new(Board::default()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -367,6 +367,48 @@ pub fn serve(
     b.write_if_dirty(&folders.state)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the store, or, if it is damaged, moves it aside (kept for inspection) and starts a
+/// new one. Nothing is lost: inputs leave the inbox only after their output is published, so
+/// the unfinished ones are taken again from the inbox. sled can panic on damaged files
+/// rather than return an error, hence the `catch_unwind`.
+fn open_store(state: &Path) -> Result<Store> {
+    let db = state.join("db");
+    let open = |db: &Path| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let store = Store::open(db, SLED_CACHE)?;
+            store.jobs()?;
+            Ok::<_, Error>(store)
+        }))
+        .unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "sled panicked".into());
+            Err(Error::io(
+                db,
+                "open the store in",
+                std::io::Error::other(why),
+            ))
+        })
+    };
+    match open(&db) {
+        Ok(store) => Ok(store),
+        Err(e) if db.exists() => {
+            let aside = state.join(format!("db.damaged-{}", status::now_ms()));
+            tracing::error!(
+                "THE CHECKPOINT STORE IS DAMAGED ({e}). It is moved to {} for inspection and a new \
+                 one started; unfinished inputs are converted again from the start.",
+                aside.display()
+            );
+            std::fs::rename(&db, &aside).map_err(|e| Error::io(&db, "move aside", e))?;
+            files::sync_dir(state)?;
+            open(&db)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn settings_of(c: &Config) -> Result<Settings> {

@@ -286,6 +286,7 @@ pub fn run(
             spare: &mut spare,
             observer: &mut *observer,
             source_bytes: &source_bytes,
+            stop,
         };
         write_in_order(&mut ctx, &mut state, done_rx, free_tx)
     });
@@ -502,6 +503,7 @@ struct WriteCtx<'a> {
     spare: &'a mut Slot,
     observer: &'a mut dyn Observer,
     source_bytes: &'a AtomicU64,
+    stop: &'a AtomicBool,
 }
 
 /// The writer: puts chunks back in input order (the reorder window is the slot count) and
@@ -520,6 +522,11 @@ fn write_in_order(
         debug_assert!(pending[at].is_none(), "more chunks in flight than slots");
         pending[at] = Some(chunk);
         while let Some(chunk) = pending[(next % window as u64) as usize].take() {
+            // The reader may be done already with chunks still in flight: a stop request
+            // must not wait for all of them.
+            if ctx.stop.load(Ordering::Relaxed) {
+                return stopping(ctx, state);
+            }
             write_chunk(ctx, state, &chunk)?;
             next += 1;
             let _ = free.send(chunk.slot);
@@ -535,12 +542,7 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
     let mut stats = match outcome {
         Ok(stats) => *stats,
         Err(Failure::Line(e)) => return Err(line_error(ctx, state, chunk.start_byte, e)),
-        Err(Failure::Read(ReadFailure::Stopped)) => {
-            state.source_bytes = ctx.source_bytes.load(Ordering::Relaxed);
-            state.left_contig = false;
-            ctx.observer.stopping(state, ctx.writer)?;
-            return Err(Error::stopped());
-        }
+        Err(Failure::Read(ReadFailure::Stopped)) => return stopping(ctx, state),
         Err(Failure::Read(ReadFailure::LineTooLong)) => {
             return Err(Error::bad_line(
                 ctx.name,
@@ -614,6 +616,13 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
     state.contigs = ctx.writer.contigs().len();
     state.left_contig = left;
     ctx.observer.written(state, ctx.writer)
+}
+
+/// Lets the observer checkpoint what is written, and ends the conversion as stopped.
+fn stopping(ctx: &mut WriteCtx<'_>, state: &mut Position) -> Result<()> {
+    state.left_contig = false;
+    ctx.observer.stopping(state, ctx.writer)?;
+    Err(Error::stopped())
 }
 
 fn line_error(ctx: &WriteCtx<'_>, state: &Position, base: u64, e: &ChunkError) -> Error {
