@@ -169,7 +169,7 @@ fn a_burst_of_2000_files_is_converted_exactly_once() {
         root.path().join("hapflow.toml"),
         format!(
             "[memory]\nlimit = \"64MiB\"\n{}",
-            Daemon::config_text("")
+            Daemon::config_text("keep_jobs = 5000")
                 .replace("log_level = \"debug,sled=info\"", "log_level = \"warn\"")
         ),
     )
@@ -338,4 +338,125 @@ fn regression_sigterm_stops_even_when_the_reader_is_done() {
         "published after the stop request"
     );
     assert!(d.inbox().join("m.txt").exists());
+}
+
+/// The daemon's peak RSS (`VmHWM`) now, read from /proc.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+fn du(dir: &Path) -> u64 {
+    walk(dir)
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum()
+}
+
+/// 200 jobs in a row: the peak RSS after the last is no higher than after the first (no
+/// leak), and finished job records are pruned to `keep_jobs`.
+///
+/// Known to fail today, and so ignored: records are pruned, but sled's files grow by about
+/// 2.8 KB a job (272 KB after 100 jobs, 554 KB after 200) and the daemon's peak RSS by
+/// about 8 KB a job, slowing (16.2 MB after job 1, 17.8 MB after job 200). Run with
+/// `cargo test --test reliability -- --ignored soak --nocapture`.
+#[test]
+#[ignore = "known growth of sled's log and of RSS across jobs; see the doc comment"]
+fn soak_200_jobs_no_leak_and_bounded_records() {
+    let root = tempfile::tempdir().unwrap();
+    let staging = root.path().join("staging");
+    std::fs::create_dir(&staging).unwrap();
+    // Big enough to use every chunk buffer, so the first job reaches the steady peak.
+    let m = staging.join("m");
+    generate(&m, &["--size", "8MiB", "--contigs", "3"]);
+    let content = std::fs::read(&m).unwrap();
+    std::fs::remove_file(&m).unwrap();
+    std::fs::write(
+        root.path().join("hapflow.toml"),
+        Daemon::config_text("keep_jobs = 20\non_success = \"delete\"")
+            .replace("log_level = \"debug,sled=info\"", "log_level = \"warn\""),
+    )
+    .unwrap();
+    let mut d = Daemon::start(root.path(), "");
+    let mut after_first = 0;
+    let mut db_sizes = Vec::new();
+    for i in 0..200 {
+        let name = format!("m{i:03}.txt");
+        std::fs::write(staging.join(&name), &content).unwrap();
+        std::fs::rename(staging.join(&name), d.inbox().join(&name)).unwrap();
+        d.wait_until(MINUTE, &format!("job {i}"), |s| {
+            s["jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|j| j["input"] == name.as_str() && j["state"] == "done")
+        });
+        std::fs::remove_file(d.outbox().join(format!("m{i:03}.haplotype.txt"))).unwrap();
+        if i == 0 {
+            after_first = peak_rss(d.pid());
+        }
+
+        if i == 99 || i == 199 {
+            db_sizes.push(du(&d.state().join("db")));
+        }
+    }
+    let after_last = peak_rss(d.pid());
+    let status = d.status();
+    let kept = status["jobs"].as_array().unwrap().len();
+    assert!(kept <= 21, "records not pruned: {kept}");
+    eprintln!("peak RSS after job 1: {after_first}, after job 200: {after_last}; db after 100 and 200 jobs: {db_sizes:?}");
+    assert!(
+        after_last <= after_first,
+        "peak RSS grew from {after_first} to {after_last}"
+    );
+    assert!(
+        db_sizes[1] <= db_sizes[0] * 2,
+        "the store keeps growing: {db_sizes:?}"
+    );
+    assert_eq!(d.terminate().status.code(), Some(0));
+}
+
+/// Outputs, reports and state are never world-writable, even under `umask = "0000"`.
+#[test]
+fn nothing_the_daemon_creates_is_world_writable() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(root.path(), "umask = \"0000\"");
+    drop_by_rename(
+        &d.inbox(),
+        "m.txt",
+        &std::fs::read(helper::data("golden/plain/input.txt")).unwrap(),
+    );
+    drop_by_rename(&d.inbox(), "bad.txt", b"c\t1\tA\n");
+    d.wait_settled_jobs(2, MINUTE);
+    assert_eq!(d.terminate().status.code(), Some(0));
+    let mut checked = 0;
+    for dir in ["outbox", "failed", "state"] {
+        for p in walk(&root.path().join(dir)) {
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o002,
+                0,
+                "{} is world-writable ({mode:o})",
+                p.display()
+            );
+            checked += 1;
+        }
+    }
+    let out = std::fs::metadata(d.outbox().join("m.haplotype.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        out & 0o777,
+        0o664,
+        "0666 less the umask, less others' write"
+    );
+    assert!(checked >= 4);
 }

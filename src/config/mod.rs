@@ -74,6 +74,15 @@ pub struct DaemonConfig {
     /// such as `hapflow=debug`.
     #[serde(default = "default_log_level")]
     pub log_level: String,
+    /// File-creation mask, in octal: outputs, reports and state are created with mode
+    /// `0666` less this (`0644` by default). Others' write bit is always masked: nothing
+    /// the daemon creates is ever world-writable.
+    #[serde(default = "default_umask")]
+    pub umask: String,
+    /// Finished (done or failed) jobs whose records are kept, newest first; older ones are
+    /// pruned from the store and the status.
+    #[serde(default = "default_keep_jobs")]
+    pub keep_jobs: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -112,6 +121,12 @@ fn default_rescan_ms() -> u64 {
 fn default_log_level() -> String {
     "info".into()
 }
+fn default_umask() -> String {
+    "0022".into()
+}
+fn default_keep_jobs() -> usize {
+    1000
+}
 
 impl Default for MemoryConfig {
     fn default() -> Self {
@@ -139,6 +154,8 @@ impl Default for DaemonConfig {
             rescan_ms: default_rescan_ms(),
             on_success: OnSuccess::default(),
             log_level: default_log_level(),
+            umask: default_umask(),
+            keep_jobs: default_keep_jobs(),
         }
     }
 }
@@ -162,7 +179,21 @@ impl Config {
         Ok(config)
     }
 
+    /// The file-creation mask the daemon runs with: `[daemon] umask`, plus others' write bit.
+    pub fn umask(&self) -> u32 {
+        u32::from_str_radix(&self.daemon.umask, 8).expect("checked at load") | 0o002
+    }
+
     fn check(&self) -> std::result::Result<(), String> {
+        match u32::from_str_radix(&self.daemon.umask, 8) {
+            Ok(m) if m <= 0o777 => {}
+            _ => {
+                return Err(format!(
+                    "daemon.umask {:?} is not an octal mask such as \"0022\"",
+                    self.daemon.umask
+                ))
+            }
+        }
         for (i, pair) in self.pairs.iter().enumerate() {
             for h in [&pair.first, &pair.second] {
                 if h.label.is_empty() || h.label.contains(['\t', '\n', '\r']) {
@@ -259,6 +290,21 @@ mod tests {
         assert_eq!(c.daemon.on_success, OnSuccess::Delete);
         assert!(Config::parse("[daemon]\non_success = \"shred\"").is_err());
         assert!(Config::parse("[memory]\nlimit = \"lots\"").is_err());
+    }
+
+    #[test]
+    fn umask_is_octal_and_never_allows_world_writes() {
+        assert_eq!(Config::parse("").unwrap().umask(), 0o022);
+        assert_eq!(
+            Config::parse("[daemon]\numask = \"0000\"").unwrap().umask(),
+            0o002
+        );
+        assert_eq!(
+            Config::parse("[daemon]\numask = \"027\"").unwrap().umask(),
+            0o027
+        );
+        assert!(Config::parse("[daemon]\numask = \"0999\"").is_err());
+        assert!(Config::parse("[daemon]\numask = \"1777\"").is_err());
     }
 
     #[test]

@@ -160,6 +160,8 @@ pub fn serve(
     logs: &logging::LogHandle,
 ) -> Result<()> {
     let mut config = load_config(config_path, overrides)?;
+    // SAFETY: umask only sets this process's file-creation mask; no threads run yet.
+    unsafe { libc::umask(config.umask() as libc::mode_t) };
     let mut settings = settings(&config)?;
     let folders = folders(&config);
     for dir in folders.all() {
@@ -206,6 +208,7 @@ pub fn serve(
         }
     }
     remove_stray_work_files(&folders, &queue)?;
+    prune(&store, &board, config.daemon.keep_jobs)?;
 
     // Watch first, then list: a file arriving in between is seen by one or the other.
     let (tx, rx) = bounded::<Event>(EVENT_QUEUE);
@@ -311,6 +314,11 @@ pub fn serve(
             Ok(Event::Finished(id, outcome)) => {
                 if let Some((_, handle)) = running.take() {
                     let _ = handle.join();
+                }
+                if matches!(outcome, Outcome::Done | Outcome::Failed) {
+                    if let Err(e) = prune(&store, &board, config.daemon.keep_jobs) {
+                        tracing::error!("cannot prune finished jobs: {e}");
+                    }
                 }
                 match outcome {
                     Outcome::Done | Outcome::Failed | Outcome::Stopped => {
@@ -466,6 +474,23 @@ fn log_changes(old: &Config, new: &Config) {
     } else {
         tracing::info!("configuration reloaded: {}", changes.join(", "));
     }
+}
+
+/// Forgets the oldest finished jobs beyond the newest `keep` (records, contigs, status).
+fn prune(store: &Store, board: &Mutex<Board>, keep: usize) -> Result<()> {
+    let (jobs, _) = store.jobs()?;
+    let finished: Vec<&JobV1> = jobs.iter().filter(|j| !is_active(j)).collect();
+    let excess = finished.len().saturating_sub(keep);
+    if excess == 0 {
+        return Ok(());
+    }
+    for job in &finished[..excess] {
+        store.remove_job(job.id)?;
+        board.lock().expect("not poisoned").remove(job.id);
+    }
+    store.flush()?;
+    tracing::info!(jobs = excess, keep, "pruned finished jobs");
+    Ok(())
 }
 
 /// Work files in the outbox whose job is not active any more (a crash between removing
