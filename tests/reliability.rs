@@ -460,3 +460,89 @@ fn nothing_the_daemon_creates_is_world_writable() {
     );
     assert!(checked >= 4);
 }
+
+/// A tmpfs mounted for a test, unmounted when dropped.
+struct Mount(std::path::PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Mount(at.to_path_buf()))
+    }
+
+    fn resize(&self, size: &str) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// The outbox's disk fills up mid-file: the job pauses, says so in the status and the log,
+/// publishes nothing partial, keeps its input, and finishes by itself once there is room.
+#[test]
+fn a_full_disk_pauses_the_job_until_space_returns() {
+    let root = tempfile::tempdir().unwrap();
+    let Some(outbox) = Mount::tmpfs(&root.path().join("outbox"), "2m") else {
+        eprintln!("cannot mount a tmpfs here (needs root): skipping");
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("m.txt");
+    generate(
+        &input,
+        &["--size", "16MiB", "--contigs", "3", "--seed", "41"],
+    );
+    let expected = work.path().join("expected.txt");
+    convert_once(&input, &expected);
+    assert!(
+        std::fs::metadata(&expected).unwrap().len() > 4 << 20,
+        "the output must not fit 2 MiB"
+    );
+
+    let mut d = Daemon::start(root.path(), "");
+    std::fs::copy(&input, root.path().join("staged")).unwrap();
+    std::fs::rename(root.path().join("staged"), d.inbox().join("m.txt")).unwrap();
+    let status = d.wait_until(MINUTE, "the disk-full error", |s| {
+        s["jobs"].as_array().unwrap().iter().any(|j| {
+            j["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("No space left"))
+        })
+    });
+    let j = &status["jobs"][0];
+    assert_eq!(j["state"], "queued", "{status}");
+    assert!(d.log().contains("will retry"), "{}", d.log());
+    assert!(d.inbox().join("m.txt").exists(), "the input must stay");
+    assert!(
+        names(&d.outbox()).iter().all(|n| n.starts_with('.')),
+        "published something partial"
+    );
+
+    outbox.resize("64m");
+    let status = d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(status["jobs"][0]["state"], "done", "{status}");
+    assert_eq!(status["jobs"][0]["error"], serde_json::Value::Null);
+    assert!(
+        std::fs::read(d.outbox().join("m.haplotype.txt")).unwrap()
+            == std::fs::read(&expected).unwrap()
+    );
+    assert_eq!(names(&d.outbox()), ["m.haplotype.txt"]);
+    assert_eq!(d.terminate().status.code(), Some(0));
+}

@@ -153,6 +153,7 @@ fn convert(r: &Runner, s: &Settings, job: &mut JobV1) -> Result<Outcome> {
     r.board.lock().expect("not poisoned").update(job.id, |b| {
         b.state = "running".into();
         b.resumed_at_byte = job.resumed_at_byte;
+        b.error = None;
     });
     r.systemd.status(&format!("converting {}", job.input));
 
@@ -417,6 +418,7 @@ fn finish(r: &Runner, s: &Settings, job: &mut JobV1, output: String) -> Result<O
     r.board.lock().expect("not poisoned").update(job.id, |b| {
         b.state = "done".into();
         b.output = Some(output);
+        b.error = None;
         b.bytes_done = b.bytes_total;
     });
     Ok(Outcome::Done)
