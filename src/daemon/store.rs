@@ -243,6 +243,60 @@ mod tests {
         assert_eq!(s.jobs().unwrap().0.len(), 2);
     }
 
+    fn files_size(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_file())
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    }
+
+    /// Thousands of job lifecycles (queued, running, four checkpoints, done, then pruned):
+    /// sled's log grows at first, then its segment cleaner holds it flat (measured: about
+    /// 2.6 MB from 2,000 lifecycles on).
+    #[test]
+    fn the_store_stops_growing_when_finished_jobs_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        let mut sizes = Vec::new();
+        for i in 0..3000u64 {
+            let mut j = job(i, i);
+            s.put_job(&j).unwrap();
+            s.flush().unwrap();
+            j.state = JobState::Running;
+            for c in 0..4u32 {
+                j.checkpoint = Some(CheckpointV1 {
+                    input_bytes: c as u64,
+                    source_bytes: 0,
+                    lines: 0,
+                    rows_in: 0,
+                    rows_out: 0,
+                    spool_len: 0,
+                    contigs: c + 1,
+                    current: Some(c),
+                    contiguous: true,
+                    converted: false,
+                });
+                s.checkpoint(&j, &[(c, b"chr1".to_vec(), 100)]).unwrap();
+            }
+            j.state = JobState::Done { output: "x".into() };
+            s.put_job(&j).unwrap();
+            s.flush().unwrap();
+            if i >= 20 {
+                s.remove_job(i - 20).unwrap();
+                s.flush().unwrap();
+            }
+            if i % 500 == 499 {
+                sizes.push(files_size(dir.path()));
+            }
+        }
+        let (early, late) = (sizes[3], *sizes.last().unwrap());
+        assert!(late <= early, "the store keeps growing: {sizes:?}");
+        assert!(late < 8 << 20, "{sizes:?}");
+        assert_eq!(s.jobs().unwrap().0.len(), 20);
+    }
+
     #[test]
     fn a_second_open_of_the_same_store_fails() {
         let dir = tempfile::tempdir().unwrap();
