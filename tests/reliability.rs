@@ -352,13 +352,6 @@ fn peak_rss(pid: u32) -> u64 {
         * 1024
 }
 
-fn du(dir: &Path) -> u64 {
-    walk(dir)
-        .iter()
-        .map(|p| std::fs::metadata(p).unwrap().len())
-        .sum()
-}
-
 /// 200 jobs in a row: no leak, and finished job records pruned to `keep_jobs`.
 ///
 /// "No leak" is judged by the growth of the peak RSS: sled's 1 MiB page cache and its
