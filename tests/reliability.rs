@@ -174,11 +174,23 @@ fn a_burst_of_2000_files_is_converted_exactly_once() {
         ),
     )
     .unwrap();
+    // More events than the inotify queue holds: as root, shrink the queue for the daemon's
+    // watcher (the limit applies when an inotify instance is created), then restore it.
+    let knob = "/proc/sys/fs/inotify/max_queued_events";
+    let saved = std::fs::read_to_string(knob).ok();
+    let shrunk = saved.is_some() && std::fs::write(knob, "128").is_ok();
     let mut d = Daemon::start(root.path(), "");
+    if let (true, Some(v)) = (shrunk, &saved) {
+        std::fs::write(knob, v.trim()).unwrap();
+    }
+    // The daemon is frozen while the files arrive (as a busy or swapped-out one would
+    // be), so the kernel's queue overflows for certain.
+    d.send(libc::SIGSTOP);
     for i in 0..2000 {
         let name = format!("m{i:04}.txt");
         std::fs::rename(staging.join(&name), d.inbox().join(&name)).unwrap();
     }
+    d.send(libc::SIGCONT);
     let status = d.wait_settled_jobs(2000, MINUTE * 5);
     let jobs = status["jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), 2000, "a file became two jobs");
@@ -190,6 +202,12 @@ fn a_burst_of_2000_files_is_converted_exactly_once() {
         "a file was published twice"
     );
     assert_eq!(names(&d.state().join("archive")).len(), 2000);
+    if shrunk {
+        assert!(
+            d.log().contains("rescan") || d.log().contains("overflow"),
+            "no overflow seen"
+        );
+    }
     let ended = d.terminate();
     assert_eq!(ended.status.code(), Some(0));
     assert!(ended.max_rss <= 64 << 20, "peak RSS {}", ended.max_rss);

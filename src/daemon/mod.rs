@@ -283,7 +283,10 @@ pub fn serve(
         }
         match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Ok(Event::Inbox(InboxEvent::Name(name))) => ctx.look_at(&name),
-            Ok(Event::Inbox(InboxEvent::Rescan)) => ctx.rescan(),
+            Ok(Event::Inbox(InboxEvent::Rescan)) => {
+                tracing::warn!("the inotify queue overflowed: rescanning the inbox");
+                ctx.rescan();
+            }
             Ok(Event::Signal(Signal::Shutdown)) => {
                 if stopping.is_none() {
                     tracing::info!("stop requested: no new files; checkpointing");
