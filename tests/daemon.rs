@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use helper::daemon::{drop_by_rename, names, Daemon};
-use helper::{assert_same_conversion, data, hapflow, read_matrix, run};
+use helper::{assert_same_conversion, convert_once, data, generate, hapflow, read_matrix, run};
 
 const LIMIT_64: u64 = 64 << 20;
 const MINUTE: Duration = Duration::from_secs(60);
@@ -21,25 +21,6 @@ fn check_against_reference(output: &Path, case: &str, file: &str) {
     let reference = std::fs::read_to_string(data(&format!("golden/{case}/reference.txt"))).unwrap();
     let matrix = read_matrix(&data(&format!("golden/{case}/{file}")));
     assert_same_conversion(&matrix, &ours, &reference);
-}
-
-/// What `hapflow convert` makes of `input`: the daemon's output must be byte-identical.
-fn convert_once(input: &Path, out: &Path, header: Option<&Path>) {
-    let mut cmd = hapflow();
-    cmd.args(["convert", "-q"]);
-    if let Some(h) = header {
-        cmd.arg("--header").arg(h);
-    }
-    let o = run(cmd.arg(input).arg("-o").arg(out), None);
-    assert_eq!(o.code, Some(0), "{}", o.stderr);
-}
-
-fn generate(path: &Path, args: &[&str]) {
-    let o = run(
-        hapflow().arg("generate").args(args).arg("-o").arg(path),
-        None,
-    );
-    assert_eq!(o.code, Some(0), "{}", o.stderr);
 }
 
 fn job<'a>(status: &'a serde_json::Value, input: &str) -> &'a serde_json::Value {

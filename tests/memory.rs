@@ -5,17 +5,9 @@ mod helper;
 
 use std::path::Path;
 
-use helper::{hapflow, run, Outcome};
+use helper::{generate, hapflow, run, Outcome};
 
 const LIMIT: u64 = 32 << 20;
-
-fn generate(path: &Path, args: &[&str]) {
-    let o = run(
-        hapflow().arg("generate").args(args).arg("-o").arg(path),
-        None,
-    );
-    assert_eq!(o.code, Some(0), "{}", o.stderr);
-}
 
 /// The peak the binary reports for itself (`VmHWM`) in its summary line.
 fn reported_peak(o: &Outcome) -> f64 {

@@ -7,29 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use helper::daemon::{drop_by_rename, names, Daemon};
-use helper::{hapflow, run};
+use helper::{convert_once, generate};
 
 const MINUTE: Duration = Duration::from_secs(60);
-
-fn generate(path: &Path, args: &[&str]) {
-    let o = run(
-        hapflow().arg("generate").args(args).arg("-o").arg(path),
-        None,
-    );
-    assert_eq!(o.code, Some(0), "{}", o.stderr);
-}
-
-fn convert_once(input: &Path, out: &Path) {
-    let o = run(
-        hapflow()
-            .args(["convert", "-q"])
-            .arg(input)
-            .arg("-o")
-            .arg(out),
-        None,
-    );
-    assert_eq!(o.code, Some(0), "{}", o.stderr);
-}
 
 /// The daemon dies (as abruptly as `kill -9`) between each pair of steps of the checkpoint
 /// and publishing protocol: output written / fsynced / record written / flushed / published
@@ -45,7 +25,7 @@ fn a_crash_at_every_step_publishes_exactly_once() {
         &["--size", "6MiB", "--contigs", "6", "--seed", "21"],
     );
     let expected = work.path().join("expected.txt");
-    convert_once(&input, &expected);
+    convert_once(&input, &expected, None);
     let content = std::fs::read(&input).unwrap();
     for point in [
         "chunk.written=exit@3",
@@ -256,7 +236,7 @@ fn a_damaged_store_is_moved_aside_and_work_goes_on() {
     let big = work.path().join("big.txt");
     generate(&big, &["--size", "12MiB", "--contigs", "4", "--seed", "31"]);
     let expected = work.path().join("expected.txt");
-    convert_once(&big, &expected);
+    convert_once(&big, &expected, None);
     let content = std::fs::read(&big).unwrap();
     let small = std::fs::read(helper::data("golden/plain/input.txt")).unwrap();
     for how in ["truncate", "zero", "garbage"] {
@@ -521,7 +501,7 @@ fn a_full_disk_pauses_the_job_until_space_returns() {
         &["--size", "16MiB", "--contigs", "3", "--seed", "41"],
     );
     let expected = work.path().join("expected.txt");
-    convert_once(&input, &expected);
+    convert_once(&input, &expected, None);
     assert!(
         std::fs::metadata(&expected).unwrap().len() > 4 << 20,
         "the output must not fit 2 MiB"

@@ -177,16 +177,20 @@ impl Daemon {
 
     /// Sends `signal` and waits for the process to end.
     pub fn signal_and_wait(&mut self, signal: i32) -> Ended {
-        let child = self.child.take().expect("a running daemon");
         let start = Instant::now();
-        // SAFETY: kill on our own child's pid.
-        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        self.send(signal);
+        self.reap(start)
+    }
+
+    /// Waits for the daemon process to end, and forgets it.
+    fn reap(&mut self, since: Instant) -> Ended {
+        let child = self.child.take().expect("a running daemon");
         let (status, max_rss) = wait_with_rusage(child.id() as libc::pid_t);
-        std::mem::forget(child);
+        std::mem::forget(child); // reaped by wait4 above
         Ended {
             status,
             max_rss,
-            took: start.elapsed(),
+            took: since.elapsed(),
         }
     }
 
@@ -212,14 +216,7 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let child = self.child.take().expect("a running daemon");
-        let (status, max_rss) = wait_with_rusage(child.id() as libc::pid_t);
-        std::mem::forget(child);
-        Ended {
-            status,
-            max_rss,
-            took: start.elapsed(),
-        }
+        self.reap(start)
     }
 
     pub fn send(&self, signal: i32) {

@@ -89,6 +89,26 @@ pub fn wait_with_rusage(pid: libc::pid_t) -> (std::process::ExitStatus, u64) {
     )
 }
 
+/// Writes a matrix with `hapflow generate ARGS -o PATH`.
+pub fn generate(path: &Path, args: &[&str]) {
+    let o = run(
+        hapflow().arg("generate").args(args).arg("-o").arg(path),
+        None,
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+}
+
+/// What `hapflow convert` makes of `input` (the daemon's output must equal it).
+pub fn convert_once(input: &Path, out: &Path, header: Option<&Path>) {
+    let mut cmd = hapflow();
+    cmd.args(["convert", "-q"]);
+    if let Some(h) = header {
+        cmd.arg("--header").arg(h);
+    }
+    let o = run(cmd.arg(input).arg("-o").arg(out), None);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+}
+
 /// Reads a matrix, decompressing gzip.
 pub fn read_matrix(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap();
