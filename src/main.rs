@@ -153,6 +153,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`| head`): end quietly, as `cat` would.
+        Err(Failure::Hapflow(e)) if is_broken_pipe(&e) => ExitCode::from(141),
         Err(Failure::Hapflow(e)) => {
             eprintln!("hapflow: {e}");
             ExitCode::from(e.exit_code() as u8)
@@ -162,6 +164,10 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn is_broken_pipe(e: &hapflow::Error) -> bool {
+    matches!(e.kind(), hapflow::ErrorKind::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 enum Failure {
@@ -225,14 +231,15 @@ fn run_status(args: StatusArgs) -> Result<(), Failure> {
     };
     let config = daemon::load_config(args.config.as_deref(), &overrides)?;
     let status = daemon::status::read(&config.paths.state)?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&status).expect("status serialises")
-        );
+    let text = if args.json {
+        serde_json::to_string_pretty(&status).expect("status serialises") + "\n"
     } else {
-        print!("{}", daemon::status::table(&status));
-    }
+        daemon::status::table(&status)
+    };
+    let mut out = std::io::stdout().lock();
+    std::io::Write::write_all(&mut out, text.as_bytes())
+        .and_then(|_| std::io::Write::flush(&mut out))
+        .map_err(|e| hapflow::Error::io("<stdout>", "write", e))?;
     Ok(())
 }
 

@@ -479,3 +479,46 @@ fn regression_output_to_dev_null_keeps_the_device() {
     let m = std::fs::metadata("/dev/null").unwrap();
     assert!(m.file_type().is_char_device(), "/dev/null was replaced");
 }
+
+/// Regression: `hapflow status | head` (and `convert ... | head`) once panicked on the
+/// broken pipe; now they end quietly with status 141, as `cat` does.
+#[test]
+fn regression_a_closed_pipe_ends_quietly() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("m.txt");
+    assert_eq!(
+        run(
+            hapflow().args(["generate", "--size", "4MiB", "-o", path(&big)]),
+            None
+        )
+        .code,
+        Some(0)
+    );
+    let mut child = hapflow()
+        .args(["convert", "-q", path(&big)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away at once
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = Command::new(helper::bin())
+        .args(["status", "--state", path(dir.path())])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = status.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
