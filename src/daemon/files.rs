@@ -109,9 +109,13 @@ pub fn move_into(from: &Path, dir: &Path) -> Result<PathBuf> {
             }
             let mut src = File::open(from).map_err(|e| Error::io(from, "open", e))?;
             let mut dst = File::create(&to).map_err(|e| Error::io(&to, "create", e))?;
-            io::copy(&mut src, &mut dst)
-                .and_then(|_| dst.sync_all())
-                .map_err(|e| Error::io(&to, "copy into", e))?;
+            if let Err(e) = io::copy(&mut src, &mut dst).and_then(|_| dst.sync_all()) {
+                // No partial copy may stay behind (a full disk, say): the next try starts
+                // over under the same name.
+                drop(dst);
+                let _ = std::fs::remove_file(&to);
+                return Err(Error::io(&to, "copy into", e));
+            }
             std::fs::remove_file(from).map_err(|e| Error::io(from, "remove", e))?;
         }
         Err(e) => return Err(Error::io(from, "move", e)),

@@ -76,8 +76,9 @@ pub enum Outcome {
     Dropped(String),
     /// Stopped on request, after a checkpoint.
     Stopped,
-    /// A failure of the machine (I/O): the job stays, to be tried again.
-    Retry(Error),
+    /// A failure of the machine (I/O): the job stays, to be tried again. The job as this
+    /// run left it, for when the store cannot be read back.
+    Retry(Error, Box<JobV1>),
 }
 
 /// The hidden work files of a job, in the outbox (so publishing is a link in one folder).
@@ -104,9 +105,9 @@ pub fn run_job(r: &Runner, s: &Settings, mut job: JobV1) -> Outcome {
         Err(e) if matches!(e.kind(), ErrorKind::Stopped) => Outcome::Stopped,
         Err(e) if e.is_user_error() => match fail(r, &mut job, &e.to_string()) {
             Ok(()) => Outcome::Failed,
-            Err(io) => Outcome::Retry(io),
+            Err(io) => Outcome::Retry(io, Box::new(job)),
         },
-        Err(e) => Outcome::Retry(e),
+        Err(e) => Outcome::Retry(e, Box::new(job)),
     }
 }
 

@@ -231,7 +231,8 @@ pub fn serve(
     board
         .lock()
         .expect("not poisoned")
-        .write_if_dirty(&folders.state)?;
+        .write_if_dirty(&folders.state)
+        .unwrap_or_else(|e| tracing::warn!("{e}"));
     systemd.ready();
     systemd.status("ready, inbox empty");
     tracing::info!(
@@ -247,6 +248,7 @@ pub fn serve(
     let mut retry_at: Option<Instant> = None;
     let mut backoff = Duration::from_secs(1);
     let mut stopping: Option<Instant> = None;
+    let mut status_failing = false;
     let mut next_rescan = Instant::now() + Duration::from_millis(config.daemon.rescan_ms);
     loop {
         let now = Instant::now();
@@ -275,7 +277,9 @@ pub fn serve(
         }
 
         let mut wake = now + Duration::from_millis(250);
-        for t in [ctx.settling.next_due(), Some(next_rescan), retry_at]
+        // While paused (retry_at), settled files wait: they must not wake the loop.
+        let settle_due = ctx.settling.next_due().filter(|_| retry_at.is_none());
+        for t in [settle_due, Some(next_rescan), retry_at]
             .into_iter()
             .flatten()
         {
@@ -328,17 +332,20 @@ pub fn serve(
                         backoff = Duration::from_secs(1)
                     }
                     Outcome::Dropped(_) => ctx.rescan(),
-                    Outcome::Retry(e) => {
+                    Outcome::Retry(e, job) => {
                         tracing::error!(job = id, "will retry in {:?}: {e}", backoff);
+                        reopen_store(&store);
                         board.lock().expect("not poisoned").update(id, |b| {
                             b.state = "queued".into();
                             b.error = Some(e.to_string());
                         });
-                        if let Ok((jobs, _)) = store.jobs() {
-                            if let Some(job) = jobs.into_iter().find(|j| j.id == id) {
-                                ctx.queue.push_front(job);
-                            }
-                        }
+                        // The store's record is the durable one; the job as its run left it
+                        // serves when the store cannot be read.
+                        let stored = store
+                            .jobs()
+                            .ok()
+                            .and_then(|(jobs, _)| jobs.into_iter().find(|j| j.id == id));
+                        ctx.queue.push_front(stored.unwrap_or(*job));
                         retry_at = Some(Instant::now() + backoff);
                         backoff = (backoff * 2).min(Duration::from_secs(300));
                     }
@@ -358,24 +365,40 @@ pub fn serve(
             ctx.rescan();
             next_rescan = now + Duration::from_millis(config.daemon.rescan_ms);
         }
-        if stopping.is_none() {
-            ctx.take_settled(now)?;
+        if stopping.is_none() && retry_at.is_none() {
+            if let Err(e) = ctx.take_settled(now) {
+                // The store cannot record new jobs (a full disk, say): the files stay in the
+                // inbox, and a rescan after the pause takes them.
+                tracing::error!("cannot take new files, will retry in {backoff:?}: {e}");
+                reopen_store(&store);
+                retry_at = Some(Instant::now() + backoff);
+                next_rescan = Instant::now() + backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(300));
+            }
         }
         if running.is_none() {
             systemd.alive();
         }
-        if let Err(e) = board
+        match board
             .lock()
             .expect("not poisoned")
             .write_if_dirty(&folders.state)
         {
-            tracing::warn!("{e}");
+            Ok(()) => status_failing = false,
+            Err(e) if !status_failing => {
+                tracing::warn!("{e} (said once until it works again)");
+                status_failing = true;
+            }
+            Err(_) => {}
         }
     }
-    store.flush()?;
+    if let Err(e) = store.flush() {
+        tracing::error!("final flush: {e}");
+    }
     let mut b = board.lock().expect("not poisoned");
     b.set_state("stopped");
-    b.write_if_dirty(&folders.state)?;
+    b.write_if_dirty(&folders.state)
+        .unwrap_or_else(|e| tracing::warn!("{e}"));
     tracing::info!("stopped");
     Ok(())
 }
@@ -476,6 +499,15 @@ fn log_changes(old: &Config, new: &Config) {
         tracing::info!("configuration reloaded: nothing changed");
     } else {
         tracing::info!("configuration reloaded: {}", changes.join(", "));
+    }
+}
+
+/// After an I/O failure sled refuses every later write on the same handle: open it anew
+/// (it may still fail while the disk is full; the next retry tries again).
+fn reopen_store(store: &Store) {
+    match store.reopen() {
+        Ok(()) => tracing::info!("store reopened"),
+        Err(e) => tracing::warn!("cannot reopen the store yet: {e}"),
     }
 }
 

@@ -3,6 +3,7 @@
 //! only after [`Store::flush`]; callers flush after every state change that matters.
 
 use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard};
 
 use super::records::{decode, encode, ContigRecord, ContigV1, JobRecord, JobV1};
 use crate::error::{Error, Result};
@@ -11,8 +12,10 @@ use crate::error::{Error, Result};
 pub type ContigBytes = (Vec<u8>, u64);
 
 pub struct Store {
-    db: sled::Db,
+    /// None after a failed [`Store::reopen`]: every operation then fails until one works.
+    db: RwLock<Option<sled::Db>>,
     path: PathBuf,
+    cache_bytes: u64,
 }
 
 /// A record that did not decode: its key and why.
@@ -39,16 +42,44 @@ impl Store {
     /// Opens (or creates) the store in `dir`, with a page cache of `cache_bytes`. sled's
     /// own default cache is 1 GiB: it must be set, and counted in the memory budget.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
-        let db = sled::Config::new()
+        let db = Store::open_db(dir, cache_bytes)?;
+        Ok(Store {
+            db: RwLock::new(Some(db)),
+            path: dir.to_path_buf(),
+            cache_bytes,
+        })
+    }
+
+    fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db> {
+        sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
             .flush_every_ms(None)
             .open()
-            .map_err(|e| sled_error(dir, "open the store in", e))?;
-        Ok(Store {
-            db,
-            path: dir.to_path_buf(),
-        })
+            .map_err(|e| sled_error(dir, "open the store in", e))
+    }
+
+    /// Drops the sled handle and opens the store again. sled latches an I/O error (a full
+    /// disk, say): every later operation on that handle fails, even once the disk has room
+    /// again, so recovering means a new handle. Durable data is what the last successful
+    /// flush left, exactly as after a crash.
+    pub fn reopen(&self) -> Result<()> {
+        let mut db = self.db.write().expect("not poisoned");
+        drop(db.take());
+        *db = Some(Store::open_db(&self.path, self.cache_bytes)?);
+        Ok(())
+    }
+
+    fn db(&self) -> Result<DbGuard<'_>> {
+        let guard = self.db.read().expect("not poisoned");
+        if guard.is_none() {
+            return Err(Error::io(
+                &self.path,
+                "use",
+                std::io::Error::other("the store could not be opened again after an I/O error"),
+            ));
+        }
+        Ok(DbGuard(guard))
     }
 
     fn err(&self, action: &'static str, e: sled::Error) -> Error {
@@ -56,7 +87,7 @@ impl Store {
     }
 
     pub fn next_id(&self) -> Result<u64> {
-        self.db
+        self.db()?
             .generate_id()
             .map_err(|e| self.err("make a job id in", e))
     }
@@ -64,7 +95,7 @@ impl Store {
     /// Writes a job record (not yet durable: see [`Store::flush`]).
     pub fn put_job(&self, job: &JobV1) -> Result<()> {
         let bytes = encode(&JobRecord::V1(job.clone())).map_err(Error::config)?;
-        self.db
+        self.db()?
             .insert(job_key(job.id), bytes)
             .map_err(|e| self.err("write a job to", e))?;
         Ok(())
@@ -85,7 +116,7 @@ impl Store {
         }
         let record = encode(&JobRecord::V1(job.clone())).map_err(Error::config)?;
         batch.insert(&job_key(job.id)[..], record);
-        self.db
+        self.db()?
             .apply_batch(batch)
             .map_err(|e| self.err("write a checkpoint to", e))?;
         crate::failpoints::hit("checkpoint.recorded");
@@ -94,7 +125,7 @@ impl Store {
 
     /// Makes every write so far durable.
     pub fn flush(&self) -> Result<()> {
-        self.db.flush().map_err(|e| self.err("flush", e))?;
+        self.db()?.flush().map_err(|e| self.err("flush", e))?;
         Ok(())
     }
 
@@ -102,7 +133,7 @@ impl Store {
     pub fn jobs(&self) -> Result<(Vec<JobV1>, Vec<Damaged>)> {
         let mut jobs = Vec::new();
         let mut damaged = Vec::new();
-        for item in self.db.scan_prefix(b"j") {
+        for item in self.db()?.scan_prefix(b"j") {
             let (k, v) = item.map_err(|e| self.err("read jobs from", e))?;
             match decode::<JobRecord>(&v) {
                 Ok(r) => jobs.push(r.into_current()),
@@ -122,7 +153,7 @@ impl Store {
         let mut out = Vec::with_capacity(count as usize);
         for id in 0..count {
             let Some(v) = self
-                .db
+                .db()?
                 .get(contig_key(job, id))
                 .map_err(|e| self.err("read contigs from", e))?
             else {
@@ -144,10 +175,10 @@ impl Store {
         let mut prefix = vec![b'c'];
         prefix.extend_from_slice(&job.to_be_bytes());
         let mut batch = sled::Batch::default();
-        for item in self.db.scan_prefix(&prefix).keys() {
+        for item in self.db()?.scan_prefix(&prefix).keys() {
             batch.remove(item.map_err(|e| self.err("read contigs from", e))?);
         }
-        self.db
+        self.db()?
             .apply_batch(batch)
             .map_err(|e| self.err("remove contigs from", e))
     }
@@ -155,7 +186,7 @@ impl Store {
     /// Removes a job and its contigs (not yet durable).
     pub fn remove_job(&self, job: u64) -> Result<()> {
         self.remove_contigs(job)?;
-        self.db
+        self.db()?
             .remove(job_key(job))
             .map_err(|e| self.err("remove a job from", e))?;
         Ok(())
@@ -163,10 +194,20 @@ impl Store {
 
     /// Removes a damaged record by key.
     pub fn remove_key(&self, key: &[u8]) -> Result<()> {
-        self.db
+        self.db()?
             .remove(key)
             .map_err(|e| self.err("remove a damaged record from", e))?;
         Ok(())
+    }
+}
+
+/// A read lock on an open store.
+struct DbGuard<'a>(RwLockReadGuard<'a, Option<sled::Db>>);
+
+impl std::ops::Deref for DbGuard<'_> {
+    type Target = sled::Db;
+    fn deref(&self) -> &sled::Db {
+        self.0.as_ref().expect("checked when the guard was made")
     }
 }
 
