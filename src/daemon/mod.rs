@@ -94,7 +94,7 @@ pub fn load_config(path: Option<&Path>, overrides: &Overrides) -> Result<Config>
 }
 
 /// What a job runs with, from the configuration.
-pub fn settings(c: &Config) -> Result<Settings> {
+pub fn job_settings(c: &Config) -> Result<Settings> {
     let limit = c.memory.limit.0;
     if limit <= DAEMON_RESERVE {
         return Err(Error::config(format!(
@@ -162,7 +162,7 @@ pub fn serve(
     let mut config = load_config(config_path, overrides)?;
     // SAFETY: umask only sets this process's file-creation mask; no threads run yet.
     unsafe { libc::umask(config.umask() as libc::mode_t) };
-    let mut settings = settings(&config)?;
+    let mut settings = job_settings(&config)?;
     let folders = folders(&config);
     for dir in folders.all() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
@@ -302,7 +302,7 @@ pub fn serve(
             }
             Ok(Event::Signal(Signal::Reload)) => {
                 systemd.reloading();
-                match load_config(config_path, overrides).and_then(|c| Ok((settings_of(&c)?, c))) {
+                match load_config(config_path, overrides).and_then(|c| Ok((job_settings(&c)?, c))) {
                     Ok((s, c)) => {
                         log_changes(&config, &c);
                         if let Err(e) = logs.set(&c.daemon.log_level) {
@@ -443,10 +443,6 @@ fn open_store(state: &Path) -> Result<Store> {
         }
         Err(e) => Err(e),
     }
-}
-
-fn settings_of(c: &Config) -> Result<Settings> {
-    settings(c)
 }
 
 /// Logs what a reload changed.
