@@ -112,7 +112,7 @@ impl Settling {
             }
             Entry::File(id) => {
                 let slot = self.files.entry(name.to_os_string()).or_insert((id, now));
-                if !same_content(&slot.0, &id) {
+                if slot.0 != id {
                     *slot = (id, now);
                 }
                 Seen::Waiting
@@ -137,7 +137,7 @@ impl Settling {
         let mut ready = Vec::new();
         for name in due {
             match look(&self.dir.join(&name)) {
-                Entry::File(id) if same_content(&self.files[&name].0, &id) => {
+                Entry::File(id) if self.files[&name].0 == id => {
                     self.files.remove(&name);
                     ready.push((name, id));
                 }
@@ -163,11 +163,6 @@ impl Settling {
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
-}
-
-/// Same size, mtime and file: the settle rule's notion of "unchanged".
-pub fn same_content(a: &FileIdentity, b: &FileIdentity) -> bool {
-    a == b
 }
 
 /// Lists the inbox: every entry's name, ignored ones excluded.

@@ -91,6 +91,13 @@ pub fn work_files(folders: &Folders, job: &JobV1) -> (PathBuf, PathBuf) {
     )
 }
 
+/// Removes a job's work files, if they are there.
+fn remove_work_files(r: &Runner, job: &JobV1) -> Result<()> {
+    let (spool, grouped) = work_files(&r.folders, job);
+    files::remove_if_there(&spool)?;
+    files::remove_if_there(&grouped)
+}
+
 pub fn run_job(r: &Runner, s: &Settings, mut job: JobV1) -> Outcome {
     let result = match job.state.clone() {
         JobState::Queued | JobState::Running => convert(r, s, &mut job),
@@ -117,9 +124,7 @@ fn input_path(r: &Runner, job: &JobV1) -> PathBuf {
 
 /// Forgets a job whose input is no longer the file that was taken.
 fn drop_job(r: &Runner, job: &JobV1, why: &str) -> Result<Outcome> {
-    let (spool, grouped) = work_files(&r.folders, job);
-    files::remove_if_there(&spool)?;
-    files::remove_if_there(&grouped)?;
+    remove_work_files(r, job)?;
     r.store.remove_job(job.id)?;
     r.store.flush()?;
     r.board.lock().expect("not poisoned").remove(job.id);
@@ -452,9 +457,7 @@ pub fn fail_entry(r: &Runner, job: &mut JobV1, name: &std::ffi::OsStr, error: &s
         &r.folders.failed.join(format!("{name}.error.txt")),
         report.as_bytes(),
     )?;
-    let (spool, grouped) = work_files(&r.folders, job);
-    files::remove_if_there(&spool)?;
-    files::remove_if_there(&grouped)?;
+    remove_work_files(r, job)?;
     r.store.remove_contigs(job.id)?;
     job.state = JobState::Failed {
         error: error.to_string(),

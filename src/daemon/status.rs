@@ -95,10 +95,6 @@ impl Board {
         self.dirty |= self.jobs.remove(&id).is_some();
     }
 
-    pub fn get(&self, id: u64) -> Option<&JobStatus> {
-        self.jobs.get(&id)
-    }
-
     /// Jobs queued or running.
     pub fn jobs_active(&self) -> impl Iterator<Item = &JobStatus> {
         self.jobs

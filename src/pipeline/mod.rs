@@ -297,7 +297,6 @@ pub fn run(
     state.left_contig = false;
     state.contigs = writer.contigs().len();
     observer.written(&state, &mut writer)?;
-    let contigs = writer.contigs().len();
     let (output, written) = writer.finish(&mut spare.out, grouped, stop)?;
     Ok((
         output,
@@ -305,7 +304,7 @@ pub fn run(
             lines: state.lines,
             rows_in: state.rows_in,
             rows_out: state.rows_out,
-            contigs,
+            contigs: written.contigs,
             input_bytes: state.input_bytes,
             source_bytes: state.source_bytes,
             output_bytes: written.bytes,

@@ -144,9 +144,4 @@ impl GroupedWriter {
         })?;
         Ok((out, written))
     }
-
-    /// The spool, for a caller that abandons the output.
-    pub fn into_spool(self) -> TempOutput {
-        self.spool
-    }
 }
