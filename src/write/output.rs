@@ -185,6 +185,11 @@ impl TempOutput {
     pub fn publish(self) -> Result<()> {
         match (self.file, self.publish) {
             (TempFile::Named(tmp), Publish::Rename(target)) => {
+                if exchange(tmp.path(), &target) {
+                    // The temporary name now holds the old output; dropping it removes it.
+                    drop(tmp);
+                    return Ok(());
+                }
                 tmp.persist(&target)
                     .map_err(|e| Error::io(&target, "rename the finished output to", e.error))?;
                 Ok(())
@@ -217,6 +222,48 @@ impl TempOutput {
     }
 }
 
+/// Swaps `tmp` and an existing `target` in one atomic step (`renameat2(RENAME_EXCHANGE)`),
+/// so that readers see the old output or the new one, never neither. Returns false when
+/// there is nothing to swap with or the filesystem cannot swap; the caller then renames.
+///
+/// Why not simply rename over the target: on ext4 (`auto_da_alloc`, the default), renaming
+/// over an existing file first starts writeback of the new file's data, in the rename call.
+/// For a 420 MB output that took 0.2 s and more here, a third of the whole conversion. A
+/// swap does not do that, so a replaced output is as unsynced as a new one: `convert` does
+/// not fsync (the daemon does).
+fn exchange(tmp: &Path, target: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let (Ok(from), Ok(to)) = (
+            std::ffi::CString::new(tmp.as_os_str().as_bytes()),
+            std::ffi::CString::new(target.as_os_str().as_bytes()),
+        ) else {
+            return false;
+        };
+        match std::fs::symlink_metadata(target) {
+            Ok(m) if m.is_file() => {}
+            _ => return false,
+        }
+        // SAFETY: two valid C strings, relative to the current directory.
+        let swapped = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        swapped == 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (tmp, target);
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +284,35 @@ mod tests {
             m.file_type().is_char_device(),
             "/dev/null is no longer a device"
         );
+    }
+
+    /// An existing output is swapped out, not renamed over: the new content is in place,
+    /// a reader holding the old file still reads the old content, and no temporary file
+    /// (the old output after the swap) is left beside it.
+    #[test]
+    fn an_existing_output_is_swapped_and_the_old_one_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.txt");
+        std::fs::write(&target, b"old rows\n").unwrap();
+        let old_reader = std::fs::File::open(&target).unwrap();
+        publish(&Output::Path(target.clone()), b"new rows\n");
+        assert_eq!(std::fs::read(&target).unwrap(), b"new rows\n");
+        assert_eq!(
+            std::io::read_to_string(old_reader).unwrap(),
+            "old rows\n",
+            "the old file was changed in place"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.txt"]);
+        // And through a symlink: the file it points to is replaced, the link stays.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        publish(&Output::Path(link.clone()), b"via link\n");
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"via link\n");
     }
 
     #[test]
