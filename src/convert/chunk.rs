@@ -3,7 +3,7 @@
 
 use memchr::{memchr, Memchr};
 
-use super::fast::{fixed_line, invariant_tail, plain_tail, write_fixed_variant};
+use super::fast::{classify_tail, fixed_line, write_fixed_variant, Tail};
 use super::layout::Layout;
 use super::row::{convert_line, same, RowOutcome, Scratch};
 
@@ -63,7 +63,6 @@ pub fn convert_chunk(
         runs_cap,
     } = dst;
     let mut stats = ChunkStats::default();
-    let nul_at = memchr(0, chunk).unwrap_or(usize::MAX);
     let mut pos = 0;
     while pos < chunk.len() {
         // Most rows are in the fixed one-letter layout of the previous row's contig: drop
@@ -74,10 +73,10 @@ pub fn convert_chunk(
             let rest = &chunk[pos..];
             if let Some(f) = fixed_line(rest, contig, layout.columns()) {
                 let tail = &rest[f.reference + 1..f.end];
-                let done = if invariant_tail(tail, rest[f.reference]) {
-                    true
-                } else if plain_tail(tail)
-                    && write_fixed_variant(
+                let kind = classify_tail(tail, rest[f.reference]);
+                let done = match kind {
+                    Tail::Invariant => true,
+                    Tail::Variant => write_fixed_variant(
                         layout,
                         rest,
                         &f,
@@ -85,17 +84,17 @@ pub fn convert_chunk(
                         &mut scratch.template,
                         out,
                         out_cap,
-                    )
-                {
-                    stats.rows_out += 1;
-                    true
-                } else {
-                    false
+                    ),
+                    Tail::Other => false,
                 };
                 if done {
-                    debug_assert!(pos + f.next <= nul_at, "the fast path never takes a NUL");
+                    debug_assert!(
+                        memchr(0, &rest[..f.next]).is_none(),
+                        "the fast path never takes a NUL"
+                    );
                     stats.lines += 1;
                     stats.rows += 1;
+                    stats.rows_out += (kind == Tail::Variant) as u64;
                     pos += f.next;
                     continue;
                 }
@@ -108,8 +107,9 @@ pub fn convert_chunk(
             offset: at,
             what,
         };
-        if nul_at < end {
-            return Err(error(nul_at, "NUL byte: this is not a text matrix".into()));
+        // The fast path never takes a NUL; here, each line is checked for one.
+        if let Some(i) = memchr(0, &chunk[pos..end]) {
+            return Err(error(pos + i, "NUL byte: this is not a text matrix".into()));
         }
         let mut line = &chunk[pos..end];
         if let [rest @ .., b'\r'] = line {
