@@ -25,7 +25,7 @@ use crate::read::Input;
 use crate::write::{GroupedWriter, TempOutput};
 
 /// Input converted since the last checkpoint that calls for a new one.
-pub const CHECKPOINT_BYTES: u64 = 64 << 20;
+pub const CHECKPOINT_BYTES: u64 = 256 << 20;
 /// Time since the last checkpoint that calls for a new one.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
@@ -170,16 +170,29 @@ fn convert(r: &Runner, s: &Settings, job: &mut JobV1) -> Result<Outcome> {
         header_file: s.header_file.as_deref(),
         plan: s.plan,
     };
-    let mut cp = Checkpointer {
-        r,
-        job,
-        last_at: Instant::now(),
-        last_bytes: 0,
-    };
-    let (output, summary) = pipeline::run(&conversion, start, &mut cp, &r.stop, || {
-        TempOutput::at(&grouped_path, None)
+    let spool = match &start {
+        Start::Fresh(t) => t.file(),
+        Start::Resume(cp) => cp.spool.file(),
+    }
+    .try_clone()
+    .map_err(|e| Error::io(&spool_path, "open work file", e))?;
+    let failed = Mutex::new(None);
+    let (output, summary) = std::thread::scope(|scope| {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (syncer, failed) = (&spool_path, &failed);
+        scope.spawn(move || commit_checkpoints(r, &spool, syncer, rx, failed));
+        let mut cp = Checkpointer {
+            r,
+            job: &mut *job,
+            last_at: Instant::now(),
+            last_bytes: 0,
+            commits: tx,
+            failed,
+        };
+        pipeline::run(&conversion, start, &mut cp, &r.stop, || {
+            TempOutput::at(&grouped_path, None)
+        })
     })?;
-    let job = cp.job;
 
     // A file that changed while it was converted is not published.
     match look(&path) {
@@ -250,18 +263,44 @@ fn resume_point(r: &Runner, job: &JobV1, spool: &Path) -> Result<Option<Checkpoi
 }
 
 /// Checkpoints a running conversion and keeps the status board and systemd informed.
+///
+/// The writer only captures a checkpoint (the position, the record, the contigs that
+/// changed); a thread of its own makes it durable ([`commit_checkpoints`]) while the
+/// conversion goes on, so the disk writes the spool while the next chunks convert, instead
+/// of the pipeline waiting on every fsync. One checkpoint commits while at most one more
+/// waits; the last one (the input finished) and a stop's are waited for.
 struct Checkpointer<'a> {
     r: &'a Runner,
     job: &'a mut JobV1,
     last_at: Instant,
     last_bytes: u64,
+    commits: crossbeam_channel::Sender<Pending>,
+    failed: &'a Mutex<Option<Error>>,
+}
+
+/// A checkpoint on its way to disk: what the writer knew when it took it.
+struct Pending {
+    job: JobV1,
+    changed: Vec<(u32, Vec<u8>, u64)>,
+    at: Position,
+    contigs: usize,
+    contigs_done: Vec<String>,
+    contigs_done_count: usize,
+    /// Set when the writer waits for this one.
+    reply: Option<crossbeam_channel::Sender<bool>>,
 }
 
 impl Checkpointer<'_> {
-    fn save(&mut self, at: &Position, w: &mut GroupedWriter) -> Result<()> {
-        // Output bytes durable first, then the record, then the flush.
-        w.sync()?;
-        failpoint("checkpoint.synced");
+    /// The error of a checkpoint that failed to commit, if one did.
+    fn failure(&self) -> Result<()> {
+        match self.failed.lock().expect("not poisoned").take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn save(&mut self, at: &Position, w: &mut GroupedWriter, wait: bool) -> Result<()> {
+        self.failure()?;
         let mut changed = Vec::new();
         w.contigs_mut()
             .take_changed(|id, name, bytes| changed.push((id, name.to_vec(), bytes)));
@@ -279,44 +318,101 @@ impl Checkpointer<'_> {
             converted: at.finished,
         });
         self.job.state = JobState::Running;
-        self.r.store.checkpoint(self.job, &changed)?;
-        failpoint("checkpoint.flushed");
         self.last_at = Instant::now();
         self.last_bytes = at.input_bytes;
-        tracing::info!(
-            job = self.job.id,
-            at_byte = at.input_bytes,
-            rows_out = at.rows_out,
-            contigs = t.len(),
-            "checkpoint"
-        );
-        let total = self.job.identity.size.max(1);
-        self.r.systemd.status(&format!(
-            "converting {}: {:.0}%, {} contigs",
-            self.job.input,
-            100.0 * at.source_bytes.min(total) as f64 / total as f64,
-            t.len()
-        ));
-        let done: Vec<String> = (0..t.len() as u32)
-            .filter(|&id| at.finished || Some(id) != t.current())
-            .take(CONTIGS_LISTED)
-            .map(|id| String::from_utf8_lossy(t.name(id)).into_owned())
-            .collect();
-        let count = if at.finished {
-            t.len()
-        } else {
-            t.len().saturating_sub(1)
+        let (reply, replied) = match wait {
+            true => {
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
         };
-        self.r
-            .board
-            .lock()
-            .expect("not poisoned")
-            .update(self.job.id, |b| {
-                b.contigs_done = done;
-                b.contigs_done_count = count;
-            });
+        let pending = Pending {
+            job: self.job.clone(),
+            changed,
+            at: *at,
+            contigs: t.len(),
+            contigs_done: (0..t.len() as u32)
+                .filter(|&id| at.finished || Some(id) != t.current())
+                .take(CONTIGS_LISTED)
+                .map(|id| String::from_utf8_lossy(t.name(id)).into_owned())
+                .collect(),
+            contigs_done_count: if at.finished {
+                t.len()
+            } else {
+                t.len().saturating_sub(1)
+            },
+            reply,
+        };
+        let gone = || {
+            Error::io(
+                "checkpoint",
+                "commit",
+                std::io::Error::other("the committing thread ended"),
+            )
+        };
+        self.commits.send(pending).map_err(|_| gone())?;
+        if let Some(rx) = replied {
+            let committed = rx.recv().unwrap_or(false);
+            self.failure()?;
+            if !committed {
+                return Err(gone());
+            }
+        }
         Ok(())
     }
+}
+
+/// Commits checkpoints in the order taken: the spool's data up to the checkpoint durable
+/// first (`fdatasync`; what was written after it is carried along, harmlessly), then the
+/// record and the contigs that changed, in one batch, then the store flushed. The first
+/// failure is kept in `failed` for the writer, and nothing after it is committed.
+fn commit_checkpoints(
+    r: &Runner,
+    spool: &std::fs::File,
+    path: &Path,
+    pending: crossbeam_channel::Receiver<Pending>,
+    failed: &Mutex<Option<Error>>,
+) {
+    let mut broken = false;
+    for p in pending {
+        if !broken {
+            if let Err(e) = commit(r, spool, path, &p) {
+                *failed.lock().expect("not poisoned") = Some(e);
+                broken = true;
+            }
+        }
+        if let Some(reply) = p.reply {
+            let _ = reply.send(!broken);
+        }
+    }
+}
+
+fn commit(r: &Runner, spool: &std::fs::File, path: &Path, p: &Pending) -> Result<()> {
+    spool.sync_data().map_err(|e| Error::io(path, "sync", e))?;
+    failpoint("checkpoint.synced");
+    r.store.checkpoint(&p.job, &p.changed)?;
+    failpoint("checkpoint.flushed");
+    let (id, at) = (p.job.id, &p.at);
+    tracing::info!(
+        job = id,
+        at_byte = at.input_bytes,
+        rows_out = at.rows_out,
+        contigs = p.contigs,
+        "checkpoint"
+    );
+    let total = p.job.identity.size.max(1);
+    r.systemd.status(&format!(
+        "converting {}: {:.0}%, {} contigs",
+        p.job.input,
+        100.0 * at.source_bytes.min(total) as f64 / total as f64,
+        p.contigs
+    ));
+    r.board.lock().expect("not poisoned").update(id, |b| {
+        b.contigs_done = p.contigs_done.clone();
+        b.contigs_done_count = p.contigs_done_count;
+    });
+    Ok(())
 }
 
 impl Observer for Checkpointer<'_> {
@@ -335,13 +431,13 @@ impl Observer for Checkpointer<'_> {
             || at.input_bytes - self.last_bytes >= CHECKPOINT_BYTES
             || self.last_at.elapsed() >= CHECKPOINT_EVERY
         {
-            self.save(at, w)?;
+            self.save(at, w, at.finished)?;
         }
-        Ok(())
+        self.failure()
     }
 
     fn stopping(&mut self, at: &Position, w: &mut GroupedWriter) -> Result<()> {
-        self.save(at, w)
+        self.save(at, w, true)
     }
 }
 
