@@ -45,5 +45,51 @@ fn bench_convert(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_convert);
+/// The conversion on 1 and on 2 threads at once, each converting its own chunks of the mix
+/// (as the pipeline's workers do): how the conversion scales with cores, without the
+/// pipeline's reader and writer competing for them.
+fn bench_scaling(c: &mut Criterion) {
+    let layout = Layout::resolve(&default_pairs(), None, 34).unwrap();
+    let input = chunk(0.18);
+    const CHUNKS: usize = 16;
+    let mut group = c.benchmark_group("convert_threads");
+    for threads in [1usize, 2] {
+        group.throughput(Throughput::Bytes((input.len() * CHUNKS * threads) as u64));
+        // Each thread's buffers, made once (as a pipeline slot's are).
+        let mut buffers: Vec<_> = (0..threads)
+            .map(|_| {
+                (
+                    Vec::with_capacity(input.len() * 3),
+                    Vec::with_capacity(input.len() / 16),
+                    Scratch::new(&layout),
+                )
+            })
+            .collect();
+        group.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, _| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    for (out, runs, scratch) in buffers.iter_mut() {
+                        let (input, layout) = (&input, &layout);
+                        s.spawn(move || {
+                            for _ in 0..CHUNKS {
+                                out.clear();
+                                runs.clear();
+                                let dst = ChunkOutput {
+                                    out_cap: out.capacity(),
+                                    out: &mut *out,
+                                    runs_cap: runs.capacity(),
+                                    runs: &mut *runs,
+                                };
+                                convert_chunk(layout, input, scratch, dst).unwrap();
+                            }
+                        });
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_convert, bench_scaling);
 criterion_main!(benches);
