@@ -55,7 +55,7 @@ fn bench_reader(c: &mut Criterion) {
     });
     group.bench_function("bgzip", |bench| {
         bench.iter(|| {
-            let src = Source::from_reader(Box::new(Cursor::new(gz.clone())), None).unwrap();
+            let src = Source::from_reader(Box::new(Cursor::new(gz.clone())), None, 0).unwrap();
             read_all(Chunker::new(src.reader), &mut a, &mut b)
         })
     });

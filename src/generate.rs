@@ -225,6 +225,13 @@ struct BgzfWriter<W: Write> {
     buf: Vec<u8>,
 }
 
+/// Compresses `data` as BGZF, as `bgzip` would (blocks, then the empty EOF block).
+pub fn bgzf_compress(data: &[u8], out: impl Write) -> io::Result<()> {
+    let mut w = BgzfWriter::new(out);
+    w.write_all(data)?;
+    w.finish()
+}
+
 const BGZF_BLOCK: usize = 0xff00;
 const BGZF_EOF: [u8; 28] = [
     0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 0x06, 0, 0x42, 0x43, 0x02, 0, 0x1b, 0, 0x03, 0, 0,

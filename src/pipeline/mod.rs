@@ -206,10 +206,13 @@ pub fn run(
         .collect::<Result<Vec<_>>>()?;
     let mut spare = Slot::spare(&plan, &budget)?;
     let contig_grant = budget.reserve(plan.contig_bytes, "the contig table")?;
-    let _gzip = budget.reserve(crate::read::source::GZIP_READ_BUFFER, "the gzip reader")?;
+    let _decompress = budget.reserve(
+        crate::read::source::decompress_bytes(plan.inflaters()),
+        "the gzip reader",
+    )?;
 
     // The start of the input says what its columns are, resumed or not.
-    let source = Source::open(conversion.input)?;
+    let source = Source::open(conversion.input, plan.inflaters())?;
     observer.started(source.total_bytes);
     let gzip = source.gzip;
     let mut chunker = Chunker::new(source.reader);
@@ -244,7 +247,7 @@ pub fn run(
             let table = ContigTable::restore(contig_grant, cp.contigs, cp.current, cp.contiguous)
                 .map_err(|e| Error::config(format!("cannot resume: {e}")))?;
             let writer = GroupedWriter::resume(cp.spool, layout.header_line(), table, cp.spool_len);
-            let source = Source::open_at(path, cp.position.input_bytes)?;
+            let source = Source::open_at(path, cp.position.input_bytes, plan.inflaters())?;
             chunker = Chunker::new(source.reader);
             let state = Position {
                 left_contig: false,

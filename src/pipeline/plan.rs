@@ -4,7 +4,7 @@
 use crate::config::size::format_size;
 use crate::convert::Run;
 use crate::error::{Error, Result};
-use crate::read::source::GZIP_READ_BUFFER;
+use crate::read::source::decompress_bytes;
 
 /// Resident memory of the process before any chunk buffer: the binary's pages, thread
 /// stacks, the allocator's per-thread arenas, the gzip decoder. Measured with `VmHWM` on a
@@ -48,7 +48,7 @@ impl Plan {
         let window = 2 * workers + 2;
         let pool = limit.saturating_sub(BASE_RSS) as usize;
         let contig_bytes = (pool / 16).max(256 << 10);
-        let misc = GZIP_READ_BUFFER + (64 << 10);
+        let misc = decompress_bytes(workers) + (64 << 10);
         let run = std::mem::size_of::<Run>();
         // Per slot: input + output + runs. The writer keeps one spare output for the rest of a
         // chunk whose rows did not fit, and to regroup contigs.
@@ -95,9 +95,18 @@ impl Plan {
             contig_bytes: 1 << 20,
             pool: 0,
         };
-        plan.pool = plan.slot_bytes() * (plan.window + 1) + plan.contig_bytes + (1 << 20);
+        plan.pool = plan.slot_bytes() * (plan.window + 1)
+            + plan.contig_bytes
+            + decompress_bytes(workers)
+            + (64 << 10);
         plan.limit = plan.pool as u64 + BASE_RSS;
         plan
+    }
+
+    /// Threads inflating BGZF input: one per worker (inflating costs about four times what
+    /// converting does, per byte, so the two share the cores).
+    pub fn inflaters(&self) -> usize {
+        self.workers
     }
 
     /// Bytes one chunk slot holds.
@@ -118,7 +127,10 @@ mod tests {
                     continue;
                 };
                 let spare = p.slot_bytes() - p.chunk;
-                let used = p.slot_bytes() * p.window + spare + p.contig_bytes + GZIP_READ_BUFFER;
+                let used = p.slot_bytes() * p.window
+                    + spare
+                    + p.contig_bytes
+                    + decompress_bytes(p.inflaters());
                 assert!(used <= p.pool, "{limit} {workers}: {used} > {}", p.pool);
                 assert!(p.chunk >= MIN_CHUNK && p.chunk <= MAX_CHUNK);
             }
