@@ -94,6 +94,38 @@ fn a_200_mib_matrix_and_interleaved_stdin_stay_under_32_mib() {
     assert_eq!(seen.len(), 16);
 }
 
+/// BGZF input inflated by a thread pool (here 6 threads, more than the cores) still stays
+/// under the limit: its blocks in flight are counted in the budget. The output equals the
+/// plain input's.
+#[test]
+fn bgzf_inflated_by_many_threads_stays_under_32_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, bgz) = (dir.path().join("m.txt"), dir.path().join("m.txt.gz"));
+    generate(
+        &plain,
+        &["--size", "60MiB", "--contigs", "3", "--seed", "5"],
+    );
+    generate(
+        &bgz,
+        &[
+            "--size",
+            "60MiB",
+            "--contigs",
+            "3",
+            "--seed",
+            "5",
+            "--bgzip",
+        ],
+    );
+    let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+    convert_under_limit(&[plain.to_str().unwrap()], None, &a);
+    convert_under_limit(&["--threads", "6", bgz.to_str().unwrap()], None, &b);
+    assert!(
+        std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+        "BGZF and plain outputs differ"
+    );
+}
+
 /// The figure: a 290 MB question-sized matrix, and three concatenated copies of it
 /// through stdin, at or under 32 MiB. Run with `cargo test --test memory -- --ignored`.
 #[test]
