@@ -89,7 +89,7 @@ fn bench_writer(c: &mut Criterion) {
         let mut n = 0u32;
         bench.iter(|| {
             n += 1;
-            if n % 256 == 0 {
+            if n.is_multiple_of(256) {
                 // Keep the spool (and the page cache) from growing without end.
                 let spool = TempOutput::at(&dir.path().join("spool"), None).unwrap();
                 w = GroupedWriter::create(

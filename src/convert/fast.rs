@@ -136,7 +136,7 @@ mod sse2 {
 
     #[inline]
     pub(super) unsafe fn classify(tail: &[u8], reference: u8) -> Tail {
-        debug_assert!(tail.len() >= 16 && tail.len() % 2 == 0);
+        debug_assert!(tail.len() >= 16 && tail.len().is_multiple_of(2));
         let odd = _mm_set1_epi16(0xff00u16 as i16);
         let (tab, n, r) = (
             _mm_set1_epi8(b'\t' as i8),
