@@ -622,5 +622,10 @@ fn a_full_state_disk_pauses_the_daemon_until_space_returns() {
         total,
         "an input archived twice or left partial"
     );
-    assert_eq!(d.terminate().status.code(), Some(0));
+    // The store is reopened on every retry while paused, and sled is slow to give a dropped
+    // handle's memory back: the ceiling must hold through that too (measured: 10 MB).
+    let ended = d.terminate();
+    assert_eq!(ended.status.code(), Some(0));
+    eprintln!("peak RSS through the pause: {}", ended.max_rss);
+    assert!(ended.max_rss <= 64 << 20, "peak RSS {}", ended.max_rss);
 }
