@@ -1,9 +1,11 @@
 //! The fast paths for the common rows: a known contig, a one-letter REF and one-letter
 //! haplotypes, so the line's tail is `\tX\tX...\tX`, a fixed layout.
 //!
-//! - An invariant row (every haplotype `N` or REF) is dropped after an eight-bytes-at-a-time
-//!   check of that tail.
-//! - A variant row gets its ALT from a 256-bit seen-set, and its pairs section is a per-
+//! - The tail is classified in one pass, 16 bytes at a time (SSE2; a scalar fallback
+//!   elsewhere): invariant (every haplotype `N` or REF), variant, or other.
+//! - An invariant row is dropped there.
+//! - A variant row gets its ALT from a 256-bit seen-set fed only the alleles that are neither
+//!   `N` nor REF (a bit mask from the same kind of pass), and its pairs section is a per-
 //!   contig template (`\tchr1\tX|X` per pair) copied whole, with two bytes patched per pair.
 //!
 //! Anything else (longer alleles, a malformed field) is left to the general path in
@@ -111,9 +113,6 @@ mod sse2 {
     use super::Tail;
     use std::arch::x86_64::*;
 
-    /// Blocks of 16 bytes start at even offsets (the last one overlaps the one before when
-    /// the length is not a multiple of 16; the length is even, so the parity holds), so in
-    /// every block the even bytes are tabs and the odd ones alleles.
     /// See [`super::alt_positions`]; `tail` is 16 to 64 bytes long.
     #[inline]
     pub(super) unsafe fn alt_positions(tail: &[u8], reference: u8) -> u64 {
@@ -134,6 +133,10 @@ mod sse2 {
         other & 0xaaaa_aaaa_aaaa_aaaa
     }
 
+    /// See [`super::classify_tail`]. Blocks of 16 bytes start at even offsets (the last one
+    /// overlaps the one before when the length is not a multiple of 16; the length is even,
+    /// so the parity holds), so in every block the even bytes are tabs and the odd ones
+    /// alleles.
     #[inline]
     pub(super) unsafe fn classify(tail: &[u8], reference: u8) -> Tail {
         debug_assert!(tail.len() >= 16 && tail.len().is_multiple_of(2));
