@@ -1,6 +1,7 @@
 //! Where the output goes, and how it gets there without anyone seeing a partial file: rows
 //! are written to a temporary file (beside the target, or unnamed for stdout) which is
-//! renamed into place, or copied to stdout, only once the whole input converted.
+//! renamed into place (swapped with an existing output), or copied to stdout, only once the
+//! whole input converted.
 
 use std::fs::{File, Permissions};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -181,7 +182,8 @@ impl TempOutput {
             .map_err(|e| Error::io(self.path(), "write", e))
     }
 
-    /// Makes the file the output: renames it over the target, or copies it out.
+    /// Makes the file the output: swaps it with an existing target (see [`exchange`]) or
+    /// renames it to a new one, or copies it out.
     pub fn publish(self) -> Result<()> {
         match (self.file, self.publish) {
             (TempFile::Named(tmp), Publish::Rename(target)) => {
