@@ -182,7 +182,7 @@ impl TempOutput {
             .map_err(|e| Error::io(self.path(), "write", e))
     }
 
-    /// Makes the file the output: swaps it with an existing target (see [`exchange`]) or
+    /// Makes the file the output: swaps it with an existing target (`renameat2`) or
     /// renames it to a new one, or copies it out.
     pub fn publish(self) -> Result<()> {
         match (self.file, self.publish) {
