@@ -6,8 +6,8 @@ page-cached file, alternately, N times, and reports the median wall time, MB/s a
 peak RSS of each run's own process tree (from wait4). Writes a Markdown table and an SVG
 bar chart.
 
-    scripts/compare.py [--size 1200MiB] [--contigs 16] [--runs 3] [--no-reference]
-                       [--out bench-results]
+    scripts/compare.py [--size 1200MiB] [--contigs 16] [--runs 3] [--warmup 1]
+                       [--no-reference] [--out bench-results]
 
 The reference runs only when pandas is installed (it needs ~12x the file's size in RAM;
 give it --reference-size to run it on a smaller matrix).
@@ -84,6 +84,7 @@ def main():
     p.add_argument("--size", default="1200MiB")
     p.add_argument("--contigs", type=int, default=16)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs of each tool first (hyperfine's --warmup)")
     p.add_argument("--no-reference", action="store_true")
     p.add_argument("--reference-size", default=None, help="run the reference on a matrix of this size instead")
     p.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
@@ -118,6 +119,10 @@ def main():
                 subprocess.check_call([HAPFLOW, "generate", "--rows", "0", "--header-line"], stdout=f)
             tools["reference (pandas, Pool(3))"] = [sys.executable, REFERENCE, ref_matrix, header, os.path.join(work, "ref-out.txt"), "3"]
             sizes["reference (pandas, Pool(3))"] = ref_size
+        for _ in range(args.warmup):
+            for tool, cmd in tools.items():
+                if not tool.startswith("reference"):  # the reference takes half a minute a run
+                    timed(cmd)
         results = {t: [] for t in tools}
         for _ in range(args.runs):
             for tool, cmd in tools.items():  # alternately, so drift hits every tool alike
@@ -128,7 +133,7 @@ def main():
             rss = max(r[1] for r in runs)
             rows.append({"tool": tool, "wall": wall, "mbps": sizes[tool] / 1e6 / wall, "rss": rss, "size": sizes[tool]})
         machine = "%s, %d cores, %s" % (platform.machine(), os.cpu_count(), platform.release())
-        lines = ["Matrix: `hapflow generate --size %s --contigs %d` (%d bytes); median of %d runs, run alternately; %s." % (args.size, args.contigs, size, args.runs, machine), "",
+        lines = ["Matrix: `hapflow generate --size %s --contigs %d` (%d bytes); median of %d runs, run alternately after %d warm-up run(s) each; %s." % (args.size, args.contigs, size, args.runs, args.warmup, machine), "",
                  "| tool | input | wall | MB/s | peak RSS (largest process) |", "|---|---|---|---|---|"]
         for r in rows:
             lines.append("| %s | %.0f MB | %.2f s | %.0f | %.1f MiB |" % (r["tool"], r["size"] / 1e6, r["wall"], r["mbps"], r["rss"] / 2**20))
