@@ -4,7 +4,8 @@
 //! `HAPFLOW_FAILPOINTS="checkpoint.synced=exit,chunk.written=sleep(20)"`: at each named
 //! point, `sleep(MS)` pauses, `exit` ends the process at once with status 137 (no
 //! destructor, no flush: as abrupt as `kill -9`), and `exit@N` does so at the N-th hit.
-//! Read in debug builds only; in release builds [`hit`] is empty.
+//! `error@N` makes the N-th hit an I/O error, at the points that can return one ([`fail`]).
+//! Read in debug builds only; in release builds [`hit`] and [`fail`] do nothing.
 
 #[cfg(debug_assertions)]
 mod imp {
@@ -17,6 +18,7 @@ mod imp {
     enum Action {
         Sleep(u64),
         Exit { at: u64, hits: AtomicU64 },
+        Error { at: u64, hits: AtomicU64 },
     }
 
     fn points() -> &'static HashMap<String, Action> {
@@ -36,6 +38,11 @@ mod imp {
                             at: 1,
                             hits: AtomicU64::new(0),
                         }
+                    } else if let Some(at) = action.strip_prefix("error@") {
+                        Action::Error {
+                            at: at.parse().ok()?,
+                            hits: AtomicU64::new(0),
+                        }
                     } else {
                         let at = action.strip_prefix("exit@")?.parse().ok()?;
                         Action::Exit {
@@ -49,6 +56,18 @@ mod imp {
         })
     }
 
+    pub fn fail(name: &str) -> std::io::Result<()> {
+        if let Some(Action::Error { at, hits }) = points().get(name) {
+            if hits.fetch_add(1, Ordering::SeqCst) + 1 == *at {
+                eprintln!("failpoint {name}: failing");
+                return Err(std::io::Error::other(format!("failpoint {name}")));
+            }
+            return Ok(());
+        }
+        hit(name);
+        Ok(())
+    }
+
     pub fn hit(name: &str) {
         match points().get(name) {
             None => {}
@@ -58,7 +77,7 @@ mod imp {
                 // SAFETY: _exit ends the process; nothing runs after it.
                 unsafe { libc::_exit(137) }
             }
-            Some(Action::Exit { .. }) => {}
+            Some(Action::Exit { .. } | Action::Error { .. }) => {}
         }
     }
 }
@@ -68,4 +87,13 @@ mod imp {
 pub fn hit(_name: &str) {
     #[cfg(debug_assertions)]
     imp::hit(_name);
+}
+
+/// [`hit`], at a point that can also fail with an I/O error (`error@N`).
+#[inline]
+pub fn fail(_name: &str) -> std::io::Result<()> {
+    #[cfg(debug_assertions)]
+    return imp::fail(_name);
+    #[cfg(not(debug_assertions))]
+    Ok(())
 }

@@ -131,6 +131,51 @@ fn strange_names_hard_links_and_empty_files_are_converted() {
     assert_eq!(d.terminate().status.code(), Some(0));
 }
 
+/// A checkpoint whose commit fails (here its fsync, by failpoint) while the conversion has
+/// gone on: the job stops, waits out its backoff, resumes from the last checkpoint that did
+/// commit, and publishes the same bytes as `hapflow convert`, once.
+#[test]
+fn a_failed_checkpoint_commit_resumes_from_the_last_good_one() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("m.txt");
+    generate(
+        &input,
+        &["--size", "6MiB", "--contigs", "6", "--seed", "22"],
+    );
+    let expected = work.path().join("expected.txt");
+    convert_once(&input, &expected, None);
+    let root = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start_with_env(
+        root.path(),
+        "",
+        &[("HAPFLOW_FAILPOINTS", "checkpoint.synced=error@2")],
+    );
+    drop_by_rename(&d.inbox(), "m.txt", &std::fs::read(&input).unwrap());
+    let status = d.wait_settled_jobs(1, MINUTE);
+    let log = d.log();
+    assert!(
+        log.contains("failpoint checkpoint.synced: failing"),
+        "{log}"
+    );
+    assert!(
+        log.contains("will retry"),
+        "the failure did not reach the job:\n{log}"
+    );
+    let job = &status["jobs"][0];
+    assert_eq!(job["state"], "done", "{status}");
+    assert!(
+        job["resumed_at_byte"].as_u64().is_some_and(|b| b > 0),
+        "not resumed from the first checkpoint: {status}"
+    );
+    assert_eq!(names(&d.outbox()), ["m.haplotype.txt"]);
+    assert!(
+        std::fs::read(d.outbox().join("m.haplotype.txt")).unwrap()
+            == std::fs::read(&expected).unwrap(),
+        "output differs"
+    );
+    assert_eq!(d.terminate().status.code(), Some(0));
+}
+
 /// 2,000 small files renamed into the inbox at once: each converted exactly once, the
 /// daemon's memory under its ceiling.
 #[test]

@@ -389,8 +389,10 @@ fn commit_checkpoints(
 }
 
 fn commit(r: &Runner, spool: &std::fs::File, path: &Path, p: &Pending) -> Result<()> {
-    spool.sync_data().map_err(|e| Error::io(path, "sync", e))?;
-    failpoint("checkpoint.synced");
+    spool
+        .sync_data()
+        .and_then(|()| crate::failpoints::fail("checkpoint.synced"))
+        .map_err(|e| Error::io(path, "sync", e))?;
     r.store.checkpoint(&p.job, &p.changed)?;
     failpoint("checkpoint.flushed");
     let (id, at) = (p.job.id, &p.at);
