@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hapflow::config::default_pairs;
-use hapflow::convert::{convert_chunk, ChunkOutput, Layout, Scratch};
+use hapflow::convert::{convert_chunk, ChunkOutput, ChunkStats, Layout, Run, Scratch};
 use hapflow::generate::{generate, Compress, Shape};
 
 fn chunk(variant_rate: f64) -> Vec<u8> {
@@ -19,6 +19,25 @@ fn chunk(variant_rate: f64) -> Vec<u8> {
     v
 }
 
+/// One chunk converted into reused buffers, cleared first (as a pipeline worker does).
+fn convert_into(
+    layout: &Layout,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    runs: &mut Vec<Run>,
+    scratch: &mut Scratch,
+) -> ChunkStats {
+    out.clear();
+    runs.clear();
+    let dst = ChunkOutput {
+        out_cap: out.capacity(),
+        out,
+        runs_cap: runs.capacity(),
+        runs,
+    };
+    convert_chunk(layout, input, scratch, dst).unwrap()
+}
+
 fn bench_convert(c: &mut Criterion) {
     let layout = Layout::resolve(&default_pairs(), None, 34).unwrap();
     let mut group = c.benchmark_group("convert_chunk");
@@ -29,17 +48,7 @@ fn bench_convert(c: &mut Criterion) {
         let mut scratch = Scratch::new(&layout);
         group.throughput(Throughput::Bytes(input.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), &input, |b, input| {
-            b.iter(|| {
-                out.clear();
-                runs.clear();
-                let dst = ChunkOutput {
-                    out_cap: out.capacity(),
-                    out: &mut out,
-                    runs_cap: runs.capacity(),
-                    runs: &mut runs,
-                };
-                convert_chunk(&layout, input, &mut scratch, dst).unwrap()
-            })
+            b.iter(|| convert_into(&layout, input, &mut out, &mut runs, &mut scratch))
         });
     }
     group.finish();
@@ -72,15 +81,7 @@ fn bench_scaling(c: &mut Criterion) {
                         let (input, layout) = (&input, &layout);
                         s.spawn(move || {
                             for _ in 0..CHUNKS {
-                                out.clear();
-                                runs.clear();
-                                let dst = ChunkOutput {
-                                    out_cap: out.capacity(),
-                                    out: &mut *out,
-                                    runs_cap: runs.capacity(),
-                                    runs: &mut *runs,
-                                };
-                                convert_chunk(layout, input, scratch, dst).unwrap();
+                                convert_into(layout, input, out, runs, scratch);
                             }
                         });
                     }

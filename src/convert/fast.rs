@@ -98,7 +98,7 @@ pub fn classify_tail(tail: &[u8], reference: u8) -> Tail {
 }
 
 /// [`classify_tail`] a byte pair at a time: the reference the SIMD version is tested against.
-pub fn classify_scalar(tail: &[u8], reference: u8) -> Tail {
+fn classify_scalar(tail: &[u8], reference: u8) -> Tail {
     if invariant_tail(tail, reference) {
         Tail::Invariant
     } else if plain_tail(tail) {
@@ -198,7 +198,7 @@ fn alt_positions(tail: &[u8], reference: u8) -> Option<u64> {
 
 /// True if `tail` is `\tX` repeated, each `X` being `N` or `reference`.
 #[inline]
-pub fn invariant_tail(tail: &[u8], reference: u8) -> bool {
+fn invariant_tail(tail: &[u8], reference: u8) -> bool {
     let (r, n, t) = (
         ONES * reference as u64,
         ONES * b'N' as u64,
@@ -222,7 +222,7 @@ pub fn invariant_tail(tail: &[u8], reference: u8) -> bool {
 /// True if `tail` is `\tX` repeated with every `X` an ordinary byte: not a tab, a line
 /// ending or NUL (those make an empty or malformed field, which the general path reports).
 #[inline]
-pub fn plain_tail(tail: &[u8]) -> bool {
+fn plain_tail(tail: &[u8]) -> bool {
     tail.chunks_exact(2)
         .all(|p| p[0] == b'\t' && !matches!(p[1], b'\t' | b'\n' | b'\r' | 0))
 }
@@ -331,6 +331,21 @@ mod tests {
             l.push_str(a);
         }
         l.into_bytes()
+    }
+
+    /// A `chr1` line in the fixed layout through the fast writer (whether it wrote, what)
+    /// and through the general path (its outcome, what it wrote).
+    fn both_paths(
+        layout: &Layout,
+        l: &[u8],
+        template: &mut PairsTemplate,
+        scratch: &mut Scratch,
+    ) -> ((bool, Vec<u8>), (RowOutcome, Vec<u8>)) {
+        let f = fixed_line(l, b"chr1", layout.columns()).unwrap();
+        let (mut fast, mut general) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
+        let wrote = write_fixed_variant(layout, l, &f, b"chr1", template, &mut fast, 4096);
+        let r = convert_line(layout, l, scratch, &mut general, 4096).unwrap();
+        ((wrote, fast), (r, general))
     }
 
     fn skip_invariant(rest: &[u8], contig: &[u8], columns: usize) -> Option<usize> {
@@ -451,21 +466,12 @@ mod tests {
             let l = line(reference, &all);
             let f = fixed_line(&l, b"chr1", 34).unwrap();
             assert!(plain_tail(&l[f.reference + 1..f.end]));
-            let (mut fast, mut general) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
-            assert!(write_fixed_variant(
-                &layout,
-                &l,
-                &f,
-                b"chr1",
-                &mut template,
-                &mut fast,
-                4096
-            ));
-            let r = convert_line(&layout, &l, &mut scratch, &mut general, 4096).unwrap();
-            assert_eq!(r, RowOutcome::Written);
+            let (fast, general) = both_paths(&layout, &l, &mut template, &mut scratch);
+            assert_eq!(general.0, RowOutcome::Written);
+            assert!(fast.0);
             assert_eq!(
-                String::from_utf8(fast).unwrap(),
-                String::from_utf8(general).unwrap()
+                String::from_utf8(fast.1).unwrap(),
+                String::from_utf8(general.1).unwrap()
             );
         }
     }
@@ -493,21 +499,9 @@ mod tests {
                     alleles[(at * 5 + i) % haplotypes] = "T";
                     alleles[(at + 1) % haplotypes] = "N";
                     let l = line("A", &alleles);
-                    let f = fixed_line(&l, b"chr1", columns).unwrap();
-                    let (mut fast, mut general) =
-                        (Vec::with_capacity(512), Vec::with_capacity(512));
-                    let wrote = write_fixed_variant(
-                        &layout,
-                        &l,
-                        &f,
-                        b"chr1",
-                        &mut template,
-                        &mut fast,
-                        512,
-                    );
-                    let r = convert_line(&layout, &l, &mut scratch, &mut general, 512).unwrap();
-                    assert_eq!(wrote, r == RowOutcome::Written, "{alleles:?}");
-                    assert_eq!(fast, general, "{alleles:?}");
+                    let (fast, general) = both_paths(&layout, &l, &mut template, &mut scratch);
+                    assert_eq!(fast.0, general.0 == RowOutcome::Written, "{alleles:?}");
+                    assert_eq!(fast.1, general.1, "{alleles:?}");
                 }
             }
         }
