@@ -11,6 +11,21 @@ use helper::{convert_once, generate};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
+/// The outbox holds `m.haplotype.txt` alone (published once, nothing else left), with
+/// the same bytes as `expected`.
+fn assert_published_once(d: &Daemon, expected: &Path, what: &str) {
+    assert_eq!(
+        names(&d.outbox()),
+        ["m.haplotype.txt"],
+        "{what}: published once, nothing else left"
+    );
+    assert!(
+        std::fs::read(d.outbox().join("m.haplotype.txt")).unwrap()
+            == std::fs::read(expected).unwrap(),
+        "{what}: output differs"
+    );
+}
+
 /// The daemon dies (as abruptly as `kill -9`) between each pair of steps of the checkpoint
 /// and publishing protocol: output written / fsynced / record written / flushed / published
 /// / input archived. After a restart the output is published exactly once, byte-identical
@@ -53,16 +68,7 @@ fn a_crash_at_every_step_publishes_exactly_once() {
         let jobs = status["jobs"].as_array().unwrap();
         assert_eq!(jobs.len(), 1, "{point}: {status}");
         assert_eq!(jobs[0]["state"], "done", "{point}: {status}");
-        assert_eq!(
-            names(&d.outbox()),
-            ["m.haplotype.txt"],
-            "{point}: published once, nothing else left"
-        );
-        assert!(
-            std::fs::read(d.outbox().join("m.haplotype.txt")).unwrap()
-                == std::fs::read(&expected).unwrap(),
-            "{point}: output differs"
-        );
+        assert_published_once(&d, &expected, point);
         assert_eq!(
             names(&d.state().join("archive")),
             ["m.txt"],
@@ -167,12 +173,7 @@ fn a_failed_checkpoint_commit_resumes_from_the_last_good_one() {
         job["resumed_at_byte"].as_u64().is_some_and(|b| b > 0),
         "not resumed from the first checkpoint: {status}"
     );
-    assert_eq!(names(&d.outbox()), ["m.haplotype.txt"]);
-    assert!(
-        std::fs::read(d.outbox().join("m.haplotype.txt")).unwrap()
-            == std::fs::read(&expected).unwrap(),
-        "output differs"
-    );
+    assert_published_once(&d, &expected, "a failed commit");
     assert_eq!(d.terminate().status.code(), Some(0));
 }
 
