@@ -88,7 +88,13 @@ struct ConvertArgs {
     /// No progress bar and no summary line.
     #[arg(long, short)]
     quiet: bool,
-    /// The matrix, plain or gzip; `-` reads stdin.
+    /// Characters that mean "no call", each one (e.g. `N.`); replaces `[alleles] missing`.
+    #[arg(long, value_name = "CHARS")]
+    missing: Option<String>,
+    /// Upper-case REF and every allele before converting (`a` and `A` are one allele).
+    #[arg(long)]
+    uppercase: bool,
+    /// The matrix: plain text, gzip, BGZF, zstd, xz or bzip2; `-` reads stdin.
     #[arg(value_name = "INPUT")]
     input: PathBuf,
     /// Where to write the table; stdout when absent or `-`.
@@ -190,6 +196,14 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     if let Some(t) = args.threads {
         config.threads = t;
     }
+    if let Some(chars) = &args.missing {
+        config.alleles.missing = hapflow::config::AllelesConfig::missing_from_flag(chars);
+        config
+            .alleles
+            .check()
+            .map_err(|e| hapflow::Error::config(e.replace("alleles.missing", "--missing")))?;
+    }
+    config.alleles.uppercase |= args.uppercase;
     let job = Job {
         input: Input::from_arg(&args.input),
         output: Output::from_arg(args.output.as_deref()),
@@ -197,6 +211,7 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
         header_file: args.header.or(config.header_file.clone()),
         memory_limit: args.memory_limit.unwrap_or(config.memory.limit).0,
         workers: config.worker_threads(),
+        alleles: config.alleles.alleles(),
     };
     let show = !args.quiet;
     let mut bar = Bar::new(show && std::io::stderr().is_terminal());
@@ -249,11 +264,16 @@ fn summary_line(s: &Summary) -> String {
         .map(|b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64))
         .unwrap_or_else(|| "unknown".into());
     format!(
-        "hapflow: {} rows in, {} rows out, {} contigs{}, {:.2} s, {:.0} MB/s, peak memory {}",
+        "hapflow: {} rows in, {} rows out, {} contigs{}{}, {:.2} s, {:.0} MB/s, peak memory {}",
         s.rows_in,
         s.rows_out,
         s.contigs,
         if s.regrouped { " (regrouped)" } else { "" },
+        match s.repeated_headers {
+            0 => String::new(),
+            1 => ", 1 repeated header line skipped".to_string(),
+            n => format!(", {n} repeated header lines skipped"),
+        },
         s.seconds,
         mb_s,
         peak

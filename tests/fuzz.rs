@@ -84,6 +84,7 @@ proptest! {
             header_file: None,
             memory_limit: 0,
             workers: 2,
+            alleles: Default::default(),
         };
         match convert_with_plan(&job, &Plan::with_chunk(256, 2), &mut Silent, &AtomicBool::new(false)) {
             Ok(_) => prop_assert!(output.exists()),

@@ -145,6 +145,7 @@ fn convert(c: &Case) -> String {
         header_file: None,
         memory_limit: 0,
         workers: c.workers,
+        alleles: Default::default(),
     };
     let plan = Plan::with_chunk(c.chunk, c.workers);
     convert_with_plan(&job, &plan, &mut Silent, &AtomicBool::new(false)).unwrap();

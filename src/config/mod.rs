@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::convert::Alleles;
 use crate::error::{Error, Result};
-pub use pairs::{default_pairs, ColumnRef, Haplotype, PairSpec};
+pub use pairs::{check_pairs, default_pairs, ColumnRef, Haplotype, PairSpec};
 pub use size::ByteSize;
 
 /// The whole configuration file.
@@ -28,6 +29,8 @@ pub struct Config {
     pub paths: PathsConfig,
     #[serde(default)]
     pub daemon: DaemonConfig,
+    #[serde(default)]
+    pub alleles: AllelesConfig,
     /// The pairs, one table per pair, in output order; empty means the built-in layout.
     #[serde(default, rename = "pair")]
     pub pairs: Vec<PairSpec>,
@@ -85,6 +88,20 @@ pub struct DaemonConfig {
     pub keep_jobs: usize,
 }
 
+/// How alleles are read (SPEC section 2, "Allele options"); the defaults give the
+/// reference's conversion exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllelesConfig {
+    /// Single characters meaning "no call": an allele equal to one is not in ALT, and in
+    /// `_PG_al` each is replaced by REF (before `-` is). Each is one ASCII character.
+    #[serde(default = "default_missing")]
+    pub missing: Vec<String>,
+    /// Upper-case REF and every allele before anything else (`a` and `A` are one allele).
+    #[serde(default)]
+    pub uppercase: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnSuccess {
@@ -99,6 +116,9 @@ pub const DEFAULT_MEMORY_LIMIT: u64 = 256 << 20;
 
 fn default_memory_limit() -> ByteSize {
     ByteSize(DEFAULT_MEMORY_LIMIT)
+}
+fn default_missing() -> Vec<String> {
+    vec!["N".into()]
 }
 fn default_inbox() -> PathBuf {
     "inbox".into()
@@ -126,6 +146,46 @@ fn default_umask() -> String {
 }
 fn default_keep_jobs() -> usize {
     1000
+}
+
+impl Default for AllelesConfig {
+    fn default() -> Self {
+        AllelesConfig {
+            missing: default_missing(),
+            uppercase: false,
+        }
+    }
+}
+
+impl AllelesConfig {
+    /// The missing characters of a `--missing` flag: every character of `chars` is one.
+    pub fn missing_from_flag(chars: &str) -> Vec<String> {
+        chars.chars().map(String::from).collect()
+    }
+
+    /// Each missing character must be one ASCII character that can be part of an allele.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        for m in &self.missing {
+            let ok = m.len() == 1
+                && m.is_ascii()
+                && !matches!(
+                    m.as_bytes()[0],
+                    b'\t' | b'\n' | b'\r' | b'|' | b'/' | b',' | 0
+                );
+            if !ok {
+                return Err(format!(
+                    "alleles.missing: {m:?} is not one character that can stand for an allele (such as \"N\" or \".\"); each entry is a single ASCII character, not a tab, '|', '/' or ','"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The allele model the conversion runs with.
+    pub fn alleles(&self) -> Alleles {
+        let missing: Vec<u8> = self.missing.iter().flat_map(|m| m.bytes()).collect();
+        Alleles::new(&missing, self.uppercase)
+    }
 }
 
 impl Default for MemoryConfig {
@@ -204,7 +264,8 @@ impl Config {
                 }
             }
         }
-        Ok(())
+        check_pairs(&self.pairs)?;
+        self.alleles.check()
     }
 
     fn resolve_relative_to(&mut self, base: &Path) {
@@ -305,6 +366,31 @@ mod tests {
         );
         assert!(Config::parse("[daemon]\numask = \"0999\"").is_err());
         assert!(Config::parse("[daemon]\numask = \"1777\"").is_err());
+    }
+
+    #[test]
+    fn alleles_parse_with_their_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.alleles, AllelesConfig::default());
+        assert!(c.alleles.alleles().is_default());
+        let c = Config::parse("[alleles]\nmissing = [\"N\", \".\"]\nuppercase = true").unwrap();
+        assert_eq!(c.alleles.alleles(), Alleles::new(b"N.", true));
+        for bad in ["\"NN\"", "\"\"", "\"/\"", "\"é\""] {
+            let err = Config::parse(&format!("[alleles]\nmissing = [{bad}]")).unwrap_err();
+            assert!(err.contains("alleles.missing"), "{bad}: {err}");
+        }
+        assert!(Config::parse("[alleles]\nmising = []").is_err());
+        assert_eq!(AllelesConfig::missing_from_flag("N."), ["N", "."]);
+    }
+
+    #[test]
+    fn pairs_that_cannot_make_a_table_are_refused_at_load() {
+        let twice = "[[pair]]\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 3 }";
+        let err = Config::parse(twice).unwrap_err();
+        assert!(err.contains("pair 1 (ab) names column 3 twice"), "{err}");
+        let one = "[[pair]]\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }\n";
+        let err = Config::parse(&format!("{one}{one}")).unwrap_err();
+        assert!(err.contains("pairs 1 and 2 are both named \"ab\""), "{err}");
     }
 
     #[test]

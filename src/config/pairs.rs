@@ -76,6 +76,34 @@ pub const DEFAULT_LAYOUT: [(&str, usize, &str, usize); 15] = [
     ("8a", 32, "8b", 17),
 ];
 
+/// Pairs that cannot make a table: a pair naming one column twice (its `_PG_al` would be
+/// `x|x`), or two pairs with the same name (their output columns would share names). Uses
+/// each pair's name as the output writes it ([`PairSpec::name`]).
+pub fn check_pairs(pairs: &[PairSpec]) -> Result<(), String> {
+    for (i, pair) in pairs.iter().enumerate() {
+        if pair.first.column == pair.second.column {
+            let column = match &pair.first.column {
+                ColumnRef::Index(n) => n.to_string(),
+                ColumnRef::Name(name) => format!("{name:?}"),
+            };
+            return Err(format!(
+                "pair {} ({}) names column {column} twice; a pair is two different haplotype columns",
+                i + 1,
+                pair.name()
+            ));
+        }
+        let name = pair.name();
+        if let Some(j) = pairs[..i].iter().position(|p| p.name() == name) {
+            return Err(format!(
+                "pairs {} and {} are both named {name:?}; their output columns would have the same names",
+                j + 1,
+                i + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn default_pairs() -> Vec<PairSpec> {
     DEFAULT_LAYOUT
         .iter()
@@ -93,6 +121,11 @@ mod tests {
         assert_eq!(names[0], "10a10b");
         assert_eq!(names[13], "3a3b");
         assert_eq!(names.len(), 15);
+    }
+
+    #[test]
+    fn the_default_layout_passes_the_pair_checks() {
+        assert_eq!(check_pairs(&default_pairs()), Ok(()));
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct ChunkStats {
     pub rows: u64,
     /// Rows written.
     pub rows_out: u64,
+    /// Lines equal to the input's header line, skipped (matrices joined with `cat`).
+    pub headers: u64,
     /// Bytes of the chunk converted. Less than its length when the output buffers filled up:
     /// the caller writes what it has and converts the rest again.
     pub consumed: usize,
@@ -64,11 +66,13 @@ pub fn convert_chunk(
     } = dst;
     let mut stats = ChunkStats::default();
     let mut pos = 0;
+    // The fast paths know only the default allele model.
+    let fast = layout.alleles().is_default();
     while pos < chunk.len() {
         // Most rows are in the fixed one-letter layout of the previous row's contig: drop
         // the invariant ones without splitting fields, write the variant ones from a
         // template.
-        if let Some(run) = runs.last() {
+        if let (Some(run), true) = (runs.last(), fast) {
             let contig = &chunk[run.contig.0 as usize..run.contig.1 as usize];
             let rest = &chunk[pos..];
             if let Some(f) = fixed_line(rest, contig, layout.columns()) {
@@ -115,7 +119,8 @@ pub fn convert_chunk(
         if let [rest @ .., b'\r'] = line {
             line = rest;
         }
-        if line.is_empty() {
+        if line.is_empty() || is_repeated_header(layout, line) {
+            stats.headers += !line.is_empty() as u64;
             stats.lines += 1;
             pos = end + 1;
             continue;
@@ -164,6 +169,15 @@ pub fn convert_chunk(
     }
     stats.consumed = pos.min(chunk.len());
     Ok(stats)
+}
+
+/// True if `line` is the input's header line again (with or without a byte-order mark, as
+/// `cat` of files saved on Windows leaves it).
+fn is_repeated_header(layout: &Layout, line: &[u8]) -> bool {
+    layout.repeated_header().is_some_and(|h| {
+        let line = line.strip_prefix(crate::read::start::BOM).unwrap_or(line);
+        line.len() == h.len() && line == h
+    })
 }
 
 /// Counts the lines in `bytes` (used to turn a chunk's line index into a file's).

@@ -43,7 +43,7 @@ pub fn fixed_line(rest: &[u8], contig: &[u8], columns: usize) -> Option<FixedLin
         return None;
     }
     let reference = *rest.get(q + 1)?;
-    if matches!(reference, b'\t' | b'\n' | b'\r' | 0) {
+    if matches!(reference, b'\t' | b'\n' | b'\r' | 0) || not_one_allele(reference) {
         return None;
     }
     let end = q + 2 + 2 * (columns - 3);
@@ -151,6 +151,11 @@ mod sse2 {
             _mm_set1_epi8(b'\r' as i8),
             _mm_setzero_si128(),
         );
+        let (pipe, slash, comma) = (
+            _mm_set1_epi8(b'|' as i8),
+            _mm_set1_epi8(b'/' as i8),
+            _mm_set1_epi8(b',' as i8),
+        );
         // Per byte, all ones where the byte is what its position wants.
         let mut invariant = _mm_set1_epi8(-1);
         let mut plain = _mm_set1_epi8(-1);
@@ -164,6 +169,12 @@ mod sse2 {
                 _mm_or_si128(is_tab, _mm_cmpeq_epi8(x, zero)),
                 _mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)),
             );
+            // A genotype or list separator: the general path reports it.
+            let separator = _mm_or_si128(
+                _mm_cmpeq_epi8(x, pipe),
+                _mm_or_si128(_mm_cmpeq_epi8(x, slash), _mm_cmpeq_epi8(x, comma)),
+            );
+            let special = _mm_or_si128(special, separator);
             // Even bytes: tabs. Odd bytes: N or REF (invariant), not special (plain).
             let tabs_ok = _mm_andnot_si128(odd, is_tab);
             invariant = _mm_and_si128(invariant, _mm_or_si128(tabs_ok, _mm_and_si128(odd, no_alt)));
@@ -220,11 +231,19 @@ fn invariant_tail(tail: &[u8], reference: u8) -> bool {
 }
 
 /// True if `tail` is `\tX` repeated with every `X` an ordinary byte: not a tab, a line
-/// ending or NUL (those make an empty or malformed field, which the general path reports).
+/// ending or NUL (those make an empty or malformed field), nor `/`, `|` or `,` (not one
+/// allele); the general path reports those.
 #[inline]
 fn plain_tail(tail: &[u8]) -> bool {
-    tail.chunks_exact(2)
-        .all(|p| p[0] == b'\t' && !matches!(p[1], b'\t' | b'\n' | b'\r' | 0))
+    tail.chunks_exact(2).all(|p| {
+        p[0] == b'\t' && !matches!(p[1], b'\t' | b'\n' | b'\r' | 0) && !not_one_allele(p[1])
+    })
+}
+
+/// `/`, `|` and `,` separate the alleles of a genotype call or a list: never one allele.
+#[inline(always)]
+fn not_one_allele(b: u8) -> bool {
+    matches!(b, b'/' | b'|' | b',')
 }
 
 /// The pairs section of a row (`\tCHROM\tX|Y` per pair) for one contig, with the offsets of
@@ -411,7 +430,7 @@ mod tests {
     #[test]
     fn classify_tail_equals_the_scalar_checks() {
         let odd_bytes = [
-            b'N', b'A', b'C', b'-', b'\t', b'\n', b'\r', 0, b'a', 0xff, b' ',
+            b'N', b'A', b'C', b'-', b'\t', b'\n', b'\r', 0, b'a', 0xff, b' ', b'/', b'|', b',',
         ];
         let mut checked = 0;
         for pairs in 1..=40 {
@@ -484,13 +503,19 @@ mod tests {
         let mut template = PairsTemplate::default();
         for haplotypes in 1..=40usize {
             let columns = haplotypes + 3;
+            // One haplotype makes no pair (a pair is two columns); the tail is still checked.
             let pairs = [PairSpec::new(
                 "a",
                 ColumnRef::Index(3),
                 "b",
                 ColumnRef::Index(columns - 1),
             )];
-            let layout = Layout::resolve(&pairs, None, columns).unwrap();
+            let pairs = if haplotypes == 1 {
+                &pairs[..0]
+            } else {
+                &pairs[..]
+            };
+            let layout = Layout::resolve(pairs, None, columns).unwrap();
             let mut scratch = Scratch::new(&layout);
             for at in 0..haplotypes {
                 for (i, other) in ["C", "-", "G"].iter().enumerate() {

@@ -1,6 +1,7 @@
 //! The configured pairs resolved against one matrix: column indexes checked against the
 //! header (or the first line), and the output header line built once.
 
+use super::alleles::Alleles;
 use crate::config::{ColumnRef, PairSpec};
 
 /// Everything the conversion needs to know about one input's columns.
@@ -10,6 +11,9 @@ pub struct Layout {
     names: Option<Vec<String>>,
     pairs: Vec<(usize, usize)>,
     header: Vec<u8>,
+    alleles: Alleles,
+    /// The input's header line as written: a later line equal to it is skipped.
+    header_text: Option<Vec<u8>>,
 }
 
 impl Layout {
@@ -38,9 +42,22 @@ impl Layout {
                                 "{where_}: column {name:?} is named, but the matrix has no header line and no header file was given"
                             ))
                         }
-                        Some(names) => names.iter().position(|n| n == name).ok_or_else(|| {
-                            format!("{where_}: column {name:?} does not exist in the header")
-                        })?,
+                        Some(names) => {
+                            let mut at = names.iter().enumerate().filter(|(_, n)| *n == name);
+                            match (at.next(), at.next()) {
+                                (Some((i, _)), None) => i,
+                                (None, _) => {
+                                    return Err(format!(
+                                        "{where_}: column {name:?} does not exist in the header"
+                                    ))
+                                }
+                                (Some((i, _)), Some((j, _))) => {
+                                    return Err(format!(
+                                        "{where_}: column {name:?} occurs twice in the header (columns {i} and {j}); name the column by its index instead"
+                                    ))
+                                }
+                            }
+                        }
                     },
                 };
                 if index >= columns {
@@ -57,7 +74,15 @@ impl Layout {
                 }
                 Ok(index)
             };
-            resolved.push((find(&pair.first.column)?, find(&pair.second.column)?));
+            let (x, y) = (find(&pair.first.column)?, find(&pair.second.column)?);
+            if x == y {
+                return Err(format!(
+                    "pair {} ({}): both haplotypes name column {x}; a pair is two different columns",
+                    i + 1,
+                    pair.name()
+                ));
+            }
+            resolved.push((x, y));
             let name = pair.name();
             header.extend_from_slice(format!("\t{name}_PI\t{name}_PG_al").as_bytes());
         }
@@ -67,7 +92,31 @@ impl Layout {
             names: names.map(<[String]>::to_vec),
             pairs: resolved,
             header,
+            alleles: Alleles::default(),
+            header_text: None,
         })
+    }
+
+    /// The same layout reading alleles by `alleles`.
+    pub fn with_alleles(mut self, alleles: Alleles) -> Layout {
+        self.alleles = alleles;
+        self
+    }
+
+    /// The same layout skipping every data line equal to `header_text`, the input's header
+    /// line (as the reference skips repeated headers of matrices joined with `cat`).
+    pub fn with_repeated_header(mut self, header_text: Option<Vec<u8>>) -> Layout {
+        self.header_text = header_text;
+        self
+    }
+
+    pub fn alleles(&self) -> &Alleles {
+        &self.alleles
+    }
+
+    /// The header line a data line may repeat, if the input has one.
+    pub fn repeated_header(&self) -> Option<&[u8]> {
+        self.header_text.as_deref()
     }
 
     /// The number of fields every data line must have.
@@ -136,6 +185,28 @@ mod tests {
         assert!(err.contains("\"s9\" does not exist"), "{err}");
         let err = Layout::resolve(&p, None, 5).unwrap_err();
         assert!(err.contains("no header"), "{err}");
+    }
+
+    #[test]
+    fn a_pair_of_one_column_and_a_name_twice_in_the_header_are_refused() {
+        let p = [pair(ColumnRef::Index(3), ColumnRef::Index(3))];
+        let err = Layout::resolve(&p, None, 5).unwrap_err();
+        assert!(err.contains("both haplotypes name column 3"), "{err}");
+        let names: Vec<String> = ["CHROM", "POS", "REF", "s1", "s1"]
+            .map(String::from)
+            .to_vec();
+        let p = [pair(ColumnRef::Name("s1".into()), ColumnRef::Index(3))];
+        let err = Layout::resolve(&p, Some(&names), 5).unwrap_err();
+        assert!(
+            err.contains("occurs twice in the header (columns 3 and 4)"),
+            "{err}"
+        );
+        let p = [pair(ColumnRef::Name("s1".into()), ColumnRef::Index(3))];
+        let names: Vec<String> = ["CHROM", "POS", "REF", "s1", "s2"]
+            .map(String::from)
+            .to_vec();
+        let err = Layout::resolve(&p, Some(&names), 5).unwrap_err();
+        assert!(err.contains("both haplotypes name column 3"), "{err}");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The conversion itself (SPEC section 2): pure functions from bytes of whole lines to bytes
 //! of output rows. No files, no threads; the pipeline feeds it chunks.
 
+pub mod alleles;
 pub mod chunk;
 pub mod fast;
 pub mod layout;
 pub mod row;
 
+pub use alleles::Alleles;
 pub use chunk::{convert_chunk, ChunkError, ChunkOutput, ChunkStats, Run};
 pub use layout::Layout;
 pub use row::{convert_line, LineError, RowOutcome, Scratch};

@@ -6,6 +6,7 @@
 
 use memchr::Memchr;
 
+use super::alleles::Alleles;
 use super::fast::PairsTemplate;
 use super::layout::Layout;
 
@@ -36,6 +37,8 @@ pub struct Scratch {
     alts: Vec<(usize, usize)>,
     /// REF with every `-` replaced by REF: what an `N` becomes after both replacements.
     ref_for_n: Vec<u8>,
+    /// The line with REF and the alleles upper-cased, when the options ask for it.
+    upper: Vec<u8>,
     /// The fast path's pairs section for the current contig.
     pub(crate) template: PairsTemplate,
 }
@@ -46,6 +49,7 @@ impl Scratch {
             fields: Vec::with_capacity(layout.columns() + 1),
             alts: Vec::with_capacity(layout.columns()),
             ref_for_n: Vec::new(),
+            upper: Vec::new(),
             template: PairsTemplate::default(),
         }
     }
@@ -61,15 +65,38 @@ pub fn convert_line(
     out_cap: usize,
 ) -> Result<RowOutcome, LineError> {
     split_fields(layout, line, &mut s.fields)?;
+    check_fields(layout, line, &s.fields)?;
+    check_alleles(layout, line, &s.fields)?;
+    if !layout.alleles().uppercase() {
+        return write_row(layout, line, s, out, out_cap);
+    }
+    // REF and the alleles upper-cased first; CHROM and POS as written.
+    let mut upper = std::mem::take(&mut s.upper);
+    upper.clear();
+    upper.extend_from_slice(line);
+    upper[s.fields[2]..].make_ascii_uppercase();
+    let row = write_row(layout, &upper, s, out, out_cap);
+    s.upper = upper;
+    row
+}
+
+/// The row of a checked line whose fields `s.fields` holds.
+fn write_row(
+    layout: &Layout,
+    line: &[u8],
+    s: &mut Scratch,
+    out: &mut Vec<u8>,
+    out_cap: usize,
+) -> Result<RowOutcome, LineError> {
+    let alleles = layout.alleles();
     let f = &s.fields;
     let field = |i: usize| &line[f[i]..f[i + 1] - 1];
-    check_fields(layout, line, f)?;
 
     let reference = field(2);
     s.alts.clear();
     for i in 3..layout.columns() {
         let allele = field(i);
-        if allele == b"N" || same(allele, reference) {
+        if matches!(allele, [b] if alleles.is_missing(*b)) || same(allele, reference) {
             continue;
         }
         if !s.alts.iter().any(|&(a, b)| same(&line[a..b], allele)) {
@@ -81,8 +108,15 @@ pub fn convert_line(
     }
 
     let ref_for_n: &[u8] = if reference.contains(&b'-') {
+        // REF with its own `-` replaced by REF (its missing characters stay: the
+        // replacement of missing characters has already happened when this is inserted).
         s.ref_for_n.clear();
-        substitute(reference, reference, reference, &mut s.ref_for_n);
+        for &b in reference {
+            match b {
+                b'-' => s.ref_for_n.extend_from_slice(reference),
+                _ => s.ref_for_n.push(b),
+            }
+        }
         &s.ref_for_n
     } else {
         reference
@@ -91,10 +125,10 @@ pub fn convert_line(
     let prefix = f[3] - 1; // CHROM \t POS \t REF
     let mut need = prefix + 1 + s.alts.len() - 1 + 1;
     need += s.alts.iter().map(|&(a, b)| b - a).sum::<usize>();
+    let sub_len = |a: &[u8]| substituted_len(a, reference.len(), ref_for_n.len(), alleles);
     for &(x, y) in layout.pairs() {
         need += 1 + chrom.len() + 1 + 1;
-        need += substituted_len(field(x), reference.len(), ref_for_n.len());
-        need += substituted_len(field(y), reference.len(), ref_for_n.len());
+        need += sub_len(field(x)) + sub_len(field(y));
     }
     if out.len() + need > out_cap {
         return Ok(RowOutcome::NoRoom(need));
@@ -113,13 +147,37 @@ pub fn convert_line(
         out.push(b'\t');
         out.extend_from_slice(chrom);
         out.push(b'\t');
-        substitute(field(x), reference, ref_for_n, out);
+        substitute(field(x), reference, ref_for_n, alleles, out);
         out.push(b'|');
-        substitute(field(y), reference, ref_for_n, out);
+        substitute(field(y), reference, ref_for_n, alleles, out);
     }
     out.push(b'\n');
     debug_assert_eq!(out.len() - start, need);
     Ok(RowOutcome::Written)
+}
+
+/// REF and every allele must be one allele: a `/`, `|` or `,` in one (a genotype call such
+/// as `A/T` or `G|A`, or a list) would make `_PG_al` or ALT ambiguous.
+fn check_alleles(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineError> {
+    let Some(i) = memchr::memchr3(b'|', b'/', b',', &line[f[2]..]) else {
+        return Ok(());
+    };
+    let at = f[2] + i;
+    let column = (2..layout.columns())
+        .find(|&c| f[c + 1] > at)
+        .expect("the byte is in a field");
+    let value = String::from_utf8_lossy(&line[f[column]..f[column + 1] - 1]);
+    let which = match column {
+        2 => "REF".to_string(),
+        c => layout.describe_column(c),
+    };
+    Err(LineError {
+        at: f[column],
+        what: format!(
+            "{which} holds {value:?}, a genotype or a list, not one haplotype allele: a '/', '|' or ',' \
+             in an allele would make _PG_al or ALT ambiguous (give each haplotype its own column)"
+        ),
+    })
 }
 
 /// Slice equality for the short fields of a matrix, without a call into libc's memcmp for
@@ -144,22 +202,27 @@ fn split_fields(layout: &Layout, line: &[u8], fields: &mut Vec<usize>) -> Result
         if b == b'\t' {
             if fields.len() == expected {
                 let found = fields.len() + 1 + Memchr::new(b'\t', &line[i + 1..]).count();
-                return Err(field_count(found, expected));
+                return Err(field_count(line, found, expected));
             }
             fields.push(i + 1);
         }
     }
     if fields.len() != expected {
-        return Err(field_count(fields.len(), expected));
+        return Err(field_count(line, fields.len(), expected));
     }
     fields.push(line.len() + 1);
     Ok(())
 }
 
-fn field_count(found: usize, expected: usize) -> LineError {
+fn field_count(line: &[u8], found: usize, expected: usize) -> LineError {
+    let spaces = if found < expected && line.contains(&b' ') {
+        " (the line has spaces: are its fields separated by spaces rather than tabs?)"
+    } else {
+        ""
+    };
     LineError {
         at: 0,
-        what: format!("{found} fields, but the header (or first line) has {expected}"),
+        what: format!("{found} fields, but the header (or first line) has {expected}{spaces}"),
     }
 }
 
@@ -178,10 +241,16 @@ fn check_fields(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineErr
     }
     let pos = &line[f[1]..f[2] - 1];
     if !pos.iter().all(u8::is_ascii_digit) {
+        let header = if crate::read::header::header_line_names(line).is_some() {
+            " (this is a header line, and not the same as the input's first line: were \
+             different matrices joined?)"
+        } else {
+            ""
+        };
         return Err(LineError {
             at: f[1],
             what: format!(
-                "POS {:?} is not a non-negative integer",
+                "POS {:?} is not a non-negative integer{header}",
                 String::from_utf8_lossy(pos)
             ),
         });
@@ -189,48 +258,30 @@ fn check_fields(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineErr
     Ok(())
 }
 
-/// Length of `allele` after `N` -> REF, then `-` -> REF.
-fn substituted_len(allele: &[u8], ref_len: usize, ref_for_n_len: usize) -> usize {
-    if let [b] = allele {
-        return match b {
-            b'N' => ref_for_n_len,
-            b'-' => ref_len,
-            _ => 1,
-        };
-    }
+/// Length of `allele` after every missing character -> REF, then `-` -> REF.
+fn substituted_len(allele: &[u8], ref_len: usize, ref_for_n_len: usize, a: &Alleles) -> usize {
     allele
         .iter()
-        .map(|b| match b {
-            b'N' => ref_for_n_len,
+        .map(|&b| match b {
+            b if a.is_missing(b) => ref_for_n_len,
             b'-' => ref_len,
             _ => 1,
         })
         .sum()
 }
 
-/// Appends `allele` with every `N` replaced by `ref_for_n` and every `-` by `reference`:
-/// the reference's two plain replacements done in one pass (an `N` becomes REF, and any `-`
-/// inside that REF is then replaced too, which `ref_for_n` already holds).
-fn substitute(allele: &[u8], reference: &[u8], ref_for_n: &[u8], out: &mut Vec<u8>) {
-    if let [b] = allele {
+/// Appends `allele` with every missing character (`N` by default) replaced by `ref_for_n`
+/// and every `-` by `reference`: the reference's two plain replacements done in one pass (a
+/// missing character becomes REF, and any `-` inside that REF is then replaced too, which
+/// `ref_for_n` already holds).
+fn substitute(allele: &[u8], reference: &[u8], ref_for_n: &[u8], a: &Alleles, out: &mut Vec<u8>) {
+    for &b in allele {
         match b {
-            b'N' => out.extend_from_slice(ref_for_n),
+            b if a.is_missing(b) => out.extend_from_slice(ref_for_n),
             b'-' => out.extend_from_slice(reference),
-            _ => out.push(*b),
+            _ => out.push(b),
         }
-        return;
     }
-    let mut rest = allele;
-    while let Some(i) = memchr::memchr2(b'N', b'-', rest) {
-        out.extend_from_slice(&rest[..i]);
-        out.extend_from_slice(if rest[i] == b'N' {
-            ref_for_n
-        } else {
-            reference
-        });
-        rest = &rest[i + 1..];
-    }
-    out.extend_from_slice(rest);
 }
 
 #[cfg(test)]
@@ -345,5 +396,62 @@ mod tests {
         let r = convert_line(&l, b"c\t1\tA\tC\tC", &mut s, &mut out, 10).unwrap();
         assert_eq!(r, RowOutcome::NoRoom("c\t1\tA\tC\tc\tC|C\n".len()));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_dash_and_an_n_inside_ref() {
+        // "N|A".replace("N", "N-").replace("-", "N-") == "NN-|A"
+        let l = layout(5, &[(3, 4)]);
+        assert_eq!(
+            convert(&l, "c\t1\tN-\tN\tA").unwrap().unwrap(),
+            "c\t1\tN-\tA\tc\tNN-|A\n"
+        );
+    }
+
+    #[test]
+    fn genotypes_and_lists_are_not_alleles() {
+        let l = layout(6, &[(3, 4)]);
+        for (line, which, value) in [
+            ("c\t1\tA\tA/T\tA\tA", "column 3", "A/T"),
+            ("c\t1\tA\tA\tG|A\tA", "column 4", "G|A"),
+            ("c\t1\tA\tA\tA\tC,T", "column 5", "C,T"),
+            ("c\t1\tA/A\tA\tA\tA", "REF", "A/A"),
+        ] {
+            let e = convert(&l, line).unwrap_err();
+            assert!(
+                e.what
+                    .starts_with(&format!("{which} holds {value:?}, a genotype or a list")),
+                "{}",
+                e.what
+            );
+            assert_eq!(e.at, line.find(value).unwrap());
+        }
+        // CHROM and POS are not alleles.
+        assert!(convert(&l, "c/1\t1\tA\tC\tA\tA").is_ok());
+    }
+
+    #[test]
+    fn missing_characters_and_upper_casing() {
+        let l = layout(7, &[(3, 4), (5, 6)]).with_alleles(Alleles::new(b"N.", true));
+        assert_eq!(convert(&l, "c\t1\ta\t.\tn\tN\tA"), Ok(None));
+        assert_eq!(
+            convert(&l, "c\t1\ta-\t.\tt\tg.\tA").unwrap().unwrap(),
+            "c\t1\tA-\tT,G.,A\tc\tAA-|T\tc\tGAA-|A\n"
+        );
+        // Without upper-casing, `n` is an allele; the missing characters are as given.
+        let l = layout(5, &[(3, 4)]).with_alleles(Alleles::new(b".", false));
+        assert_eq!(
+            convert(&l, "chr\t1\tA\tN\t.").unwrap().unwrap(),
+            "chr\t1\tA\tN\tchr\tN|A\n"
+        );
+    }
+
+    #[test]
+    fn a_header_line_in_the_data_says_so() {
+        let l = layout(5, &[(3, 4)]);
+        let e = convert(&l, "CHROM\tPOS\tREF\ta\tb").unwrap_err();
+        assert!(e.what.contains("this is a header line"), "{}", e.what);
+        let e = convert(&l, "c 1 A C").unwrap_err();
+        assert!(e.what.contains("separated by spaces"), "{}", e.what);
     }
 }

@@ -63,6 +63,7 @@ pub struct Settings {
     pub plan: Plan,
     pub pairs: Vec<PairSpec>,
     pub header_file: Option<PathBuf>,
+    pub alleles: crate::convert::Alleles,
     pub on_success: OnSuccess,
 }
 
@@ -168,6 +169,7 @@ fn convert(r: &Runner, s: &Settings, job: &mut JobV1) -> Result<Outcome> {
         input: &input,
         pairs: &s.pairs,
         header_file: s.header_file.as_deref(),
+        alleles: &s.alleles,
         plan: s.plan,
     };
     let spool = match &start {

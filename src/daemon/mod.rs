@@ -108,6 +108,7 @@ pub fn job_settings(c: &Config) -> Result<Settings> {
         plan,
         pairs: c.pairs(),
         header_file: c.header_file.clone(),
+        alleles: c.alleles.alleles(),
         on_success: c.daemon.on_success,
     })
 }

@@ -17,11 +17,14 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::budget::{Budget, Grant};
 use crate::config::{ColumnRef, PairSpec};
-use crate::convert::{convert_chunk, ChunkError, ChunkOutput, ChunkStats, Layout, Run, Scratch};
+use crate::convert::{
+    convert_chunk, Alleles, ChunkError, ChunkOutput, ChunkStats, Layout, Run, Scratch,
+};
 use crate::error::{Error, Result};
+use crate::read::format::Format;
 use crate::read::header::read_header_file;
 use crate::read::start::{read_start, StartError};
-use crate::read::{Chunker, Cut, Input, Source};
+use crate::read::{Chunker, Cut, Input, ReadError, Source};
 use crate::write::{ContigTable, GroupedWriter, Output, TempOutput, WriteError};
 pub use observer::{Observer, Silent};
 pub use plan::Plan;
@@ -39,6 +42,8 @@ pub struct Job {
     pub memory_limit: u64,
     /// Worker threads (at least 1).
     pub workers: usize,
+    /// How alleles are read (missing characters, upper-casing).
+    pub alleles: Alleles,
 }
 
 /// What a finished conversion did.
@@ -53,6 +58,9 @@ pub struct Summary {
     pub output_bytes: u64,
     /// Contigs were interleaved in the input and the output had to be regrouped.
     pub regrouped: bool,
+    /// Lines equal to the header line, skipped (matrices joined with `cat`). Counted from
+    /// where this run started (a resumed job counts only what it read).
+    pub repeated_headers: u64,
     pub seconds: f64,
 }
 
@@ -80,6 +88,7 @@ pub struct Conversion<'a> {
     pub input: &'a Input,
     pub pairs: &'a [PairSpec],
     pub header_file: Option<&'a Path>,
+    pub alleles: &'a Alleles,
     pub plan: Plan,
 }
 
@@ -137,6 +146,7 @@ impl Slot {
 /// Why the reader stopped short of the end of the input.
 enum ReadFailure {
     LineTooLong,
+    /// The chunk's `len` bytes are what was read before the error: the data ends there.
     Read(std::io::Error),
     Stopped,
 }
@@ -177,6 +187,7 @@ pub fn convert_with_plan(
         input: &job.input,
         pairs: &job.pairs,
         header_file: job.header_file.as_deref(),
+        alleles: &job.alleles,
         plan: *plan,
     };
     let spool = TempOutput::create(&job.output)?;
@@ -197,9 +208,12 @@ pub fn run(
     grouped: impl FnOnce() -> Result<TempOutput>,
 ) -> Result<(TempOutput, Summary)> {
     let started = Instant::now();
-    let plan = conversion.plan;
-    let budget = Budget::new(plan.pool);
     let name = conversion.input.display_name();
+    // The input's first bytes say how it is stored, and so what its decoder needs.
+    let source = Source::open(conversion.input, conversion.plan.inflaters())?;
+    let format = source.format;
+    let plan = conversion.plan.with_decoder(format.extra_decoder_bytes())?;
+    let budget = Budget::new(plan.pool);
 
     let mut slots = (0..plan.window)
         .map(|_| Slot::new(&plan, &budget))
@@ -207,23 +221,26 @@ pub fn run(
     let mut spare = Slot::spare(&plan, &budget)?;
     let contig_grant = budget.reserve(plan.contig_bytes, "the contig table")?;
     let _decompress = budget.reserve(
-        crate::read::source::decompress_bytes(plan.inflaters()),
-        "the gzip reader",
+        crate::read::source::decompress_bytes(plan.inflaters()) + plan.decoder_bytes,
+        "the decompressor",
     )?;
 
     // The start of the input says what its columns are, resumed or not.
-    let source = Source::open(conversion.input, plan.inflaters())?;
     observer.started(source.total_bytes);
-    let gzip = source.gzip;
     let mut chunker = Chunker::new(source.reader);
     let mut first = slots.pop().expect("a plan has at least one slot");
     let begin = read_start(&mut chunker, &mut first.input).map_err(|e| match e {
         StartError::LineTooLong { line, byte } => {
             Error::bad_line(&name, line, byte, too_long(&plan))
         }
-        StartError::Read(e) => read_error(conversion.input, gzip, e, 1, 0),
+        StartError::NotAMatrix { line, byte, what } => Error::bad_line(&name, line, byte, what),
+        StartError::Read { error, line, byte } => {
+            read_error(conversion.input, format, error, line, byte)
+        }
     })?;
-    let layout = resolve_layout(conversion, &begin, &name)?;
+    let layout = resolve_layout(conversion, &begin, &name)?
+        .with_alleles(conversion.alleles.clone())
+        .with_repeated_header(begin.header_text.clone());
 
     let (mut writer, mut state, filled, start_byte, source_bytes) = match start {
         Start::Fresh(spool) => {
@@ -265,6 +282,7 @@ pub fn run(
     };
 
     let workers = plan.workers;
+    let mut repeated_headers = 0;
     let outcome = std::thread::scope(|s| -> Result<()> {
         let (work_tx, work_rx) = bounded::<Chunk>(plan.window);
         let (done_tx, done_rx) = bounded::<Chunk>(plan.window);
@@ -283,7 +301,8 @@ pub fn run(
             input: conversion.input,
             name: &name,
             plan: &plan,
-            gzip,
+            format,
+            repeated_headers: &mut repeated_headers,
             layout: &layout,
             writer: &mut writer,
             spare: &mut spare,
@@ -312,6 +331,7 @@ pub fn run(
             source_bytes: state.source_bytes,
             output_bytes: written.bytes,
             regrouped: written.regrouped,
+            repeated_headers,
             seconds: started.elapsed().as_secs_f64(),
         },
     ))
@@ -325,21 +345,39 @@ fn too_long(plan: &Plan) -> String {
     )
 }
 
-fn read_error(input: &Input, gzip: bool, e: std::io::Error, line: u64, byte: u64) -> Error {
-    if gzip
-        && matches!(
-            e.kind(),
-            std::io::ErrorKind::UnexpectedEof
-                | std::io::ErrorKind::InvalidData
-                | std::io::ErrorKind::InvalidInput
-        )
+/// A read that failed: for compressed input, bad input that names where the data ends
+/// (`line`, `byte` of the decompressed input: the same whatever the chunk size); else an
+/// I/O error.
+fn read_error(input: &Input, format: Format, e: std::io::Error, line: u64, byte: u64) -> Error {
+    use std::io::ErrorKind::{InvalidData, InvalidInput, Other, UnexpectedEof};
+    if format.is_compressed()
+        && matches!(e.kind(), UnexpectedEof | InvalidData | InvalidInput | Other)
     {
-        Error::bad_line(
-            input.display_name(),
-            line,
-            byte,
-            format!("truncated or corrupt gzip stream ({e})"),
-        )
+        let name = format.name();
+        let text = e.to_string();
+        let what = if text.to_lowercase().contains("memory") || text.contains("window") {
+            let (set, hint) = match format {
+                Format::Xz => ("9 MiB", "xz -6 or lower"),
+                _ => (
+                    "an 8 MiB window",
+                    "zstd -19 or lower, without --long or --ultra",
+                ),
+            };
+            format!(
+                "this {name} file needs more memory to decompress than hapflow sets aside ({set}): recompress it with {hint} ({text})"
+            )
+        } else {
+            let problem = if text.contains("follow the last gzip member") {
+                "has bytes after its end"
+            } else {
+                "is cut short or corrupt"
+            };
+            format!(
+                "the {name} input {problem}: the data ends here, after {} lines ({text})",
+                line - 1
+            )
+        };
+        Error::bad_line(input.display_name(), line, byte, what)
     } else {
         let path = match input {
             Input::Path(p) => p.clone(),
@@ -435,8 +473,8 @@ fn read_chunks<R: std::io::Read>(
         }
         let (now, cut) = match chunker.next(&mut slot.input, filled) {
             Ok(next) => next,
-            Err(e) => {
-                let failed = Some(Err(Failure::Read(ReadFailure::Read(e))));
+            Err(ReadError { filled, error }) => {
+                let failed = Some(Err(Failure::Read(ReadFailure::Read(error))));
                 let _ = work.send(chunk(slot, filled, failed));
                 return;
             }
@@ -499,7 +537,8 @@ struct WriteCtx<'a> {
     input: &'a Input,
     name: &'a str,
     plan: &'a Plan,
-    gzip: bool,
+    format: Format,
+    repeated_headers: &'a mut u64,
     layout: &'a Layout,
     writer: &'a mut GroupedWriter,
     spare: &'a mut Slot,
@@ -554,13 +593,14 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
             ))
         }
         Err(Failure::Read(ReadFailure::Read(e))) => {
+            // The data ends after the chunk's `len` bytes.
             let e = std::io::Error::new(e.kind(), e.to_string());
             return Err(read_error(
                 ctx.input,
-                ctx.gzip,
+                ctx.format,
                 e,
-                state.lines + 1,
-                chunk.start_byte,
+                state.lines + crate::convert::chunk::count_lines(input) + 1,
+                chunk.start_byte + chunk.len as u64,
             ));
         }
     };
@@ -590,6 +630,7 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
         state.lines += stats.lines;
         state.rows_in += stats.rows;
         state.rows_out += stats.rows_out;
+        *ctx.repeated_headers += stats.headers;
         at += stats.consumed;
         if at >= input.len() {
             break;

@@ -40,15 +40,42 @@ pub struct Plan {
     pub contig_bytes: usize,
     /// Bytes the budget hands out: the limit less [`BASE_RSS`].
     pub pool: usize,
+    /// Bytes set aside for a decoder beyond what gzip's needs (zstd's window, xz's
+    /// dictionary, bzip2's blocks): [`crate::read::format::Format::extra_decoder_bytes`].
+    pub decoder_bytes: usize,
+    /// The chunk size was chosen by the caller ([`Plan::with_chunk`]), not derived from the
+    /// limit: it stays as it is, and the pool grows for a decoder.
+    pub fixed_chunk: bool,
 }
 
 impl Plan {
     pub fn new(limit: u64, workers: usize) -> Result<Plan> {
+        Plan::from_pool(limit.saturating_sub(BASE_RSS) as usize, limit, workers, 0)
+    }
+
+    /// The same plan with `decoder_bytes` set aside for the input's decoder: chunks shrink to
+    /// make room (an error if they would fall below [`MIN_CHUNK`]).
+    pub fn with_decoder(self, decoder_bytes: usize) -> Result<Plan> {
+        if decoder_bytes <= self.decoder_bytes {
+            return Ok(self);
+        }
+        if self.fixed_chunk {
+            let grow = decoder_bytes - self.decoder_bytes;
+            return Ok(Plan {
+                pool: self.pool + grow,
+                limit: self.limit + grow as u64,
+                decoder_bytes,
+                ..self
+            });
+        }
+        Plan::from_pool(self.pool, self.limit, self.workers, decoder_bytes)
+    }
+
+    fn from_pool(pool: usize, limit: u64, workers: usize, decoder_bytes: usize) -> Result<Plan> {
         let workers = workers.max(1);
         let window = 2 * workers + 2;
-        let pool = limit.saturating_sub(BASE_RSS) as usize;
         let contig_bytes = (pool / 16).max(256 << 10);
-        let misc = decompress_bytes(workers) + (64 << 10);
+        let misc = decompress_bytes(workers) + decoder_bytes + (64 << 10);
         let run = std::mem::size_of::<Run>();
         // Per slot: input + output + runs. The writer keeps one spare output for the rest of a
         // chunk whose rows did not fit, and to regroup contigs.
@@ -63,8 +90,13 @@ impl Plan {
                 + misc
                 + MIN_CHUNK * (window * (1 + OUT_FACTOR) + OUT_FACTOR)
                 + MIN_CHUNK / RUN_EVERY * run * (window + 1);
+            let decoder = if decoder_bytes > 0 {
+                " and this input's decompressor"
+            } else {
+                ""
+            };
             return Err(Error::config(format!(
-                "memory limit {} is too small for {workers} worker threads: at least {} is needed",
+                "memory limit {} is too small for {workers} worker threads{decoder}: at least {} is needed",
                 format_size(limit),
                 format_size(need as u64 + (1 << 20)),
             )));
@@ -78,6 +110,8 @@ impl Plan {
             runs_cap: chunk / RUN_EVERY,
             contig_bytes,
             pool,
+            decoder_bytes,
+            fixed_chunk: false,
         })
     }
 
@@ -94,6 +128,8 @@ impl Plan {
             runs_cap: (chunk / RUN_EVERY).max(1),
             contig_bytes: 1 << 20,
             pool: 0,
+            decoder_bytes: 0,
+            fixed_chunk: true,
         };
         plan.pool = plan.slot_bytes() * (plan.window + 1)
             + plan.contig_bytes
@@ -133,6 +169,16 @@ mod tests {
                     + decompress_bytes(p.inflaters());
                 assert!(used <= p.pool, "{limit} {workers}: {used} > {}", p.pool);
                 assert!(p.chunk >= MIN_CHUNK && p.chunk <= MAX_CHUNK);
+                let Ok(d) = p.with_decoder(10 << 20) else {
+                    continue;
+                };
+                let used = d.slot_bytes() * d.window
+                    + (d.slot_bytes() - d.chunk)
+                    + d.contig_bytes
+                    + decompress_bytes(d.inflaters())
+                    + d.decoder_bytes;
+                assert!(used <= d.pool, "{limit} {workers} with a decoder");
+                assert!(d.chunk <= p.chunk && d.limit == p.limit);
             }
         }
     }

@@ -14,6 +14,14 @@ pub struct Chunker<R> {
     eof: bool,
 }
 
+/// A read that failed after `filled` bytes of the buffer were filled: where the data ends
+/// is known even when the input is cut short.
+#[derive(Debug)]
+pub struct ReadError {
+    pub filled: usize,
+    pub error: io::Error,
+}
+
 /// Where a filled buffer is cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cut {
@@ -35,20 +43,20 @@ impl<R: Read> Chunker<R> {
     }
 
     /// Reads into `buf[filled..]` until it is full or the input ends; returns the new fill.
-    pub fn fill(&mut self, buf: &mut [u8], mut filled: usize) -> io::Result<usize> {
+    pub fn fill(&mut self, buf: &mut [u8], mut filled: usize) -> Result<usize, ReadError> {
         while filled < buf.len() && !self.eof {
             match self.src.read(&mut buf[filled..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(error) => return Err(ReadError { filled, error }),
             }
         }
         Ok(filled)
     }
 
     /// Fills `buf` after its first `filled` bytes and says where to cut it.
-    pub fn next(&mut self, buf: &mut [u8], filled: usize) -> io::Result<(usize, Cut)> {
+    pub fn next(&mut self, buf: &mut [u8], filled: usize) -> Result<(usize, Cut), ReadError> {
         let filled = self.fill(buf, filled)?;
         if self.eof {
             return Ok((filled, Cut::End));

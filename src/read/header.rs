@@ -1,17 +1,56 @@
-//! Column names: from a header line (first field `CHROM` or `#CHROM`), or a header file.
+//! Column names: from a header line (first field `CHROM` or `#CHROM`, or the decorated
+//! form `bcftools query -H` writes), or a header file.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// The column names if `line` (no line ending) is a header line.
+/// The column names if `line` (no line ending) is a header line: its first field is
+/// `CHROM` or `#CHROM`, or `#[1]CHROM` / `# [1]CHROM` as `bcftools query -H` writes it. In
+/// bcftools' form every name loses its `[n]` prefix and a `:GT`-style suffix, and the first
+/// becomes `CHROM` (`# [1]CHROM  [2]POS  [4]NA12878:GT` gives `CHROM POS NA12878`).
 pub fn header_line_names(line: &[u8]) -> Option<Vec<String>> {
     let first = line.split(|&b| b == b'\t').next()?;
     if first == b"CHROM" || first == b"#CHROM" {
-        Some(split_names(line))
-    } else {
-        None
+        return Some(split_names(line));
     }
+    let rest = first.strip_prefix(b"#")?;
+    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    if undecorated(rest) != b"CHROM" || rest.first() != Some(&b'[') {
+        return None;
+    }
+    Some(
+        line.split(|&b| b == b'\t')
+            .enumerate()
+            .map(|(i, f)| match i {
+                0 => "CHROM".to_string(),
+                _ => String::from_utf8_lossy(undecorated(f)).into_owned(),
+            })
+            .collect(),
+    )
+}
+
+/// A `bcftools query -H` column name without its `[n]` prefix and its `:TAG` suffix (a FORMAT
+/// tag: letters, digits and `_`).
+fn undecorated(name: &[u8]) -> &[u8] {
+    let mut name = name;
+    if let Some(rest) = name.strip_prefix(b"[") {
+        if let Some(close) = rest.iter().position(|&b| b == b']') {
+            if close > 0 && rest[..close].iter().all(u8::is_ascii_digit) {
+                name = &rest[close + 1..];
+            }
+        }
+    }
+    if let Some(colon) = name.iter().rposition(|&b| b == b':') {
+        let tag = &name[colon + 1..];
+        if colon > 0
+            && !tag.is_empty()
+            && tag.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            name = &name[..colon];
+        }
+    }
+    name
 }
 
 /// Reads a header file: its first line, tab-separated.
@@ -47,6 +86,19 @@ mod tests {
         assert!(header_line_names(b"CHROM\tPOS").is_some());
         assert!(header_line_names(b"chr1\t1\tA\tC").is_none());
         assert!(header_line_names(b"CHROMOSOME\t1").is_none());
+    }
+
+    #[test]
+    fn bcftools_query_headers_lose_their_decorations() {
+        let want = ["CHROM", "POS", "REF", "NA1", "s:2"];
+        for line in [
+            &b"# [1]CHROM\t[2]POS\t[3]REF\t[4]NA1:GT\t[5]s:2:TGT"[..],
+            b"#[1]CHROM\t[2]POS\t[3]REF\t[4]NA1\t[5]s:2:TGT",
+        ] {
+            assert_eq!(header_line_names(line).unwrap(), want);
+        }
+        assert!(header_line_names(b"#[1]POS\t[2]CHROM").is_none());
+        assert!(header_line_names(b"[1]CHROM\t[2]POS").is_none());
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! Reading: open the input, recognise gzip, find the column names, and cut the byte stream
-//! into chunks of whole lines.
+//! Reading: open the input, recognise its format (plain or compressed), find the column
+//! names, and cut the byte stream into chunks of whole lines.
 
 pub mod chunker;
+pub mod decode;
+pub mod format;
 pub mod header;
 pub mod source;
 pub mod start;
 
-pub use chunker::{Chunker, Cut};
+pub use chunker::{Chunker, Cut, ReadError};
 pub use source::{Input, Source};

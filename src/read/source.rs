@@ -1,15 +1,17 @@
-//! Opening an input: a file or stdin, plain or gzip (single-member, multi-member, bgzip),
-//! recognised by its first bytes whatever its name, with a count of the bytes read from it
-//! so progress can be shown against the file's size.
+//! Opening an input: a file or stdin, plain or compressed (gzip single- or multi-member,
+//! BGZF, zstd, xz, bzip2), recognised by its first bytes whatever its name, with a count of
+//! the bytes read from it so progress can be shown against the file's size.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use flate2::read::MultiGzDecoder;
-
+use super::decode::{BgzfEofCheck, GzipMembers, Tail, TailKeeper};
+use super::format::{
+    sniff, Format, COMPRESSED_READ_BUFFER, MAGIC_LEN, XZ_MEMLIMIT, ZSTD_WINDOW_LOG_MAX,
+};
 use crate::error::{Error, Result};
 
 /// Where the matrix comes from.
@@ -38,14 +40,15 @@ impl Input {
     }
 }
 
-/// An open input, decompressing if it is gzip.
+/// An open input, decompressing if it is compressed.
 pub struct Source {
     pub reader: Box<dyn Read + Send>,
-    /// Bytes read so far from the file or stdin (compressed bytes for gzip input).
+    /// Bytes read so far from the file or stdin (compressed bytes for compressed input).
     pub source_bytes: Arc<AtomicU64>,
     /// The file's size, when it is a regular file.
     pub total_bytes: Option<u64>,
-    pub gzip: bool,
+    /// How the input is stored, from its first bytes.
+    pub format: Format,
 }
 
 /// Read buffer under the gzip decoder; plain input is read straight into chunk buffers.
@@ -53,21 +56,40 @@ pub const GZIP_READ_BUFFER: usize = 128 << 10;
 /// What one BGZF block in flight holds: up to 64 KiB compressed and 64 KiB inflated.
 const BGZF_BLOCK_BUFFERS: usize = (128 + 8) << 10;
 
-/// Memory the decompressor of an input may hold with `inflaters` threads: one gzip read
-/// buffer, or the BGZF blocks in flight (a block per thread, two waiting, one being read).
+/// Memory the decompressor of a gzip or BGZF input may hold with `inflaters` threads: one
+/// gzip read buffer, or the BGZF blocks in flight (a block per thread, two waiting, one
+/// being read). Other formats need [`Format::extra_decoder_bytes`] on top.
 pub fn decompress_bytes(inflaters: usize) -> usize {
     GZIP_READ_BUFFER.max((inflaters + 3) * BGZF_BLOCK_BUFFERS)
 }
 
-/// True if `header` starts a BGZF block (bgzip's format, and BAM's): gzip whose member
-/// carries its own size in a `BC` extra field, so members can be inflated apart, in parallel.
-fn is_bgzf(header: &[u8]) -> bool {
-    header.len() >= 18
-        && header[..3] == [0x1f, 0x8b, 8]
-        && header[3] & 4 != 0
-        && header[10..12] == [6, 0]
-        && header[12..14] == *b"BC"
-        && header[14..16] == [2, 0]
+/// Why an input cannot be opened as a matrix: the system said no, or its first bytes say it
+/// is a format hapflow does not read.
+#[derive(Debug)]
+pub enum OpenError {
+    Io(io::Error),
+    /// The format, as named in messages (`"a zip archive"`).
+    Refused(&'static str),
+}
+
+impl From<io::Error> for OpenError {
+    fn from(e: io::Error) -> Self {
+        OpenError::Io(e)
+    }
+}
+
+fn open_error(name: &Path, e: OpenError) -> Error {
+    match e {
+        OpenError::Io(e) => Error::io(name, "read", e),
+        OpenError::Refused(what) => Error::bad_line(
+            name.display().to_string(),
+            1,
+            0,
+            format!(
+                "this is {what}, not a genome matrix: hapflow reads plain text, gzip, BGZF, zstd, xz and bzip2 (extract the matrix first)"
+            ),
+        ),
+    }
 }
 
 impl Source {
@@ -86,31 +108,22 @@ impl Source {
                 }
                 let total = meta.is_file().then_some(meta.len());
                 Source::from_reader(Box::new(file), total, inflaters)
-                    .map_err(|e| Error::io(path, "read", e))
+                    .map_err(|e| open_error(path, e))
             }
             Input::Stdin => Source::from_reader(Box::new(io::stdin()), None, inflaters)
-                .map_err(|e| Error::io("<stdin>", "read", e)),
+                .map_err(|e| open_error(Path::new("<stdin>"), e)),
         }
     }
 
     /// Opens a file to be read from `skip` bytes of (decompressed) input on: a plain file is
-    /// sought there, gzip is decompressed and the first `skip` bytes dropped (re-read, but
-    /// not re-converted). Used to resume from a checkpoint.
+    /// sought there, compressed input is decompressed and the first `skip` bytes dropped
+    /// (re-read, but not re-converted). Used to resume from a checkpoint.
     pub fn open_at(path: &Path, skip: u64, inflaters: usize) -> Result<Source> {
+        let mut source = Source::open(&Input::Path(path.to_path_buf()), inflaters)?;
         if skip == 0 {
-            return Source::open(&Input::Path(path.to_path_buf()), inflaters);
+            return Ok(source);
         }
-        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-        let total = file
-            .metadata()
-            .map_err(|e| Error::io(path, "stat", e))?
-            .len();
-        let mut magic = [0u8; 2];
-        let got = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0)
-            .map_err(|e| Error::io(path, "read", e))?;
-        if got == 2 && magic == [0x1f, 0x8b] {
-            let mut source = Source::from_reader(Box::new(file), Some(total), inflaters)
-                .map_err(|e| Error::io(path, "read", e))?;
+        if source.format.is_compressed() {
             let skipped = io::copy(&mut (&mut source.reader).take(skip), &mut io::sink())
                 .map_err(|e| Error::io(path, "re-read up to the checkpoint of", e))?;
             if skipped != skip {
@@ -122,6 +135,7 @@ impl Source {
             }
             return Ok(source);
         }
+        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         use std::io::Seek;
         file.seek(io::SeekFrom::Start(skip))
             .map_err(|e| Error::io(path, "seek", e))?;
@@ -132,54 +146,83 @@ impl Source {
                 count: counter.clone(),
             }),
             source_bytes: counter,
-            total_bytes: Some(total),
-            gzip: false,
+            total_bytes: source.total_bytes,
+            format: Format::Plain,
         })
     }
 
-    /// Wraps any reader: counts its bytes and decompresses it if it starts like gzip, with
+    /// Wraps any reader: counts its bytes and decompresses it as its first bytes say, with
     /// `inflaters` threads if it is BGZF (and `inflaters` is not 0).
     pub fn from_reader(
         inner: Box<dyn Read + Send>,
         total: Option<u64>,
         inflaters: usize,
-    ) -> io::Result<Source> {
+    ) -> std::result::Result<Source, OpenError> {
         let counter = Arc::new(AtomicU64::new(0));
         let mut counted = Counted {
             inner,
             count: counter.clone(),
         };
-        // Enough of the start to tell plain, gzip and BGZF apart; it is replayed.
-        let mut magic = [0u8; 18];
+        // Enough of the start to tell the formats apart; it is replayed.
+        let mut magic = [0u8; MAGIC_LEN];
         let mut got = 0;
         while got < magic.len() {
             match counted.read(&mut magic[got..]) {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
+        let format = sniff(&magic[..got]).map_err(OpenError::Refused)?;
         let replay = io::Cursor::new(magic[..got].to_vec()).chain(counted);
-        let gzip = got >= 2 && magic[..2] == [0x1f, 0x8b];
-        let reader: Box<dyn Read + Send> =
-            if let (true, Some(n)) = (is_bgzf(&magic[..got]), std::num::NonZero::new(inflaters)) {
-                Box::new(noodles_bgzf::io::MultithreadedReader::with_worker_count(
-                    n, replay,
+        let buffered = |r| BufReader::with_capacity(COMPRESSED_READ_BUFFER, r);
+        let reader: Box<dyn Read + Send> = match format {
+            Format::Plain => Box::new(replay),
+            Format::Gzip => Box::new(GzipMembers::new(BufReader::with_capacity(
+                GZIP_READ_BUFFER,
+                replay,
+            ))),
+            Format::Bgzf => {
+                let tail = Arc::new(Mutex::new(Tail::default()));
+                let kept = TailKeeper {
+                    inner: replay,
+                    tail: tail.clone(),
+                };
+                let inner: Box<dyn Read + Send> = match std::num::NonZero::new(inflaters) {
+                    Some(n) => Box::new(noodles_bgzf::io::MultithreadedReader::with_worker_count(
+                        n, kept,
+                    )),
+                    None => Box::new(GzipMembers::new(BufReader::with_capacity(
+                        GZIP_READ_BUFFER,
+                        kept,
+                    ))),
+                };
+                Box::new(BgzfEofCheck { inner, tail })
+            }
+            Format::Zstd => {
+                let mut d = zstd::stream::read::Decoder::with_buffer(buffered(replay))?;
+                d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
+                Box::new(d)
+            }
+            Format::Xz => {
+                let stream = liblzma::stream::Stream::new_stream_decoder(
+                    XZ_MEMLIMIT,
+                    liblzma::stream::CONCATENATED,
+                )
+                .map_err(io::Error::from)?;
+                Box::new(liblzma::bufread::XzDecoder::new_stream(
+                    buffered(replay),
+                    stream,
                 ))
-            } else if gzip {
-                Box::new(MultiGzDecoder::new(BufReader::with_capacity(
-                    GZIP_READ_BUFFER,
-                    replay,
-                )))
-            } else {
-                Box::new(replay)
-            };
+            }
+            Format::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(buffered(replay))),
+        };
         Ok(Source {
             reader,
             source_bytes: counter,
             total_bytes: total,
-            gzip,
+            format,
         })
     }
 }
@@ -214,7 +257,7 @@ mod tests {
         let mut s = Source::from_reader(Box::new(io::Cursor::new(bytes)), None, 2).unwrap();
         let mut v = Vec::new();
         let r = s.reader.read_to_end(&mut v).map(|_| v);
-        (r, s.gzip)
+        (r, s.format.is_compressed())
     }
 
     #[test]
@@ -264,7 +307,7 @@ mod tests {
             .flat_map(|i| format!("c{}\t{i}\tA\tC\n", i % 7).into_bytes())
             .collect();
         let one = bgzf(&text);
-        assert!(is_bgzf(&one) && !is_bgzf(&gz(&text)));
+        assert!(super::super::format::is_bgzf(&one));
         let mut two = one.clone();
         two.extend_from_slice(&one);
         for inflaters in [1, 3] {
@@ -275,7 +318,7 @@ mod tests {
                 let mut s =
                     Source::from_reader(Box::new(io::Cursor::new(data.clone())), None, inflaters)
                         .unwrap();
-                assert!(s.gzip);
+                assert_eq!(s.format, Format::Bgzf);
                 let mut got = Vec::new();
                 s.reader.read_to_end(&mut got).unwrap();
                 assert!(got == want, "{inflaters} inflaters: {} bytes", got.len());
@@ -290,6 +333,67 @@ mod tests {
         for cut in [data.len() / 2, data.len() - 40, 30] {
             let (r, _) = read_all(data[..cut].to_vec());
             assert!(r.is_err(), "cut at {cut} of {}", data.len());
+        }
+    }
+
+    /// A BGZF file cut at a block boundary inflates without a hitch: only its missing
+    /// end-of-file block tells it is not whole.
+    #[test]
+    fn bgzf_without_its_end_of_file_block_is_an_error() {
+        let data = bgzf(&b"a line of text\n".repeat(20_000));
+        let first_block = u16::from_le_bytes([data[16], data[17]]) as usize + 1;
+        for inflaters in [0, 2] {
+            let read = |bytes: &[u8]| {
+                let mut s =
+                    Source::from_reader(Box::new(io::Cursor::new(bytes.to_vec())), None, inflaters)
+                        .unwrap();
+                let mut v = Vec::new();
+                s.reader.read_to_end(&mut v).map(|_| v)
+            };
+            let e = read(&data[..first_block]).unwrap_err();
+            assert!(
+                e.to_string().contains("end-of-file block is missing"),
+                "{e}"
+            );
+            assert!(read(&data[..data.len() - 28]).is_err());
+            assert!(read(&data).is_ok());
+        }
+    }
+
+    #[test]
+    fn zstd_xz_and_bzip2_are_read_and_archives_refused() {
+        let text = b"c1\t1\tA\tC\n".repeat(5000);
+        let zst = zstd::encode_all(&text[..], 3).unwrap();
+        let mut xz = Vec::new();
+        liblzma::read::XzEncoder::new(&text[..], 6)
+            .read_to_end(&mut xz)
+            .unwrap();
+        let mut bz = Vec::new();
+        bzip2::read::BzEncoder::new(&text[..], bzip2::Compression::best())
+            .read_to_end(&mut bz)
+            .unwrap();
+        for (data, format) in [(zst, Format::Zstd), (xz, Format::Xz), (bz, Format::Bzip2)] {
+            let mut s =
+                Source::from_reader(Box::new(io::Cursor::new(data.clone())), None, 2).unwrap();
+            assert_eq!(s.format, format);
+            let mut got = Vec::new();
+            s.reader.read_to_end(&mut got).unwrap();
+            assert!(got == text, "{format:?}");
+            let mut cut = Source::from_reader(
+                Box::new(io::Cursor::new(data[..data.len() - 9].to_vec())),
+                None,
+                2,
+            )
+            .unwrap();
+            assert!(
+                cut.reader.read_to_end(&mut Vec::new()).is_err(),
+                "{format:?} cut"
+            );
+        }
+        let zip = b"PK\x03\x04\x14\x00\x00\x00".to_vec();
+        match Source::from_reader(Box::new(io::Cursor::new(zip)), None, 2) {
+            Err(OpenError::Refused(what)) => assert_eq!(what, "a zip archive"),
+            _ => panic!("a zip archive is refused"),
         }
     }
 

@@ -1,19 +1,28 @@
-//! The start of an input: whether its first line is a header, and how many fields a line
-//! has, read into the first chunk buffer before the pipeline starts.
+//! The start of an input: whether its first line is a header, how many fields a line has,
+//! and whether it is a genome matrix at all (a VCF, an old-Mac text file and a space-separated
+//! table are told apart here, by what they look like), read into the first chunk buffer
+//! before the pipeline starts.
 
-use std::io::{self, Read};
+use std::io;
 
 use memchr::{memchr, Memchr};
 
-use super::chunker::Chunker;
+use super::chunker::{Chunker, ReadError};
 use super::header::header_line_names;
+
+/// UTF-8's byte-order mark, which Windows editors put before the first line.
+pub const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// What the start of the input told us. The buffer's first `filled` bytes are data lines
 /// (the header line, and blank lines before the first data line, are gone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Start {
-    /// Names from the header line, if the input has one.
+    /// Names from the header line, if the input has one (`bcftools query -H` decorations
+    /// removed).
     pub header_line: Option<Vec<String>>,
+    /// The header line as written (no line ending, no byte-order mark): a later line equal
+    /// to it is a repeated header (matrices joined with `cat`).
+    pub header_text: Option<Vec<u8>>,
     /// Fields in the first data line; `None` when the input has no data line.
     pub first_line_fields: Option<usize>,
     pub filled: usize,
@@ -25,27 +34,91 @@ pub struct Start {
 #[derive(Debug)]
 pub enum StartError {
     /// Line `line` (1-based), starting at byte `byte`, does not fit the buffer.
-    LineTooLong {
+    LineTooLong { line: u64, byte: u64 },
+    /// The input is not a matrix hapflow reads as it is; `what` says what it looks like.
+    NotAMatrix { line: u64, byte: u64, what: String },
+    /// Reading failed where the data ends: in line `line`, at byte `byte` of the
+    /// (decompressed) input.
+    Read {
+        error: io::Error,
         line: u64,
         byte: u64,
     },
-    Read(io::Error),
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// What a first line that is not a matrix line looks like, if it is one of the shapes the
+/// field produces: a VCF, or a text file whose lines end in `\r` alone.
+fn not_a_matrix(line: &[u8]) -> Option<String> {
+    if line.starts_with(b"##fileformat=VCF") || is_vcf_header(line) {
+        return Some(
+            "this is a VCF, not a genome matrix (one allele per haplotype column): make one with \
+             `bcftools query -f '%CHROM\\t%POS\\t%REF[\\t%TGT]\\n' FILE.vcf.gz | tr '|/' '\\t\\t'` \
+             (each sample's phased genotype becomes two haplotype columns)"
+                .into(),
+        );
+    }
+    if let Some(i) = memchr(b'\r', line) {
+        if i + 1 < line.len() {
+            return Some(
+                "lines end in \\r without \\n (an old Mac text file): convert it with `tr '\\r' '\\n'`"
+                    .into(),
+            );
+        }
+    }
+    None
+}
+
+/// True for VCF's column header, `#CHROM POS ID REF ALT ...`.
+fn is_vcf_header(line: &[u8]) -> bool {
+    let mut fields = strip_cr(line).split(|&b| b == b'\t');
+    ["#CHROM", "POS", "ID", "REF", "ALT"]
+        .iter()
+        .all(|want| fields.next() == Some(want.as_bytes()))
+}
+
+/// A first data line without a tab but with spaces: a table separated by spaces.
+fn space_separated(line: &[u8]) -> Option<String> {
+    (memchr(b'\t', line).is_none() && memchr(b' ', line).is_some()).then(|| {
+        "no tab in the line, but spaces: the fields seem separated by spaces; hapflow reads \
+         tab-separated matrices (convert with `tr ' ' '\\t'` if no field holds a space)"
+            .into()
+    })
+}
+
 /// Fills `buf` from the start of the input and looks at its first lines.
-pub fn read_start<R: Read>(chunker: &mut Chunker<R>, buf: &mut [u8]) -> Result<Start, StartError> {
-    let mut filled = chunker.fill(buf, 0).map_err(StartError::Read)?;
+pub fn read_start<R: io::Read>(
+    chunker: &mut Chunker<R>,
+    buf: &mut [u8],
+) -> Result<Start, StartError> {
     let mut start = Start {
         header_line: None,
+        header_text: None,
         first_line_fields: None,
         filled: 0,
         skipped_bytes: 0,
         skipped_lines: 0,
     };
+    // Where the data ends when a read fails: counted from the buffer's start.
+    let read_failed = |start: &Start, buf: &[u8], e: ReadError| StartError::Read {
+        line: start.skipped_lines + Memchr::new(b'\n', &buf[..e.filled]).count() as u64 + 1,
+        byte: start.skipped_bytes + e.filled as u64,
+        error: e.error,
+    };
+    let mut filled = chunker
+        .fill(buf, 0)
+        .map_err(|e| read_failed(&start, buf, e))?;
+    if buf[..filled].starts_with(BOM) {
+        buf.copy_within(BOM.len()..filled, 0);
+        filled -= BOM.len();
+        start.skipped_bytes = BOM.len() as u64;
+        filled = chunker
+            .fill(buf, filled)
+            .map_err(|e| read_failed(&start, buf, e))?;
+    }
     let line_end =
         |buf: &[u8], from: usize, filled: usize, eof: bool| match memchr(b'\n', &buf[from..filled])
         {
@@ -57,18 +130,33 @@ pub fn read_start<R: Read>(chunker: &mut Chunker<R>, buf: &mut [u8]) -> Result<S
         line: start.skipped_lines + 1,
         byte: start.skipped_bytes + at as u64,
     };
+    let bad = |start: &Start, at: usize, what: String| StartError::NotAMatrix {
+        line: start.skipped_lines + 1,
+        byte: start.skipped_bytes + at as u64,
+        what,
+    };
 
-    // The first line: a header if its first field is CHROM or #CHROM.
+    // The first line: a header if its first field is CHROM or #CHROM (or bcftools' form).
     let mut pos = 0;
     match line_end(buf, 0, filled, chunker.at_eof()) {
         Some((end, next)) => {
-            if let Some(names) = header_line_names(strip_cr(&buf[..end])) {
+            if let Some(what) = not_a_matrix(&buf[..end]) {
+                return Err(bad(&start, 0, what));
+            }
+            let line = strip_cr(&buf[..end]);
+            if let Some(names) = header_line_names(line) {
                 start.header_line = Some(names);
+                start.header_text = Some(line.to_vec());
                 start.skipped_lines = 1;
                 pos = next;
             }
         }
-        None if filled == buf.len() => return Err(too_long(&start, 0)),
+        None if filled == buf.len() => {
+            return Err(match not_a_matrix(&buf[..filled]) {
+                Some(what) => bad(&start, 0, what),
+                None => too_long(&start, 0),
+            })
+        }
         None => {} // empty input
     }
 
@@ -78,6 +166,9 @@ pub fn read_start<R: Read>(chunker: &mut Chunker<R>, buf: &mut [u8]) -> Result<S
             Some((end, next)) => {
                 let line = strip_cr(&buf[pos..end]);
                 if !line.is_empty() {
+                    if let Some(what) = space_separated(line).or_else(|| not_a_matrix(line)) {
+                        return Err(bad(&start, pos, what));
+                    }
                     start.first_line_fields = Some(Memchr::new(b'\t', line).count() + 1);
                     break;
                 }
@@ -94,9 +185,19 @@ pub fn read_start<R: Read>(chunker: &mut Chunker<R>, buf: &mut [u8]) -> Result<S
                 if filled == buf.len() {
                     return Err(too_long(&start, 0));
                 }
-                filled = chunker.fill(buf, filled).map_err(StartError::Read)?;
+                filled = chunker
+                    .fill(buf, filled)
+                    .map_err(|e| read_failed(&start, buf, e))?;
             }
         }
+    }
+    if start.header_line.is_none() && start.first_line_fields.is_none() {
+        return Err(bad(
+            &start,
+            pos,
+            "the input is empty: no header line and no data line (a matrix cut short, or the wrong file?)"
+                .into(),
+        ));
     }
     buf.copy_within(pos..filled, 0);
     start.skipped_bytes += pos as u64;
@@ -107,6 +208,34 @@ pub fn read_start<R: Read>(chunker: &mut Chunker<R>, buf: &mut [u8]) -> Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bad(input: &[u8]) -> String {
+        match start(input, 64).0 {
+            Err(StartError::NotAMatrix { what, .. }) => what,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_counted() {
+        let (r, data) = start(b"\xef\xbb\xbfCHROM\tPOS\tREF\ts1\nc\t1\tA\tC\n", 64);
+        let s = r.unwrap();
+        assert_eq!(s.header_line.unwrap(), ["CHROM", "POS", "REF", "s1"]);
+        assert_eq!(s.header_text.unwrap(), b"CHROM\tPOS\tREF\ts1");
+        assert_eq!((s.skipped_lines, s.skipped_bytes), (1, 3 + 17));
+        assert_eq!(data, b"c\t1\tA\tC\n");
+    }
+
+    #[test]
+    fn what_is_not_a_matrix_is_named() {
+        assert!(bad(b"##fileformat=VCFv4.2\n##x\n").contains("this is a VCF"));
+        assert!(bad(b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\nc\t1\t.\tA\tC\t.\n").contains("VCF"));
+        assert!(bad(b"c\t1\tA\tC\rc\t2\tA\tC\r").contains("\\r without \\n"));
+        assert!(bad(&[b"c\t1\tA\tC\r".repeat(20)].concat()).contains("old Mac"));
+        assert!(bad(b"CHROM\tPOS\tREF\ts\nc 1 A C\n").contains("separated by spaces"));
+        // Spaces inside tab-separated fields are text.
+        assert!(start(b"c 1\t1\tA\tC A\n", 64).0.is_ok());
+    }
 
     fn start(input: &[u8], cap: usize) -> (Result<Start, StartError>, Vec<u8>) {
         let mut buf = vec![0u8; cap];
@@ -147,8 +276,12 @@ mod tests {
 
     #[test]
     fn empty_and_header_only_inputs() {
-        let s = start(b"", 16).0.unwrap();
-        assert_eq!((s.first_line_fields, s.filled), (None, 0));
+        for empty in [&b""[..], b"\n\r\n\n", BOM] {
+            match start(empty, 16).0 {
+                Err(StartError::NotAMatrix { what, .. }) => assert!(what.contains("empty")),
+                other => panic!("{other:?}"),
+            }
+        }
         let s = start(b"CHROM\tPOS\tREF\tx\n", 64).0.unwrap();
         assert_eq!(
             (s.first_line_fields, s.header_line.unwrap().len()),

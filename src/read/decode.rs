@@ -1,0 +1,196 @@
+//! Decoders that say when a compressed input is not whole: gzip members read one after
+//! another with a rule for the bytes after the last one, and BGZF's end-of-file check.
+
+use std::io::{self, BufRead, Read};
+use std::sync::{Arc, Mutex};
+
+use flate2::bufread::GzDecoder;
+
+use super::format::BGZF_EOF;
+
+/// gzip members one after another, as `zcat` reads them. After the last member, zero bytes
+/// (the padding tape and block devices add) are ignored, as `zcat` ignores them; any other
+/// byte is an error, where `zcat` would only warn of "trailing garbage": hapflow does not
+/// guess whether such bytes were meant to be data.
+pub struct GzipMembers<R: BufRead> {
+    state: Members<R>,
+}
+
+enum Members<R> {
+    In(GzDecoder<R>),
+    Between(R),
+    Done,
+}
+
+impl<R: BufRead> GzipMembers<R> {
+    pub fn new(inner: R) -> GzipMembers<R> {
+        GzipMembers {
+            state: Members::In(GzDecoder::new(inner)),
+        }
+    }
+}
+
+impl<R: BufRead> Read for GzipMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match std::mem::replace(&mut self.state, Members::Done) {
+                Members::Done => return Ok(0),
+                Members::In(mut member) => {
+                    let n = member.read(buf)?;
+                    if n > 0 {
+                        self.state = Members::In(member);
+                        return Ok(n);
+                    }
+                    self.state = Members::Between(member.into_inner());
+                }
+                Members::Between(mut inner) => {
+                    let next = inner.fill_buf()?;
+                    match next.first() {
+                        None => return Ok(0),
+                        Some(0x1f) => self.state = Members::In(GzDecoder::new(inner)),
+                        Some(0) => {
+                            let zeros = next.iter().take_while(|&&b| b == 0).count();
+                            let all = zeros == next.len();
+                            inner.consume(zeros);
+                            if !all {
+                                return Err(trailing());
+                            }
+                            self.state = Members::Between(inner);
+                        }
+                        Some(_) => return Err(trailing()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn trailing() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "bytes that are not gzip follow the last gzip member (only zero padding may)",
+    )
+}
+
+/// The last 28 bytes read through a [`TailKeeper`], shared with the [`BgzfEofCheck`] that
+/// reads the decompressed side.
+#[derive(Debug, Default)]
+pub struct Tail {
+    bytes: [u8; 28],
+    len: usize,
+}
+
+impl Tail {
+    fn push(&mut self, data: &[u8]) {
+        if data.len() >= 28 {
+            self.bytes.copy_from_slice(&data[data.len() - 28..]);
+            self.len = 28;
+            return;
+        }
+        let keep = (28 - data.len()).min(self.len);
+        self.bytes.copy_within(self.len - keep..self.len, 0);
+        self.bytes[keep..keep + data.len()].copy_from_slice(data);
+        self.len = keep + data.len();
+    }
+
+    fn is_bgzf_eof(&self) -> bool {
+        self.len == 28 && self.bytes == BGZF_EOF
+    }
+}
+
+/// Keeps the last 28 bytes of the compressed stream it reads.
+pub struct TailKeeper<R> {
+    pub inner: R,
+    pub tail: Arc<Mutex<Tail>>,
+}
+
+impl<R: Read> Read for TailKeeper<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.tail.lock().expect("not poisoned").push(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The decompressed side of a BGZF input: its end is an error unless the compressed stream
+/// ended with BGZF's end-of-file block, which tells a whole file from one cut at a block
+/// boundary (htslib's "EOF marker is absent" warning, made an error).
+pub struct BgzfEofCheck<R> {
+    pub inner: R,
+    pub tail: Arc<Mutex<Tail>>,
+}
+
+impl<R: Read> Read for BgzfEofCheck<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && !self.tail.lock().expect("not poisoned").is_bgzf_eof() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the BGZF end-of-file block is missing: the file is truncated",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn members(bytes: Vec<u8>) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        // A tiny buffer, so members and padding straddle refills.
+        GzipMembers::new(io::BufReader::with_capacity(7, io::Cursor::new(bytes)))
+            .read_to_end(&mut out)
+            .map(|_| out)
+    }
+
+    #[test]
+    fn members_follow_each_other_and_zero_padding_is_ignored() {
+        let mut data = gz(b"one\n");
+        data.extend(gz(b"two\n"));
+        assert_eq!(members(data.clone()).unwrap(), b"one\ntwo\n");
+        data.extend([0u8; 40]);
+        assert_eq!(members(data.clone()).unwrap(), b"one\ntwo\n");
+    }
+
+    #[test]
+    fn other_bytes_after_the_last_member_are_an_error() {
+        for tail in [&b"chr1\t5\tA\tC\n"[..], b"\0\0\0x", b"\x1f"] {
+            let mut data = gz(b"one\n");
+            data.extend_from_slice(tail);
+            let e = members(data).unwrap_err();
+            assert!(
+                tail == b"\x1f" || e.to_string().contains("not gzip"),
+                "{tail:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tail_is_the_last_28_bytes_whatever_the_reads() {
+        let data: Vec<u8> = (0..100u8).collect();
+        for step in [1, 5, 27, 28, 29, 100] {
+            let mut t = Tail::default();
+            data.chunks(step).for_each(|c| t.push(c));
+            assert_eq!((t.len, &t.bytes[..]), (28, &data[72..]), "step {step}");
+        }
+        let mut t = Tail::default();
+        t.push(&BGZF_EOF[..10]);
+        assert!(!t.is_bgzf_eof());
+        t.push(&BGZF_EOF[10..]);
+        assert!(t.is_bgzf_eof());
+    }
+}

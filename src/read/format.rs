@@ -1,0 +1,157 @@
+//! What an input is, from its first bytes only (never its name): plain text, a compression
+//! hapflow reads (gzip, BGZF, zstd, xz, bzip2), or a container it refuses by name (zip,
+//! tar, 7-Zip, ...), so that a wrong file gets a message about what it is rather than about
+//! its column count.
+
+/// Bytes of the start of an input that [`sniff`] looks at: tar's `ustar` mark sits at 257.
+pub const MAGIC_LEN: usize = 262;
+
+/// The largest zstd window hapflow sets aside memory for: 8 MiB, what `zstd` levels 1 to 19
+/// use. Frames that need more (`--ultra -20` and up, `--long`) are refused.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 23;
+/// Memory the xz decoder may use: enough for `xz -0` to `xz -6` (the default, an 8 MiB
+/// dictionary). Files made with `-7` to `-9` are refused with a message saying so.
+pub const XZ_MEMLIMIT: u64 = 9 << 20;
+/// Memory of the bzip2 decoder for the largest block size (`-9`, 900 kB blocks): about 3.6 MB.
+const BZIP2_BYTES: usize = 4 << 20;
+/// Read buffer under a zstd, xz or bzip2 decoder.
+pub const COMPRESSED_READ_BUFFER: usize = 128 << 10;
+
+/// How an input is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Plain,
+    /// gzip, one member or many (RFC 1952).
+    Gzip,
+    /// gzip whose members carry their size (bgzip's format, htslib's BGZF).
+    Bgzf,
+    Zstd,
+    Xz,
+    Bzip2,
+}
+
+impl Format {
+    /// How the format is named in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Plain => "plain text",
+            Format::Gzip => "gzip",
+            Format::Bgzf => "BGZF",
+            Format::Zstd => "zstd",
+            Format::Xz => "xz",
+            Format::Bzip2 => "bzip2",
+        }
+    }
+
+    /// True for every format but plain text.
+    pub fn is_compressed(self) -> bool {
+        self != Format::Plain
+    }
+
+    /// Bytes the decoder of this format holds beyond what gzip's needs, which every plan
+    /// already sets aside ([`super::source::decompress_bytes`]).
+    pub fn extra_decoder_bytes(self) -> usize {
+        match self {
+            Format::Plain | Format::Gzip | Format::Bgzf => 0,
+            // The window, a block (128 KiB) and the decoder's own tables.
+            Format::Zstd => (1 << ZSTD_WINDOW_LOG_MAX) + (512 << 10),
+            Format::Xz => XZ_MEMLIMIT as usize,
+            Format::Bzip2 => BZIP2_BYTES,
+        }
+    }
+}
+
+/// Recognises the format from the input's first bytes (up to [`MAGIC_LEN`]); `Err` names
+/// a format hapflow does not read.
+pub fn sniff(magic: &[u8]) -> Result<Format, &'static str> {
+    let starts = |m: &[u8]| magic.starts_with(m);
+    if starts(&[0x1f, 0x8b]) {
+        return Ok(if is_bgzf(magic) {
+            Format::Bgzf
+        } else {
+            Format::Gzip
+        });
+    }
+    if starts(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Ok(Format::Zstd);
+    }
+    if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        return Ok(Format::Xz);
+    }
+    // "BZh", the block size 1-9, then a block's or the end-of-stream's magic.
+    if magic.len() >= 10
+        && starts(b"BZh")
+        && (b'1'..=b'9').contains(&magic[3])
+        && (magic[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
+            || magic[4..10] == [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])
+    {
+        return Ok(Format::Bzip2);
+    }
+    let refused: &[(&[u8], &str)] = &[
+        (b"PK\x03\x04", "a zip archive"),
+        (b"PK\x05\x06", "a zip archive (empty)"),
+        (b"PK\x07\x08", "a zip archive (split)"),
+        (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+        (b"Rar!\x1a\x07", "a RAR archive"),
+        (b"\x04\x22\x4d\x18", "lz4-compressed"),
+        (b"LZIP", "lzip-compressed"),
+        (b"\x1f\x9d", "compressed with Unix compress (.Z)"),
+        (b"\x89LZO\x00", "lzop-compressed"),
+        (b"\x5d\x00\x00", "an LZMA-alone (.lzma) file"),
+        (b"BAM\x01", "a BAM file"),
+        (b"CRAM", "a CRAM file"),
+        (b"BCF\x02", "a BCF file"),
+    ];
+    if let Some((_, name)) = refused.iter().find(|(m, _)| starts(m)) {
+        return Err(name);
+    }
+    if magic.len() >= 262 && &magic[257..262] == b"ustar" {
+        return Err("a tar archive");
+    }
+    Ok(Format::Plain)
+}
+
+/// True if `header` starts a BGZF block (bgzip's format, and BAM's): gzip whose member
+/// carries its own size in a `BC` extra field, so members can be inflated apart, in parallel.
+pub fn is_bgzf(header: &[u8]) -> bool {
+    header.len() >= 18
+        && header[..3] == [0x1f, 0x8b, 8]
+        && header[3] & 4 != 0
+        && header[10..12] == [6, 0]
+        && header[12..14] == *b"BC"
+        && header[14..16] == [2, 0]
+}
+
+/// BGZF's end-of-file marker: an empty block, the last 28 bytes of every complete BGZF file
+/// (SAM/BAM format specification, section 4.1.2). htslib warns when it is absent.
+pub const BGZF_EOF: [u8; 28] = [
+    0x1f, 0x8b, 0x08, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x06, 0x00, 0x42, 0x43, 0x02, 0x00,
+    0x1b, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressions_are_told_apart_by_their_first_bytes() {
+        assert_eq!(sniff(b"chr1\t1\tA\tC\n"), Ok(Format::Plain));
+        assert_eq!(sniff(b""), Ok(Format::Plain));
+        assert_eq!(sniff(&[0x1f, 0x8b, 8, 0]), Ok(Format::Gzip));
+        assert_eq!(sniff(&BGZF_EOF), Ok(Format::Bgzf));
+        assert_eq!(sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0x24]), Ok(Format::Zstd));
+        assert_eq!(sniff(b"\xfd7zXZ\x00\x00\x04"), Ok(Format::Xz));
+        assert_eq!(sniff(b"BZh91AY&SYxx"), Ok(Format::Bzip2));
+        // A matrix whose first contig is named BZh9 is text.
+        assert_eq!(sniff(b"BZh9\t1\tA\tC\n"), Ok(Format::Plain));
+    }
+
+    #[test]
+    fn archives_are_named() {
+        assert_eq!(sniff(b"PK\x03\x04\x14\x00"), Err("a zip archive"));
+        assert_eq!(sniff(b"7z\xbc\xaf\x27\x1c\x00"), Err("a 7-Zip archive"));
+        let mut tar = vec![b'm'; 300];
+        tar[257..262].copy_from_slice(b"ustar");
+        assert_eq!(sniff(&tar), Err("a tar archive"));
+    }
+}
