@@ -221,6 +221,14 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     if show {
         eprintln!("{}", summary_line(&summary));
     }
+    if summary.rows_in == 0 {
+        // Not an error (a matrix without sites converts to a table without rows), but
+        // rarely what was meant: say so even with --quiet.
+        eprintln!(
+            "hapflow: warning: {} has no data line; the output is only the header line",
+            job.input.display_name()
+        );
+    }
     Ok(())
 }
 

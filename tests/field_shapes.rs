@@ -1,0 +1,596 @@
+//! Matrices as the field writes them, through the real `hapflow convert`: what is not a
+//! genome matrix (or not whole) is refused with its cause, its line and no output left;
+//! what the field writes and means as a matrix (a byte-order mark, a repeated header,
+//! bcftools' header, zstd, xz, bzip2) converts to the same bytes as the clean variant.
+
+mod helper;
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use helper::{hapflow, run, Outcome};
+
+fn convert(args: &[&str], stdin: Option<&Path>) -> Outcome {
+    run(hapflow().arg("convert").args(args), stdin)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Two pairs over a five-haplotype matrix, by header name.
+const BY_NAME: &str = r#"
+[[pair]]
+first = { label = "a", column = "s1" }
+second = { label = "b", column = "s2" }
+[[pair]]
+first = { label = "c", column = "s3" }
+second = { label = "d", column = "s5" }
+"#;
+
+/// The same pairs by index.
+const BY_INDEX: &str = r#"
+[[pair]]
+first = { label = "a", column = 3 }
+second = { label = "b", column = 4 }
+[[pair]]
+first = { label = "c", column = 5 }
+second = { label = "d", column = 7 }
+"#;
+
+const HEADER: &str = "CHROM\tPOS\tREF\ts1\ts2\ts3\ts4\ts5\n";
+
+/// A small matrix with some variant rows, written for these tests.
+fn rows(contig: &str, n: u32) -> String {
+    let alleles = ["A", "C", "N", "G", "-", "T"];
+    (1..=n)
+        .map(|i| {
+            let mut l = format!("{contig}\t{}\tA", i * 10);
+            for h in 0..5 {
+                let a = if (i + h) % 4 == 0 {
+                    alleles[((i * 7 + h) % 6) as usize]
+                } else {
+                    "A"
+                };
+                l += &format!("\t{a}");
+            }
+            l + "\n"
+        })
+        .collect()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn bgzf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    hapflow::generate::bgzf_compress(data, &mut out).unwrap();
+    out
+}
+
+fn xz(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    liblzma::read::XzEncoder::new(data, 6)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+fn bzip2(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    bzip2::read::BzEncoder::new(data, bzip2::Compression::best())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+fn lines_in(data: &[u8]) -> u64 {
+    data.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Decompresses what a gzip decoder can of `cut`: the bytes before the cut.
+fn gunzip_prefix(cut: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = flate2::read::MultiGzDecoder::new(cut).read_to_end(&mut out);
+    out
+}
+
+/// One input hapflow must refuse: its bytes, the line the message must name, and the words
+/// that name the cause.
+struct Refused {
+    name: &'static str,
+    bytes: Vec<u8>,
+    config: &'static str,
+    line: u64,
+    says: &'static [&'static str],
+}
+
+fn refused_inputs() -> Vec<Refused> {
+    let clean = format!("{HEADER}{}", rows("chr2", 40));
+    let with_line = |n: usize, line: &str| -> Vec<u8> {
+        let mut l: Vec<&str> = clean.split_inclusive('\n').collect();
+        l.insert(n - 1, line);
+        l.concat().into_bytes()
+    };
+    // A BGZF file of several blocks, cut at a block boundary that falls on a line end.
+    let big = format!("{HEADER}{}", rows("chr7", 30_000));
+    let mut first_block = Vec::new();
+    let mut rest = big.as_bytes();
+    while first_block.len() < 40_000 {
+        let end = rest.iter().position(|&b| b == b'\n').unwrap() + 1;
+        first_block.extend_from_slice(&rest[..end]);
+        rest = &rest[end..];
+    }
+    let mut cut_bgzf = bgzf(&first_block);
+    cut_bgzf.truncate(cut_bgzf.len() - 28); // the end-of-file block
+    cut_bgzf.extend_from_slice(&bgzf(rest)[..100]); // and a piece of the next block
+    let whole_bgzf_without_eof = {
+        let mut b = bgzf(big.as_bytes());
+        b.truncate(b.len() - 28);
+        b
+    };
+    let gz = gzip(big.as_bytes());
+    let cut_gz = gz[..gz.len() / 2].to_vec();
+    let cut_gz_line = lines_in(&gunzip_prefix(&cut_gz)) + 1;
+    let mut trailing_text = gzip(clean.as_bytes());
+    trailing_text.extend_from_slice(b"chr9\t1\tA\tC\tC\tC\tC\tC\n");
+    let mut tar = vec![0u8; 1024];
+    tar[..8].copy_from_slice(b"m.txt\0\0\0");
+    tar[257..263].copy_from_slice(b"ustar\0");
+    vec![
+        Refused {
+            name: "unphased_genotype",
+            bytes: with_line(5, "chr2\t35\tA\tA\tA/T\tA\tA\tA\n"),
+            config: BY_NAME,
+            line: 5,
+            says: &["column 4 (s2) holds \"A/T\"", "genotype or a list"],
+        },
+        Refused {
+            name: "phased_genotype",
+            bytes: with_line(9, "chr2\t85\tG\tG|A\tG\tG\tG\tG\n"),
+            config: BY_NAME,
+            line: 9,
+            says: &["column 3 (s1) holds \"G|A\"", "not one haplotype allele"],
+        },
+        Refused {
+            name: "allele_list",
+            bytes: with_line(2, "chr2\t5\tA\tA\tA\tA\tA\tC,T\n"),
+            config: BY_INDEX,
+            line: 2,
+            says: &["column 7 (s5) holds \"C,T\""],
+        },
+        Refused {
+            name: "ref_genotype",
+            bytes: with_line(30, "chr2\t295\tA/A\tA\tA\tA\tA\tA\n"),
+            config: BY_INDEX,
+            line: 30,
+            says: &["REF holds \"A/A\""],
+        },
+        Refused {
+            name: "vcf",
+            bytes: b"##fileformat=VCFv4.2\n##contig=<ID=1>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tx\n1\t5\t.\tA\tC\t9\tPASS\t.\tGT\t0|1\n".to_vec(),
+            config: BY_INDEX,
+            line: 1,
+            says: &["this is a VCF", "bcftools query"],
+        },
+        Refused {
+            name: "vcf_body",
+            bytes: b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t5\trs1\tA\tC\t9\tPASS\tDP=3\n".to_vec(),
+            config: BY_INDEX,
+            line: 1,
+            says: &["this is a VCF"],
+        },
+        Refused {
+            name: "space_separated",
+            bytes: clean.replace('\t', " ").into_bytes(),
+            config: BY_INDEX,
+            line: 1,
+            says: &["separated by spaces", "tab-separated"],
+        },
+        Refused {
+            name: "space_separated_after_a_tab_header",
+            bytes: format!("{HEADER}{}", rows("chr2", 3).replace('\t', " ")).into_bytes(),
+            config: BY_INDEX,
+            line: 2,
+            says: &["separated by spaces"],
+        },
+        Refused {
+            name: "one_line_with_spaces",
+            bytes: with_line(7, "chr2 65 A C A A A A\n"),
+            config: BY_INDEX,
+            line: 7,
+            says: &["1 fields", "separated by spaces rather than tabs"],
+        },
+        Refused {
+            name: "old_mac_line_ends",
+            bytes: clean.replace('\n', "\r").into_bytes(),
+            config: BY_NAME,
+            line: 1,
+            says: &["\\r without \\n", "old Mac"],
+        },
+        Refused {
+            name: "another_header_mid_file",
+            bytes: with_line(12, "CHROM\tPOS\tREF\tx1\tx2\tx3\tx4\tx5\n"),
+            config: BY_INDEX,
+            line: 12,
+            says: &["this is a header line", "not the same as the input's first line"],
+        },
+        Refused {
+            name: "bgzf_cut_at_a_block_boundary",
+            bytes: {
+                // Only whole blocks: without the partial one, the file inflates cleanly.
+                let mut b = bgzf(&first_block);
+                b.truncate(b.len() - 28);
+                b
+            },
+            config: BY_INDEX,
+            line: lines_in(&first_block) + 1,
+            says: &["BGZF", "end-of-file block is missing", "truncated"],
+        },
+        Refused {
+            name: "bgzf_without_eof_block",
+            bytes: whole_bgzf_without_eof,
+            config: BY_INDEX,
+            line: lines_in(big.as_bytes()) + 1,
+            says: &["end-of-file block is missing"],
+        },
+        Refused {
+            name: "bgzf_cut_inside_a_block",
+            bytes: cut_bgzf,
+            config: BY_INDEX,
+            line: lines_in(&first_block) + 1,
+            says: &["BGZF input is cut short or corrupt"],
+        },
+        Refused {
+            name: "gzip_cut",
+            bytes: cut_gz,
+            config: BY_INDEX,
+            line: cut_gz_line,
+            says: &["gzip input is cut short or corrupt", "the data ends here"],
+        },
+        Refused {
+            name: "gzip_then_text",
+            bytes: trailing_text,
+            config: BY_INDEX,
+            line: lines_in(clean.as_bytes()) + 1,
+            says: &["has bytes after its end", "not gzip"],
+        },
+        Refused {
+            name: "zstd_cut",
+            bytes: {
+                let z = zstd::encode_all(big.as_bytes(), 3).unwrap();
+                z[..z.len() - 5].to_vec()
+            },
+            config: BY_INDEX,
+            line: 0,
+            says: &["zstd input is cut short or corrupt"],
+        },
+        Refused {
+            name: "xz_cut",
+            bytes: {
+                let z = xz(big.as_bytes());
+                z[..z.len() - 5].to_vec()
+            },
+            config: BY_INDEX,
+            line: 0,
+            says: &["xz input is cut short or corrupt"],
+        },
+        Refused {
+            name: "bzip2_cut",
+            bytes: {
+                let z = bzip2(big.as_bytes());
+                z[..z.len() - 5].to_vec()
+            },
+            config: BY_INDEX,
+            line: 0,
+            says: &["bzip2 input is cut short or corrupt"],
+        },
+        Refused {
+            name: "zip",
+            bytes: b"PK\x03\x04\x14\x00\x00\x00\x08\x00matrix.txt".to_vec(),
+            config: BY_INDEX,
+            line: 1,
+            says: &["this is a zip archive", "not a genome matrix"],
+        },
+        Refused {
+            name: "tar",
+            bytes: tar,
+            config: BY_INDEX,
+            line: 1,
+            says: &["this is a tar archive"],
+        },
+    ]
+}
+
+/// Every refused shape: exit 2, the file and line named, the cause in words, and no output
+/// file (nor temporary file) left; through stdin, nothing on stdout.
+#[test]
+fn inputs_that_are_not_matrices_are_refused_with_their_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    for r in refused_inputs() {
+        let case = dir.path().join(r.name);
+        std::fs::create_dir(&case).unwrap();
+        let (input, config, out) = (
+            case.join("input.data"),
+            case.join("pairs.toml"),
+            case.join("out").join("table.txt"),
+        );
+        std::fs::create_dir(out.parent().unwrap()).unwrap();
+        std::fs::write(&input, &r.bytes).unwrap();
+        std::fs::write(&config, r.config).unwrap();
+        let args = [
+            "-q",
+            "--config",
+            path(&config),
+            path(&input),
+            "-o",
+            path(&out),
+        ];
+        let o = convert(&args, None);
+        assert_eq!(o.code, Some(2), "{}: {}", r.name, o.stderr);
+        assert!(o.stderr.contains(path(&input)), "{}: {}", r.name, o.stderr);
+        let line = match r.line {
+            0 => ": line ".to_string(),
+            n => format!(": line {n}, byte offset "),
+        };
+        assert!(
+            o.stderr.contains(&line),
+            "{}: no {line:?} in {}",
+            r.name,
+            o.stderr
+        );
+        for words in r.says {
+            assert!(
+                o.stderr.contains(words),
+                "{}: no {words:?} in {}",
+                r.name,
+                o.stderr
+            );
+        }
+        let left: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().collect();
+        assert!(left.is_empty(), "{}: left {left:?}", r.name);
+        let o = convert(&["-q", "--config", path(&config), "-"], Some(&input));
+        assert_eq!(o.code, Some(2), "{}: {}", r.name, o.stderr);
+        assert!(
+            o.stdout.is_empty() && o.stderr.contains("<stdin>"),
+            "{}",
+            r.name
+        );
+    }
+}
+
+/// Where a truncated stream's data ends does not depend on how the input is cut into
+/// chunks: the same line and byte under every memory limit and thread count.
+#[test]
+fn a_truncated_stream_is_placed_the_same_under_every_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{HEADER}{}", rows("chr1", 120_000));
+    let gz = gzip(text.as_bytes());
+    let mut cut_bgzf = bgzf(text.as_bytes());
+    cut_bgzf.truncate(cut_bgzf.len() * 3 / 5);
+    for (name, bytes) in [
+        ("gzip", gz[..gz.len() * 3 / 5].to_vec()),
+        ("bgzf", cut_bgzf),
+    ] {
+        let input = dir.path().join(name);
+        std::fs::write(&input, &bytes).unwrap();
+        let config = dir.path().join("p.toml");
+        std::fs::write(&config, BY_INDEX).unwrap();
+        let mut seen = Vec::new();
+        for (limit, threads) in [
+            ("24MiB", "1"),
+            ("32MiB", "2"),
+            ("256MiB", "2"),
+            ("1GiB", "3"),
+        ] {
+            let o = convert(
+                &[
+                    "-q",
+                    "--config",
+                    path(&config),
+                    "--memory-limit",
+                    limit,
+                    "--threads",
+                    threads,
+                    path(&input),
+                    "-o",
+                    path(&dir.path().join("o.txt")),
+                ],
+                None,
+            );
+            assert_eq!(o.code, Some(2), "{name} {limit}: {}", o.stderr);
+            seen.push(o.stderr);
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{name}: {seen:#?}");
+        if name == "gzip" {
+            let line = lines_in(&gunzip_prefix(&bytes)) + 1;
+            assert!(seen[0].contains(&format!(": line {line}, ")), "{}", seen[0]);
+        }
+    }
+}
+
+/// Converts `bytes` with `config`, through a file named `name` in `dir`; exit 0 expected.
+fn converted(dir: &Path, name: &str, bytes: &[u8], config: &str, extra: &[&str]) -> Outcome {
+    let (input, cfg) = (dir.join(name), dir.join(format!("{name}.toml")));
+    std::fs::write(&input, bytes).unwrap();
+    std::fs::write(&cfg, config).unwrap();
+    let mut args = vec!["--config", path(&cfg)];
+    args.extend_from_slice(extra);
+    args.push(path(&input));
+    let o = convert(&args, None);
+    assert_eq!(o.code, Some(0), "{name}: {}", o.stderr);
+    o
+}
+
+/// What the field writes and means as a matrix converts to the clean variant's bytes.
+#[test]
+fn forgiven_shapes_equal_the_clean_variant_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let part1 = format!("{HEADER}{}", rows("chr1", 300));
+    let part2 = format!("{HEADER}{}", rows("chr2", 200));
+    let clean = format!("{part1}{}", part2.split_once('\n').unwrap().1);
+    let want = converted(dir.path(), "clean", clean.as_bytes(), BY_NAME, &["-q"]).stdout;
+    assert!(String::from_utf8_lossy(&want).lines().count() > 100);
+
+    let bcftools_header =
+        "# [1]CHROM\t[2]POS\t[3]REF\t[4]s1:GT\t[5]s2:GT\t[6]s3:GT\t[7]s4:GT\t[8]s5:GT\n";
+    let bcftools_new = "#[1]CHROM\t[2]POS\t[3]REF\t[4]s1\t[5]s2\t[6]s3\t[7]s4\t[8]s5\n";
+    let body = clean.split_once('\n').unwrap().1;
+    let mut padded = gzip(clean.as_bytes());
+    padded.extend_from_slice(&[0u8; 512]);
+    let variants: Vec<(&str, Vec<u8>)> = vec![
+        ("bom", [b"\xef\xbb\xbf", clean.as_bytes()].concat()),
+        (
+            "bom_crlf",
+            format!("\u{feff}{}", clean.replace('\n', "\r\n")).into_bytes(),
+        ),
+        (
+            "bcftools_header",
+            format!("{bcftools_header}{body}").into_bytes(),
+        ),
+        (
+            "bcftools_header_new",
+            format!("{bcftools_new}{body}").into_bytes(),
+        ),
+        ("gzip_zero_padded", padded),
+        ("bgzf", bgzf(clean.as_bytes())),
+        ("zstd", zstd::encode_all(clean.as_bytes(), 19).unwrap()),
+        ("xz", xz(clean.as_bytes())),
+        ("bzip2", bzip2(clean.as_bytes())),
+    ];
+    for (name, bytes) in variants {
+        let o = converted(dir.path(), name, &bytes, BY_NAME, &["-q"]);
+        assert!(
+            o.stdout == want,
+            "{name}: output differs from the clean variant's"
+        );
+    }
+
+    // Matrices joined with `cat`, each with its header line (one with a byte-order mark):
+    // the repeated header lines are skipped and counted.
+    let catted = format!("{part1}{part2}\u{feff}{HEADER}");
+    let o = converted(dir.path(), "catted", catted.as_bytes(), BY_NAME, &[]);
+    assert!(
+        o.stdout == want,
+        "cat: output differs from the clean variant's"
+    );
+    assert!(
+        o.stderr.contains(", 2 repeated header lines skipped,"),
+        "{}",
+        o.stderr
+    );
+
+    // Compressed through stdin too.
+    let zst = dir.path().join("stdin.zst");
+    std::fs::write(&zst, zstd::encode_all(clean.as_bytes(), 3).unwrap()).unwrap();
+    let cfg = dir.path().join("clean.toml");
+    let o = convert(&["-q", "--config", path(&cfg), "-"], Some(&zst));
+    assert!(o.code == Some(0) && o.stdout == want, "{}", o.stderr);
+}
+
+/// `--missing` and `--uppercase` (and `[alleles]`): a lower-case matrix with `.` for no
+/// call converts as its upper-case twin with `N` for no call does with the defaults.
+#[test]
+fn missing_characters_and_upper_casing_from_flags_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = rows("chr1", 400)
+        .replace("\tN", "\t.")
+        .replace("\tA\t", "\ta\t")
+        .replace("\tC\n", "\tc\n")
+        .replace("\tG", "\tg");
+    let twin = m.to_uppercase().replace("CHR1", "chr1").replace('.', "N");
+    let m = format!("{HEADER}{m}");
+    let twin = format!("{HEADER}{twin}");
+    let want = converted(dir.path(), "twin", twin.as_bytes(), BY_NAME, &["-q"]).stdout;
+    let flags = converted(
+        dir.path(),
+        "flags",
+        m.as_bytes(),
+        BY_NAME,
+        &["-q", "--missing", "N.", "--uppercase"],
+    );
+    assert!(flags.stdout == want, "flags");
+    let config = format!("[alleles]\nmissing = [\"N\", \".\"]\nuppercase = true\n{BY_NAME}");
+    let from_config = converted(dir.path(), "config", m.as_bytes(), &config, &["-q"]);
+    assert!(from_config.stdout == want, "config");
+    // The defaults keep the reference's conversion: `.` and `a` are alleles of their own.
+    let defaults = converted(dir.path(), "defaults", m.as_bytes(), BY_NAME, &["-q"]);
+    assert!(defaults.stdout != want);
+    assert!(String::from_utf8_lossy(&defaults.stdout).contains("\t."));
+    // A missing character that cannot be one is a usage error.
+    let o = convert(&["--missing", "N|", path(&dir.path().join("twin"))], None);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("--missing"), "{}", o.stderr);
+}
+
+/// Pairs that cannot make a table are configuration errors: exit 2 before any output.
+#[test]
+fn pairs_that_cannot_make_a_table_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = dir.path().join("m.txt");
+    std::fs::write(&matrix, format!("{HEADER}{}", rows("chr1", 50))).unwrap();
+    let twice_in_header = dir.path().join("twice.txt");
+    std::fs::write(
+        &twice_in_header,
+        format!("CHROM\tPOS\tREF\ts1\ts2\ts1\ts4\ts5\n{}", rows("chr1", 50)),
+    )
+    .unwrap();
+    let pair = |a: &str, b: &str, name: &str| {
+        format!("[[pair]]\nfirst = {{ label = \"{name}\", column = {a} }}\nsecond = {{ label = \"x\", column = {b} }}\n")
+    };
+    for (case, config, input, says) in [
+        (
+            "same_index",
+            pair("3", "3", "a"),
+            &matrix,
+            "names column 3 twice",
+        ),
+        (
+            "same_name",
+            pair("\"s2\"", "\"s2\"", "a"),
+            &matrix,
+            "names column \"s2\" twice",
+        ),
+        (
+            "name_and_index",
+            pair("\"s2\"", "4", "a"),
+            &matrix,
+            "both haplotypes name column 4",
+        ),
+        (
+            "same_pair_name",
+            pair("3", "4", "a") + &pair("5", "6", "a"),
+            &matrix,
+            "pairs 1 and 2 are both named \"ax\"",
+        ),
+        (
+            "name_twice_in_header",
+            pair("\"s1\"", "4", "a"),
+            &twice_in_header,
+            "column \"s1\" occurs twice in the header",
+        ),
+    ] {
+        let cfg = dir.path().join(format!("{case}.toml"));
+        std::fs::write(&cfg, config).unwrap();
+        let out = dir.path().join(case).join("o.txt");
+        std::fs::create_dir(out.parent().unwrap()).unwrap();
+        let o = convert(
+            &["--config", path(&cfg), path(input), "-o", path(&out)],
+            None,
+        );
+        assert_eq!(o.code, Some(2), "{case}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(says),
+            "{case}: no {says:?} in {}",
+            o.stderr
+        );
+        assert_eq!(
+            std::fs::read_dir(out.parent().unwrap()).unwrap().count(),
+            0,
+            "{case}"
+        );
+    }
+}
