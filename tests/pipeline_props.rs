@@ -1,17 +1,47 @@
 //! Property tests: the whole pipeline, forced into tiny chunks so that chunk boundaries,
 //! carried line tails, full output buffers and the reorder window are all exercised,
-//! against a deliberately simple model of the conversion written straight from the spec.
+//! against a deliberately simple model of the conversion written straight from the spec,
+//! with the allele options (missing characters, upper-casing) drawn at random too.
 
 use std::sync::atomic::AtomicBool;
 
 use hapflow::config::{ColumnRef, PairSpec};
+use hapflow::convert::Alleles;
 use hapflow::pipeline::{convert_with_plan, Job, Plan, Silent};
 use hapflow::read::Input;
 use hapflow::write::Output;
 use proptest::prelude::*;
 
+/// How alleles are read: the missing characters and upper-casing.
+#[derive(Debug, Clone)]
+struct Options {
+    missing: Vec<char>,
+    uppercase: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            missing: vec!['N'],
+            uppercase: false,
+        }
+    }
+}
+
 /// The conversion as the spec words it, on strings, with no regard for speed.
 fn model(matrix: &str, pairs: &[(usize, usize)], labels: &[(String, String)]) -> String {
+    model_with(matrix, pairs, labels, &Options::default())
+}
+
+/// [`model`] with allele options: REF and alleles upper-cased first if asked; an allele
+/// that is one missing character is not in ALT; in `_PG_al` every missing character of an
+/// allele as written becomes REF, and then every `-` becomes REF.
+fn model_with(
+    matrix: &str,
+    pairs: &[(usize, usize)],
+    labels: &[(String, String)],
+    o: &Options,
+) -> String {
     let mut header = String::from("contig\tpos\tref\talt");
     for (a, b) in labels {
         header += &format!("\t{a}{b}_PI\t{a}{b}_PG_al");
@@ -32,21 +62,41 @@ fn model(matrix: &str, pairs: &[(usize, usize)], labels: &[(String, String)]) ->
         if !groups.iter().any(|g| g.0 == f[0]) {
             groups.push((f[0].to_string(), String::new()));
         }
-        let reference = f[2];
+        let up = |s: &str| {
+            if o.uppercase {
+                s.to_ascii_uppercase()
+            } else {
+                s.to_string()
+            }
+        };
+        let reference = up(f[2]);
+        let alleles: Vec<String> = f.iter().map(|a| up(a)).collect();
+        let is_missing =
+            |a: &str| a.chars().count() == 1 && o.missing.contains(&a.chars().next().unwrap());
         let mut alt: Vec<&str> = Vec::new();
-        for a in &f[3..] {
-            if *a != "N" && *a != reference && !alt.contains(a) {
+        for a in &alleles[3..] {
+            if !is_missing(a) && *a != reference && !alt.contains(&a.as_str()) {
                 alt.push(a);
             }
         }
         if alt.is_empty() {
             continue;
         }
-        let mut row = format!("{}\t{}\t{}\t{}", f[0], f[1], f[2], alt.join(","));
+        let mut row = format!("{}\t{}\t{}\t{}", f[0], f[1], reference, alt.join(","));
+        let fill = |a: &str| -> String {
+            a.chars()
+                .map(|c| {
+                    if o.missing.contains(&c) {
+                        reference.clone()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        };
         for &(x, y) in pairs {
-            let pg = format!("{}|{}", f[x], f[y])
-                .replace('N', reference)
-                .replace('-', reference);
+            let pg =
+                format!("{}|{}", fill(&alleles[x]), fill(&alleles[y])).replace('-', &reference);
             row += &format!("\t{}\t{}", f[0], pg);
         }
         row.push('\n');
@@ -62,10 +112,11 @@ struct Case {
     pairs: Vec<(usize, usize)>,
     chunk: usize,
     workers: usize,
+    options: Options,
 }
 
 const CONTIGS: [&str; 5] = ["c1", "c2", "chrX", "s_3", "CHROMx"];
-const REFS: [&str; 8] = ["A", "C", "G", "T", "AT", "A-", "N", "-"];
+const REFS: [&str; 11] = ["A", "C", "G", "T", "AT", "A-", "N", "-", "N-", "a", "c"];
 const ALLELES: [&str; 14] = [
     "A", "C", "G", "T", "N", "-", "AT", "R", "a", "n", ".", "AN", "NA", "N-",
 ];
@@ -87,37 +138,60 @@ fn case() -> impl Strategy<Value = Case> {
             prop::collection::vec((3..columns, 3..columns), 1..4),
             128usize..400,
             1usize..4,
+            (
+                prop::bool::weighted(0.25), // the defaults
+                prop::sample::subsequence(vec!['N', '.', 'n', '-', 'A'], 0..=3),
+                any::<bool>(),
+            ),
         )
-            .prop_map(move |(rows, header, last_nl, pairs, chunk, workers)| {
-                let mut m = String::new();
-                if header {
-                    m += "#CHROM\tPOS\tREF";
-                    for i in 3..columns {
-                        m += &format!("\th{i}");
-                    }
-                    m += "\n";
-                }
-                for (contig, pos, r, alleles, crlf, blank) in &rows {
-                    m += &format!("{contig}\t{pos}\t{r}\t{}", alleles.join("\t"));
-                    m += if *crlf { "\r\n" } else { "\n" };
-                    if *blank {
+            .prop_map(
+                move |(rows, header, last_nl, pairs, chunk, workers, options)| {
+                    let pairs: Vec<(usize, usize)> = pairs
+                        .into_iter()
+                        .map(|(a, b)| {
+                            if a == b {
+                                (a, if b + 1 < columns { b + 1 } else { 3 })
+                            } else {
+                                (a, b)
+                            }
+                        })
+                        .filter(|(a, b)| a != b)
+                        .collect();
+                    let options = match options {
+                        (true, _, _) => Options::default(),
+                        (false, missing, uppercase) => Options { missing, uppercase },
+                    };
+                    let mut m = String::new();
+                    if header {
+                        m += "#CHROM\tPOS\tREF";
+                        for i in 3..columns {
+                            m += &format!("\th{i}");
+                        }
                         m += "\n";
                     }
-                }
-                if !last_nl && m.ends_with('\n') && !rows.is_empty() {
-                    m.pop();
-                    if m.ends_with('\r') {
-                        m.pop();
+                    for (contig, pos, r, alleles, crlf, blank) in &rows {
+                        m += &format!("{contig}\t{pos}\t{r}\t{}", alleles.join("\t"));
+                        m += if *crlf { "\r\n" } else { "\n" };
+                        if *blank {
+                            m += "\n";
+                        }
                     }
-                }
-                Case {
-                    matrix: m,
-                    columns,
-                    pairs,
-                    chunk,
-                    workers,
-                }
-            })
+                    if !last_nl && m.ends_with('\n') && !rows.is_empty() {
+                        m.pop();
+                        if m.ends_with('\r') {
+                            m.pop();
+                        }
+                    }
+                    Case {
+                        matrix: m,
+                        columns,
+                        pairs,
+                        chunk,
+                        workers,
+                        options,
+                    }
+                },
+            )
     })
 }
 
@@ -145,7 +219,15 @@ fn convert(c: &Case) -> String {
         header_file: None,
         memory_limit: 0,
         workers: c.workers,
-        alleles: Default::default(),
+        alleles: Alleles::new(
+            c.options
+                .missing
+                .iter()
+                .map(|&m| m as u8)
+                .collect::<Vec<u8>>()
+                .as_slice(),
+            c.options.uppercase,
+        ),
     };
     let plan = Plan::with_chunk(c.chunk, c.workers);
     convert_with_plan(&job, &plan, &mut Silent, &AtomicBool::new(false)).unwrap();
@@ -161,8 +243,24 @@ proptest! {
             .map(|i| (format!("p{i}x"), format!("p{i}y")))
             .collect();
         let _ = c.columns;
-        prop_assert_eq!(convert(&c), model(&c.matrix, &c.pairs, &labels));
+        prop_assert_eq!(convert(&c), model_with(&c.matrix, &c.pairs, &labels, &c.options));
     }
+}
+
+/// The model's allele options on a worked example: `n` upper-cased to `N`, `.` missing.
+#[test]
+fn model_reads_missing_characters_and_upper_cases() {
+    let o = Options {
+        missing: vec!['N', '.'],
+        uppercase: true,
+    };
+    let out = model_with(
+        "c\t1\ta-\tn.\t.\tg",
+        &[(3, 4)],
+        &[("a".into(), "b".into())],
+        &o,
+    );
+    assert_eq!(out.lines().nth(1).unwrap(), "c\t1\tA-\tN.,G\tc\tAA-AA-|AA-");
 }
 
 /// The model itself on the spec's own example of the two replacements.
