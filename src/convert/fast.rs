@@ -92,7 +92,13 @@ pub fn classify_tail(tail: &[u8], reference: u8) -> Tail {
     #[cfg(target_arch = "x86_64")]
     if tail.len() >= 16 {
         // SAFETY: SSE2 is part of x86-64; every load reads 16 bytes inside `tail`.
-        return unsafe { sse2::classify(tail, reference) };
+        return match unsafe { sse2::classify(tail, reference) } {
+            // A genotype or list separator (never in an invariant tail: REF is not one) is
+            // looked for only in the variant rows, the few, so the invariant pass stays as
+            // short as it was; the general path reports it.
+            Tail::Variant if memchr::memchr3(b'/', b'|', b',', tail).is_some() => Tail::Other,
+            kind => kind,
+        };
     }
     classify_scalar(tail, reference)
 }
@@ -151,11 +157,7 @@ mod sse2 {
             _mm_set1_epi8(b'\r' as i8),
             _mm_setzero_si128(),
         );
-        let (pipe, slash, comma) = (
-            _mm_set1_epi8(b'|' as i8),
-            _mm_set1_epi8(b'/' as i8),
-            _mm_set1_epi8(b',' as i8),
-        );
+
         // Per byte, all ones where the byte is what its position wants.
         let mut invariant = _mm_set1_epi8(-1);
         let mut plain = _mm_set1_epi8(-1);
@@ -169,12 +171,7 @@ mod sse2 {
                 _mm_or_si128(is_tab, _mm_cmpeq_epi8(x, zero)),
                 _mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)),
             );
-            // A genotype or list separator: the general path reports it.
-            let separator = _mm_or_si128(
-                _mm_cmpeq_epi8(x, pipe),
-                _mm_or_si128(_mm_cmpeq_epi8(x, slash), _mm_cmpeq_epi8(x, comma)),
-            );
-            let special = _mm_or_si128(special, separator);
+
             // Even bytes: tabs. Odd bytes: N or REF (invariant), not special (plain).
             let tabs_ok = _mm_andnot_si128(odd, is_tab);
             invariant = _mm_and_si128(invariant, _mm_or_si128(tabs_ok, _mm_and_si128(odd, no_alt)));

@@ -21,7 +21,7 @@ use crate::convert::{
     convert_chunk, Alleles, ChunkError, ChunkOutput, ChunkStats, Layout, Run, Scratch,
 };
 use crate::error::{Error, Result};
-use crate::read::format::Format;
+use crate::read::format::{DecoderCaps, Format};
 use crate::read::header::read_header_file;
 use crate::read::start::{read_start, StartError};
 use crate::read::{Chunker, Cut, Input, ReadError, Source};
@@ -210,9 +210,10 @@ pub fn run(
     let started = Instant::now();
     let name = conversion.input.display_name();
     // The input's first bytes say how it is stored, and so what its decoder needs.
-    let source = Source::open(conversion.input, conversion.plan.inflaters())?;
+    let caps = DecoderCaps::for_pool(conversion.plan.pool);
+    let source = Source::open(conversion.input, conversion.plan.inflaters(), caps)?;
     let format = source.format;
-    let plan = conversion.plan.with_decoder(format.extra_decoder_bytes())?;
+    let plan = conversion.plan.with_decoder(caps.extra_bytes(format))?;
     let budget = Budget::new(plan.pool);
 
     let mut slots = (0..plan.window)
@@ -264,7 +265,7 @@ pub fn run(
             let table = ContigTable::restore(contig_grant, cp.contigs, cp.current, cp.contiguous)
                 .map_err(|e| Error::config(format!("cannot resume: {e}")))?;
             let writer = GroupedWriter::resume(cp.spool, layout.header_line(), table, cp.spool_len);
-            let source = Source::open_at(path, cp.position.input_bytes, plan.inflaters())?;
+            let source = Source::open_at(path, cp.position.input_bytes, plan.inflaters(), caps)?;
             chunker = Chunker::new(source.reader);
             let state = Position {
                 left_contig: false,
@@ -356,15 +357,18 @@ fn read_error(input: &Input, format: Format, e: std::io::Error, line: u64, byte:
         let name = format.name();
         let text = e.to_string();
         let what = if text.to_lowercase().contains("memory") || text.contains("window") {
-            let (set, hint) = match format {
-                Format::Xz => ("9 MiB", "xz -6 or lower"),
+            let (fits, hint) = match format {
+                Format::Xz => (
+                    "xz -6 and lower always fit; xz -9 needs a limit of about 200 MiB",
+                    "xz -6",
+                ),
                 _ => (
-                    "an 8 MiB window",
-                    "zstd -19 or lower, without --long or --ultra",
+                    "zstd -19 and lower always fit",
+                    "zstd -19, without --long or --ultra",
                 ),
             };
             format!(
-                "this {name} file needs more memory to decompress than hapflow sets aside ({set}): recompress it with {hint} ({text})"
+                "this {name} file needs more memory to decompress than this memory limit sets aside for it (a third of the limit; {fits}): raise --memory-limit, or recompress it with {hint} ({text})"
             )
         } else {
             let problem = if text.contains("follow the last gzip member") {

@@ -41,7 +41,7 @@ pub struct Plan {
     /// Bytes the budget hands out: the limit less [`BASE_RSS`].
     pub pool: usize,
     /// Bytes set aside for a decoder beyond what gzip's needs (zstd's window, xz's
-    /// dictionary, bzip2's blocks): [`crate::read::format::Format::extra_decoder_bytes`].
+    /// dictionary, bzip2's blocks): [`crate::read::format::DecoderCaps::extra_bytes`].
     pub decoder_bytes: usize,
     /// The chunk size was chosen by the caller ([`Plan::with_chunk`]), not derived from the
     /// limit: it stays as it is, and the pool grows for a decoder.

@@ -6,14 +6,64 @@
 /// Bytes of the start of an input that [`sniff`] looks at: tar's `ustar` mark sits at 257.
 pub const MAGIC_LEN: usize = 262;
 
-/// The largest zstd window hapflow sets aside memory for: 8 MiB, what `zstd` levels 1 to 19
-/// use. Frames that need more (`--ultra -20` and up, `--long`) are refused.
-pub const ZSTD_WINDOW_LOG_MAX: u32 = 23;
-/// Memory the xz decoder may use: enough for `xz -0` to `xz -6` (the default, an 8 MiB
-/// dictionary). Files made with `-7` to `-9` are refused with a message saying so.
-pub const XZ_MEMLIMIT: u64 = 9 << 20;
+/// The smallest zstd window hapflow sets aside memory for: 8 MiB, what `zstd` levels 1 to
+/// 19 use, whatever the limit. A larger limit allows up to 128 MiB (`--long=27`).
+pub const ZSTD_WINDOW_LOG_MIN: u32 = 23;
+const ZSTD_WINDOW_LOG_TOP: u32 = 27;
+/// The least memory the xz decoder may use: enough for `xz -0` to `xz -6` (the default, an
+/// 8 MiB dictionary), whatever the limit.
+pub const XZ_MEMLIMIT_MIN: u64 = 9 << 20;
+/// What `xz -9` (a 64 MiB dictionary) needs to decode; more is never set aside.
+const XZ_MEMLIMIT_TOP: u64 = 65 << 20;
 /// Memory of the bzip2 decoder for the largest block size (`-9`, 900 kB blocks): about 3.6 MB.
 const BZIP2_BYTES: usize = 4 << 20;
+/// A zstd decoder's memory besides its window: a block (128 KiB) and its tables.
+const ZSTD_OVERHEAD: usize = 512 << 10;
+
+/// How much memory the zstd and xz decoders may take: a third of the budget's pool, and at
+/// least what the default compression levels need. A file that needs more is refused with
+/// a message saying so (the decoders enforce these caps themselves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecoderCaps {
+    /// `xz`'s memory limit, in bytes.
+    pub xz_memlimit: u64,
+    /// log2 of the largest zstd window accepted.
+    pub zstd_window_log_max: u32,
+}
+
+impl Default for DecoderCaps {
+    /// The least: what `zstd -19` and `xz -6` need.
+    fn default() -> Self {
+        DecoderCaps::for_pool(0)
+    }
+}
+
+impl DecoderCaps {
+    /// The caps for a budget pool of `pool` bytes.
+    pub fn for_pool(pool: usize) -> DecoderCaps {
+        let share = pool / 3;
+        let xz_memlimit = (share as u64).clamp(XZ_MEMLIMIT_MIN, XZ_MEMLIMIT_TOP);
+        let mut log = ZSTD_WINDOW_LOG_MIN;
+        while log < ZSTD_WINDOW_LOG_TOP && (1usize << (log + 1)) + ZSTD_OVERHEAD <= share {
+            log += 1;
+        }
+        DecoderCaps {
+            xz_memlimit,
+            zstd_window_log_max: log,
+        }
+    }
+
+    /// Bytes the decoder of `format` holds beyond what gzip's needs, which every plan
+    /// already sets aside ([`super::source::decompress_bytes`]).
+    pub fn extra_bytes(&self, format: Format) -> usize {
+        match format {
+            Format::Plain | Format::Gzip | Format::Bgzf => 0,
+            Format::Zstd => (1 << self.zstd_window_log_max) + ZSTD_OVERHEAD,
+            Format::Xz => self.xz_memlimit as usize,
+            Format::Bzip2 => BZIP2_BYTES,
+        }
+    }
+}
 /// Read buffer under a zstd, xz or bzip2 decoder.
 pub const COMPRESSED_READ_BUFFER: usize = 128 << 10;
 
@@ -46,18 +96,6 @@ impl Format {
     /// True for every format but plain text.
     pub fn is_compressed(self) -> bool {
         self != Format::Plain
-    }
-
-    /// Bytes the decoder of this format holds beyond what gzip's needs, which every plan
-    /// already sets aside ([`super::source::decompress_bytes`]).
-    pub fn extra_decoder_bytes(self) -> usize {
-        match self {
-            Format::Plain | Format::Gzip | Format::Bgzf => 0,
-            // The window, a block (128 KiB) and the decoder's own tables.
-            Format::Zstd => (1 << ZSTD_WINDOW_LOG_MAX) + (512 << 10),
-            Format::Xz => XZ_MEMLIMIT as usize,
-            Format::Bzip2 => BZIP2_BYTES,
-        }
     }
 }
 
@@ -144,6 +182,18 @@ mod tests {
         assert_eq!(sniff(b"BZh91AY&SYxx"), Ok(Format::Bzip2));
         // A matrix whose first contig is named BZh9 is text.
         assert_eq!(sniff(b"BZh9\t1\tA\tC\n"), Ok(Format::Plain));
+    }
+
+    #[test]
+    fn decoder_caps_grow_with_the_pool_between_their_bounds() {
+        let least = DecoderCaps::default();
+        assert_eq!((least.xz_memlimit, least.zstd_window_log_max), (9 << 20, 23));
+        let default_limit = DecoderCaps::for_pool(249 << 20);
+        assert_eq!(default_limit.xz_memlimit, 65 << 20, "xz -9 fits the default limit");
+        assert_eq!(default_limit.zstd_window_log_max, 26);
+        let huge = DecoderCaps::for_pool(8 << 30);
+        assert_eq!((huge.xz_memlimit, huge.zstd_window_log_max), (65 << 20, 27));
+        assert_eq!(huge.extra_bytes(Format::Plain), 0);
     }
 
     #[test]

@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::decode::{BgzfEofCheck, GzipMembers, Tail, TailKeeper};
-use super::format::{
-    sniff, Format, COMPRESSED_READ_BUFFER, MAGIC_LEN, XZ_MEMLIMIT, ZSTD_WINDOW_LOG_MAX,
-};
+use super::format::{sniff, DecoderCaps, Format, COMPRESSED_READ_BUFFER, MAGIC_LEN};
 use crate::error::{Error, Result};
 
 /// Where the matrix comes from.
@@ -58,7 +56,7 @@ const BGZF_BLOCK_BUFFERS: usize = (128 + 8) << 10;
 
 /// Memory the decompressor of a gzip or BGZF input may hold with `inflaters` threads: one
 /// gzip read buffer, or the BGZF blocks in flight (a block per thread, two waiting, one
-/// being read). Other formats need [`Format::extra_decoder_bytes`] on top.
+/// being read). Other formats need [`DecoderCaps::extra_bytes`] on top.
 pub fn decompress_bytes(inflaters: usize) -> usize {
     GZIP_READ_BUFFER.max((inflaters + 3) * BGZF_BLOCK_BUFFERS)
 }
@@ -93,8 +91,9 @@ fn open_error(name: &Path, e: OpenError) -> Error {
 }
 
 impl Source {
-    /// Opens `input`; BGZF input is inflated by `inflaters` threads (0: by the reader).
-    pub fn open(input: &Input, inflaters: usize) -> Result<Source> {
+    /// Opens `input`; BGZF input is inflated by `inflaters` threads (0: by the reader), zstd
+    /// and xz within `caps`.
+    pub fn open(input: &Input, inflaters: usize, caps: DecoderCaps) -> Result<Source> {
         match input {
             Input::Path(path) => {
                 let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
@@ -107,19 +106,26 @@ impl Source {
                     ));
                 }
                 let total = meta.is_file().then_some(meta.len());
-                Source::from_reader(Box::new(file), total, inflaters)
+                Source::from_reader_with(Box::new(file), total, inflaters, caps)
                     .map_err(|e| open_error(path, e))
             }
-            Input::Stdin => Source::from_reader(Box::new(io::stdin()), None, inflaters)
-                .map_err(|e| open_error(Path::new("<stdin>"), e)),
+            Input::Stdin => {
+                Source::from_reader_with(Box::new(io::stdin()), None, inflaters, caps)
+                    .map_err(|e| open_error(Path::new("<stdin>"), e))
+            }
         }
     }
 
     /// Opens a file to be read from `skip` bytes of (decompressed) input on: a plain file is
     /// sought there, compressed input is decompressed and the first `skip` bytes dropped
     /// (re-read, but not re-converted). Used to resume from a checkpoint.
-    pub fn open_at(path: &Path, skip: u64, inflaters: usize) -> Result<Source> {
-        let mut source = Source::open(&Input::Path(path.to_path_buf()), inflaters)?;
+    pub fn open_at(
+        path: &Path,
+        skip: u64,
+        inflaters: usize,
+        caps: DecoderCaps,
+    ) -> Result<Source> {
+        let mut source = Source::open(&Input::Path(path.to_path_buf()), inflaters, caps)?;
         if skip == 0 {
             return Ok(source);
         }
@@ -152,11 +158,22 @@ impl Source {
     }
 
     /// Wraps any reader: counts its bytes and decompresses it as its first bytes say, with
-    /// `inflaters` threads if it is BGZF (and `inflaters` is not 0).
+    /// `inflaters` threads if it is BGZF (and `inflaters` is not 0), zstd and xz within the
+    /// least caps.
     pub fn from_reader(
         inner: Box<dyn Read + Send>,
         total: Option<u64>,
         inflaters: usize,
+    ) -> std::result::Result<Source, OpenError> {
+        Source::from_reader_with(inner, total, inflaters, DecoderCaps::default())
+    }
+
+    /// [`Source::from_reader`] with the decoders' memory capped by `caps`.
+    pub fn from_reader_with(
+        inner: Box<dyn Read + Send>,
+        total: Option<u64>,
+        inflaters: usize,
+        caps: DecoderCaps,
     ) -> std::result::Result<Source, OpenError> {
         let counter = Arc::new(AtomicU64::new(0));
         let mut counted = Counted {
@@ -202,12 +219,12 @@ impl Source {
             }
             Format::Zstd => {
                 let mut d = zstd::stream::read::Decoder::with_buffer(buffered(replay))?;
-                d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
+                d.window_log_max(caps.zstd_window_log_max)?;
                 Box::new(d)
             }
             Format::Xz => {
                 let stream = liblzma::stream::Stream::new_stream_decoder(
-                    XZ_MEMLIMIT,
+                    caps.xz_memlimit,
                     liblzma::stream::CONCATENATED,
                 )
                 .map_err(io::Error::from)?;
@@ -284,12 +301,12 @@ mod tests {
         std::fs::write(&plain, &text).unwrap();
         std::fs::write(&zipped, gz(&text)).unwrap();
         for p in [&plain, &zipped] {
-            let mut s = Source::open_at(p, 9995, 2).unwrap();
+            let mut s = Source::open_at(p, 9995, 2, DecoderCaps::default()).unwrap();
             let mut rest = Vec::new();
             s.reader.read_to_end(&mut rest).unwrap();
             assert_eq!(rest, b"56789", "{p:?}");
         }
-        assert!(Source::open_at(&zipped, 20_000, 2).is_err());
+        assert!(Source::open_at(&zipped, 20_000, 2, DecoderCaps::default()).is_err());
     }
 
     fn bgzf(plain: &[u8]) -> Vec<u8> {
