@@ -6,8 +6,10 @@
 //! a job ends. Jobs run one at a time, oldest first, with all worker threads.
 
 pub mod files;
+pub mod fingerprint;
 pub mod inbox;
 pub mod job;
+pub mod journal;
 pub mod lock;
 pub mod logging;
 pub mod records;
@@ -30,7 +32,8 @@ use crate::error::{Error, Result};
 use crate::pipeline::Plan;
 use inbox::{InboxEvent, Seen, Settling};
 use job::{Folders, Outcome, Runner, Settings};
-use records::{FileIdentity, JobState, JobV1};
+use fingerprint::ConversionSettings;
+use records::{FileIdentity, Job, JobState};
 use signals::Signal;
 use status::{Board, JobStatus};
 use store::Store;
@@ -104,10 +107,11 @@ pub fn job_settings(c: &Config) -> Result<Settings> {
     }
     let mut plan = Plan::new(limit - DAEMON_RESERVE, c.worker_threads())?;
     plan.limit = limit;
+    let conversion = ConversionSettings::from_config(c);
     Ok(Settings {
         plan,
-        pairs: c.pairs(),
-        header_file: c.header_file.clone(),
+        fingerprint: conversion.fingerprint(),
+        conversion,
         on_success: c.daemon.on_success,
     })
 }
@@ -122,7 +126,7 @@ fn folders(c: &Config) -> Folders {
 }
 
 /// The status line of a job record.
-fn job_status(job: &JobV1, contigs_done: Vec<String>) -> JobStatus {
+fn job_status(job: &Job, contigs_done: Vec<String>) -> JobStatus {
     let (state, output, error) = match &job.state {
         JobState::Queued => ("queued", None, None),
         JobState::Running | JobState::Publishing { .. } => ("running", None, None),
@@ -149,7 +153,7 @@ fn job_status(job: &JobV1, contigs_done: Vec<String>) -> JobStatus {
     }
 }
 
-fn is_active(job: &JobV1) -> bool {
+fn is_active(job: &Job) -> bool {
     !matches!(job.state, JobState::Done { .. } | JobState::Failed { .. })
 }
 
@@ -186,18 +190,20 @@ pub fn serve(
         tracing::error!(key = ?d.key, "removing a damaged job record: {}", d.why);
         store.remove_key(&d.key)?;
     }
-    let mut queue: VecDeque<JobV1> = VecDeque::new();
+    let mut queue: VecDeque<Job> = VecDeque::new();
     {
         let mut b = board.lock().expect("not poisoned");
         for job in jobs {
             let names = match (&job.state, job.checkpoint) {
-                (JobState::Done { .. }, Some(cp)) => store
-                    .contigs(job.id, cp.contigs)?
-                    .unwrap_or_default()
-                    .into_iter()
-                    .take(status::CONTIGS_LISTED)
-                    .map(|(n, _)| String::from_utf8_lossy(&n).into_owned())
-                    .collect(),
+                (JobState::Done { .. }, Some(cp)) => journal::names(
+                    &folders.state,
+                    job.id,
+                    journal::JournalAt {
+                        generation: cp.journal_generation,
+                        len: cp.journal_len,
+                    },
+                    status::CONTIGS_LISTED,
+                ),
                 _ => Vec::new(),
             };
             b.insert(job_status(&job, names));
@@ -208,7 +214,13 @@ pub fn serve(
         }
     }
     remove_stray_work_files(&folders, &queue)?;
-    prune(&store, &board, config.daemon.keep_jobs)?;
+    let known: HashSet<u64> = store.jobs()?.0.iter().map(|j| j.id).collect();
+    journal::remove_where(&folders.state, |job| !known.contains(&job))?;
+    if store.remove_legacy_contigs()? > 0 {
+        store.flush()?;
+        tracing::info!("removed the contig records of an older hapflow from the store");
+    }
+    prune(&store, &folders.state, &board, config.daemon.keep_jobs)?;
 
     // Watch first, then list: a file arriving in between is seen by one or the other.
     let (tx, rx) = bounded::<Event>(EVENT_QUEUE);
@@ -323,7 +335,7 @@ pub fn serve(
                     let _ = handle.join();
                 }
                 if matches!(outcome, Outcome::Done | Outcome::Failed) {
-                    if let Err(e) = prune(&store, &board, config.daemon.keep_jobs) {
+                    if let Err(e) = prune(&store, &folders.state, &board, config.daemon.keep_jobs) {
                         tracing::error!("cannot prune finished jobs: {e}");
                     }
                 }
@@ -508,9 +520,9 @@ fn reopen_store(store: &Store) {
 }
 
 /// Forgets the oldest finished jobs beyond the newest `keep` (records, contigs, status).
-fn prune(store: &Store, board: &Mutex<Board>, keep: usize) -> Result<()> {
+fn prune(store: &Store, state: &Path, board: &Mutex<Board>, keep: usize) -> Result<()> {
     let (jobs, _) = store.jobs()?;
-    let finished: Vec<&JobV1> = jobs.iter().filter(|j| !is_active(j)).collect();
+    let finished: Vec<&Job> = jobs.iter().filter(|j| !is_active(j)).collect();
     let excess = finished.len().saturating_sub(keep);
     if excess == 0 {
         return Ok(());
@@ -520,13 +532,15 @@ fn prune(store: &Store, board: &Mutex<Board>, keep: usize) -> Result<()> {
         board.lock().expect("not poisoned").remove(job.id);
     }
     store.flush()?;
+    let pruned: HashSet<u64> = finished[..excess].iter().map(|j| j.id).collect();
+    journal::remove_where(state, |job| pruned.contains(&job))?;
     tracing::info!(jobs = excess, keep, "pruned finished jobs");
     Ok(())
 }
 
 /// Work files in the outbox whose job is not active any more (a crash between removing
 /// the job and its files).
-fn remove_stray_work_files(folders: &Folders, active: &VecDeque<JobV1>) -> Result<()> {
+fn remove_stray_work_files(folders: &Folders, active: &VecDeque<Job>) -> Result<()> {
     let ids: HashSet<u64> = active.iter().map(|j| j.id).collect();
     let entries =
         std::fs::read_dir(&folders.outbox).map_err(|e| Error::io(&folders.outbox, "list", e))?;
@@ -550,7 +564,7 @@ fn remove_stray_work_files(folders: &Folders, active: &VecDeque<JobV1>) -> Resul
 struct Loop<'a> {
     runner: Arc<Runner>,
     settling: &'a mut Settling,
-    queue: VecDeque<JobV1>,
+    queue: VecDeque<Job>,
 }
 
 impl Loop<'_> {
@@ -631,8 +645,8 @@ fn zero_identity() -> FileIdentity {
     }
 }
 
-fn new_job(r: &Runner, name: &OsString, identity: FileIdentity) -> Result<JobV1> {
-    let job = JobV1 {
+fn new_job(r: &Runner, name: &OsString, identity: FileIdentity) -> Result<Job> {
+    let job = Job {
         id: r.store.next_id()?,
         input: name.to_string_lossy().into_owned(),
         identity,

@@ -1,15 +1,13 @@
-//! The checkpoint store: jobs and their contigs in sled, one tree, so that a checkpoint (a
-//! job record and the contig records that changed) is one atomic batch. Writes are durable
-//! only after [`Store::flush`]; callers flush after every state change that matters.
+//! The checkpoint store: one record per job in sled. A checkpoint's contig table is not
+//! here but in the job's contig journal (`journal.rs`): sled keeps every key in memory,
+//! and a matrix of 100,000 scaffolds would be 100,000 keys. Writes are durable only after
+//! [`Store::flush`]; callers flush after every state change that matters.
 
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard};
 
-use super::records::{decode, encode, ContigRecord, ContigV1, JobRecord, JobV1};
+use super::records::{decode, encode, Job, JobRecord};
 use crate::error::{Error, Result};
-
-/// A contig's name and its bytes of output.
-pub type ContigBytes = (Vec<u8>, u64);
 
 pub struct Store {
     /// None after a failed [`Store::reopen`]: every operation then fails until one works.
@@ -31,12 +29,8 @@ fn job_key(id: u64) -> [u8; 9] {
     k
 }
 
-fn contig_key(job: u64, contig: u32) -> [u8; 13] {
-    let mut k = [b'c'; 13];
-    k[1..9].copy_from_slice(&job.to_be_bytes());
-    k[9..].copy_from_slice(&contig.to_be_bytes());
-    k
-}
+/// Contig records of hapflow 0.1 were keyed `c`, job id, contig id; they are only removed.
+const LEGACY_CONTIG_PREFIX: u8 = b'c';
 
 impl Store {
     /// Opens (or creates) the store in `dir`, with a page cache of `cache_bytes`. sled's
@@ -108,32 +102,17 @@ impl Store {
     }
 
     /// Writes a job record (not yet durable: see [`Store::flush`]).
-    pub fn put_job(&self, job: &JobV1) -> Result<()> {
-        let bytes = encode(&JobRecord::V1(job.clone())).map_err(Error::config)?;
+    pub fn put_job(&self, job: &Job) -> Result<()> {
+        let bytes = encode(&JobRecord::V2(job.clone())).map_err(Error::config)?;
         self.db()?
             .insert(job_key(job.id), bytes)
             .map_err(|e| self.err("write a job to", e))?;
         Ok(())
     }
 
-    /// Writes a job record and its changed contigs as one atomic batch, and flushes.
-    pub fn checkpoint(&self, job: &JobV1, contigs: &[(u32, Vec<u8>, u64)]) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        for (id, name, bytes) in contigs {
-            let record = ContigRecord::V1(ContigV1 {
-                name: name.clone(),
-                bytes: *bytes,
-            });
-            batch.insert(
-                &contig_key(job.id, *id)[..],
-                encode(&record).map_err(Error::config)?,
-            );
-        }
-        let record = encode(&JobRecord::V1(job.clone())).map_err(Error::config)?;
-        batch.insert(&job_key(job.id)[..], record);
-        self.db()?
-            .apply_batch(batch)
-            .map_err(|e| self.err("write a checkpoint to", e))?;
+    /// Writes a job's checkpoint record and flushes.
+    pub fn checkpoint(&self, job: &Job) -> Result<()> {
+        self.put_job(job)?;
         crate::failpoints::hit("checkpoint.recorded");
         self.flush()
     }
@@ -145,7 +124,7 @@ impl Store {
     }
 
     /// Every job, oldest first, and the records that did not decode.
-    pub fn jobs(&self) -> Result<(Vec<JobV1>, Vec<Damaged>)> {
+    pub fn jobs(&self) -> Result<(Vec<Job>, Vec<Damaged>)> {
         let mut jobs = Vec::new();
         let mut damaged = Vec::new();
         for item in self.db()?.scan_prefix(b"j") {
@@ -162,45 +141,22 @@ impl Store {
         Ok((jobs, damaged))
     }
 
-    /// The first `count` contigs of a job, in id order, or None if any is missing or
-    /// damaged (the checkpoint cannot be used then).
-    pub fn contigs(&self, job: u64, count: u32) -> Result<Option<Vec<ContigBytes>>> {
-        let mut out = Vec::with_capacity(count as usize);
-        for id in 0..count {
-            let Some(v) = self
-                .db()?
-                .get(contig_key(job, id))
-                .map_err(|e| self.err("read contigs from", e))?
-            else {
-                return Ok(None);
-            };
-            match decode::<ContigRecord>(&v) {
-                Ok(c) => {
-                    let c = c.into_current();
-                    out.push((c.name, c.bytes));
-                }
-                Err(_) => return Ok(None),
-            }
-        }
-        Ok(Some(out))
-    }
-
-    /// Removes a job's contig records (not yet durable).
-    pub fn remove_contigs(&self, job: u64) -> Result<()> {
-        let mut prefix = vec![b'c'];
-        prefix.extend_from_slice(&job.to_be_bytes());
+    /// Removes the contig records hapflow 0.1 kept in the store (not yet durable).
+    pub fn remove_legacy_contigs(&self) -> Result<usize> {
         let mut batch = sled::Batch::default();
-        for item in self.db()?.scan_prefix(&prefix).keys() {
+        let mut n = 0;
+        for item in self.db()?.scan_prefix([LEGACY_CONTIG_PREFIX]).keys() {
             batch.remove(item.map_err(|e| self.err("read contigs from", e))?);
+            n += 1;
         }
         self.db()?
             .apply_batch(batch)
-            .map_err(|e| self.err("remove contigs from", e))
+            .map_err(|e| self.err("remove contigs from", e))?;
+        Ok(n)
     }
 
-    /// Removes a job and its contigs (not yet durable).
+    /// Removes a job (not yet durable).
     pub fn remove_job(&self, job: u64) -> Result<()> {
-        self.remove_contigs(job)?;
         self.db()?
             .remove(job_key(job))
             .map_err(|e| self.err("remove a job from", e))?;
@@ -237,10 +193,10 @@ fn sled_error(path: &Path, action: &'static str, e: sled::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::records::{CheckpointV1, FileIdentity, JobState};
+    use crate::daemon::records::{CheckpointV2, FileIdentity, JobState};
 
-    fn job(id: u64, queued_at: u64) -> JobV1 {
-        JobV1 {
+    fn job(id: u64, queued_at: u64) -> Job {
+        Job {
             id,
             input: format!("m{id}.txt"),
             identity: FileIdentity {
@@ -265,7 +221,7 @@ mod tests {
             s.put_job(&job(1, 30)).unwrap();
             let mut j = job(3, 10);
             j.state = JobState::Running;
-            j.checkpoint = Some(CheckpointV1 {
+            j.checkpoint = Some(CheckpointV2 {
                 input_bytes: 10,
                 source_bytes: 10,
                 lines: 1,
@@ -276,26 +232,23 @@ mod tests {
                 current: Some(1),
                 contiguous: true,
                 converted: false,
+                journal_generation: 0,
+                journal_len: 8,
+                settings: 1,
             });
-            s.checkpoint(&j, &[(0, b"a".to_vec(), 3), (1, b"b".to_vec(), 0)])
-                .unwrap();
-            s.checkpoint(&j, &[(1, b"b".to_vec(), 9)]).unwrap();
+            s.checkpoint(&j).unwrap();
+            // A contig record as hapflow 0.1 wrote it.
+            s.db().unwrap().insert(b"c\0\0\0\0\0\0\0\x03\0\0\0\0", &b"x"[..]).unwrap();
+            s.flush().unwrap();
         }
         let s = Store::open(dir.path(), 1 << 20).unwrap();
         let (jobs, damaged) = s.jobs().unwrap();
         assert!(damaged.is_empty());
         assert_eq!(jobs.iter().map(|j| j.id).collect::<Vec<_>>(), [3, 2, 1]);
-        assert_eq!(
-            s.contigs(3, 2).unwrap().unwrap(),
-            [(b"a".to_vec(), 3), (b"b".to_vec(), 9)]
-        );
-        assert_eq!(
-            s.contigs(3, 3).unwrap(),
-            None,
-            "a missing contig voids the checkpoint"
-        );
+        assert_eq!(jobs[0].checkpoint.unwrap().journal_len, 8);
+        assert_eq!(s.remove_legacy_contigs().unwrap(), 1);
+        assert_eq!(s.remove_legacy_contigs().unwrap(), 0);
         s.remove_job(3).unwrap();
-        assert_eq!(s.contigs(3, 1).unwrap(), None);
         assert_eq!(s.jobs().unwrap().0.len(), 2);
     }
 
@@ -322,7 +275,7 @@ mod tests {
             s.flush().unwrap();
             j.state = JobState::Running;
             for c in 0..4u32 {
-                j.checkpoint = Some(CheckpointV1 {
+                j.checkpoint = Some(CheckpointV2 {
                     input_bytes: c as u64,
                     source_bytes: 0,
                     lines: 0,
@@ -333,8 +286,11 @@ mod tests {
                     current: Some(c),
                     contiguous: true,
                     converted: false,
+                    journal_generation: 0,
+                    journal_len: 100 * c as u64,
+                    settings: 1,
                 });
-                s.checkpoint(&j, &[(c, b"chr1".to_vec(), 100)]).unwrap();
+                s.checkpoint(&j).unwrap();
             }
             j.state = JobState::Done { output: "x".into() };
             s.put_job(&j).unwrap();
