@@ -47,11 +47,7 @@ pub fn path(state: &Path, job: u64, generation: u32) -> PathBuf {
 
 /// The job a journal file belongs to, from its name.
 fn job_of(name: &str) -> Option<u64> {
-    name.strip_prefix("job")?
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
+    name.strip_prefix("job")?.split('.').next()?.parse().ok()
 }
 
 /// Removes every journal file of job `job`, or of every job `keep` says no to.

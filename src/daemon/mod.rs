@@ -5,6 +5,7 @@
 //! watcher (names to look at again, or "rescan"), the signal thread, and the job thread when
 //! a job ends. Jobs run one at a time, oldest first, with all worker threads.
 
+pub mod checks;
 pub mod files;
 pub mod fingerprint;
 pub mod inbox;
@@ -30,9 +31,9 @@ use crossbeam_channel::{bounded, RecvTimeoutError};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pipeline::Plan;
+use fingerprint::ConversionSettings;
 use inbox::{InboxEvent, Seen, Settling};
 use job::{Folders, Outcome, Runner, Settings};
-use fingerprint::ConversionSettings;
 use records::{FileIdentity, Job, JobState};
 use signals::Signal;
 use status::{Board, JobStatus};
@@ -86,26 +87,37 @@ impl Overrides {
     }
 }
 
-/// Reads the configuration the daemon runs with: the file (if any), then the overrides.
+/// Reads the configuration the daemon runs with: the file (if any), then the overrides,
+/// then the daemon's own checks ([`checks::check`]).
 pub fn load_config(path: Option<&Path>, overrides: &Overrides) -> Result<Config> {
     let mut c = match path {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
     overrides.apply(&mut c);
+    checks::check(&c)?;
     Ok(c)
 }
 
 /// What a job runs with, from the configuration.
 pub fn job_settings(c: &Config) -> Result<Settings> {
     let limit = c.memory.limit.0;
-    if limit <= DAEMON_RESERVE {
+    let workers = c.worker_threads();
+    let plan_for = |limit: u64| Plan::new(limit.checked_sub(DAEMON_RESERVE)?, workers).ok();
+    let Some(mut plan) = plan_for(limit) else {
+        // Quote the user's figure, and the smallest whole MiB that works (the daemon's own
+        // reserve included: it is not the user's to subtract).
+        let need = (1u64..)
+            .map(|mib| mib << 20)
+            .find(|&l| plan_for(l).is_some())
+            .expect("some limit is enough");
         return Err(Error::config(format!(
-            "memory limit {} is too small for the daemon",
-            c.memory.limit
+            "[memory] limit = \"{}\" is too small for the daemon with {workers} worker \
+             threads: at least \"{}\" is needed",
+            c.memory.limit,
+            crate::config::size::format_size(need)
         )));
-    }
-    let mut plan = Plan::new(limit - DAEMON_RESERVE, c.worker_threads())?;
+    };
     plan.limit = limit;
     let conversion = ConversionSettings::from_config(c);
     Ok(Settings {
@@ -172,9 +184,16 @@ pub fn serve(
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
     }
     let _lock = lock::lock_state(&folders.state)?;
+    let board = Arc::new(Mutex::new(Board::default()));
+    // `hapflow status` shows `starting` from here on, however long recovery takes.
+    board
+        .lock()
+        .expect("not poisoned")
+        .write_if_dirty(&folders.state)
+        .unwrap_or_else(|e| tracing::warn!("{e}"));
+    crate::failpoints::hit("serve.locked");
     let store = Arc::new(open_store(&folders.state)?);
     let systemd = Arc::new(Systemd::from_env());
-    let board = Arc::new(Mutex::new(Board::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let runner = Arc::new(Runner {
         store: store.clone(),
@@ -326,7 +345,10 @@ pub fn serve(
                         settings = s;
                         config = c;
                     }
-                    Err(e) => tracing::error!("reload failed, keeping the old configuration: {e}"),
+                    Err(e) => tracing::error!(
+                        "reload failed, keeping the old configuration: {}",
+                        logging::one_line(&e.to_string())
+                    ),
                 }
                 systemd.ready();
             }
