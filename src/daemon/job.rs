@@ -11,11 +11,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::blame::{blame, Blame};
 use super::files::{self, Linked};
 use super::fingerprint::ConversionSettings;
 use super::inbox::{look, Entry};
 use super::journal::{self, Durable, Journal, JournalAt};
-use super::records::{CheckpointV2, Job, JobState};
+use super::records::{CheckpointV2, FileIdentity, Job, JobState};
 use super::status::{Board, CONTIGS_LISTED};
 use super::store::Store;
 use super::systemd::Systemd;
@@ -73,7 +74,10 @@ pub struct Settings {
 #[derive(Debug)]
 pub enum Outcome {
     Done,
-    Failed,
+    /// The file's own problem: recorded, with its report in `failed/`. If the input could
+    /// not be moved there, it stays in the inbox (its name and identity here) until it
+    /// changes.
+    Failed(Option<(String, FileIdentity)>),
     /// The input changed (or vanished) since it was taken: its record is gone, and the file,
     /// if still there, settles and becomes a new job.
     Dropped(String),
@@ -113,11 +117,13 @@ pub fn run_job(r: &Runner, s: &Settings, mut job: Job) -> Outcome {
     match result {
         Ok(outcome) => outcome,
         Err(e) if matches!(e.kind(), ErrorKind::Stopped) => Outcome::Stopped,
-        Err(e) if e.is_user_error() => match fail(r, &mut job, &e.to_string()) {
-            Ok(()) => Outcome::Failed,
-            Err(io) => Outcome::Retry(io, Box::new(job)),
+        Err(e) => match blame(&e, &input_path(r, &job)) {
+            Blame::File => match fail(r, &mut job, &e.to_string()) {
+                Ok(stayed) => Outcome::Failed(stayed),
+                Err(io) => Outcome::Retry(io, Box::new(job)),
+            },
+            Blame::Machine => Outcome::Retry(e, Box::new(job)),
         },
-        Err(e) => Outcome::Retry(e, Box::new(job)),
     }
 }
 
@@ -585,33 +591,55 @@ fn finish(r: &Runner, s: &Settings, job: &mut Job, output: String) -> Result<Out
     Ok(Outcome::Done)
 }
 
-/// Moves a bad input to `failed/` with a report beside it, and records the failure.
-pub fn fail(r: &Runner, job: &mut Job, error: &str) -> Result<()> {
+/// Moves a bad input to `failed/` with a report beside it, and records the failure. Returns
+/// the input's name and identity if it could not be moved and stays in the inbox.
+pub fn fail(r: &Runner, job: &mut Job, error: &str) -> Result<Option<(String, FileIdentity)>> {
     let name = std::ffi::OsString::from(&job.input);
     fail_entry(r, job, &name, error)
 }
 
 /// [`fail`] for the inbox entry `name` (which may not be valid UTF-8).
-pub fn fail_entry(r: &Runner, job: &mut Job, name: &std::ffi::OsStr, error: &str) -> Result<()> {
+///
+/// The order makes the reason outlive any crash: the report is durable in `failed/` first
+/// (under the name the input will take there), then the job is recorded as failed, and
+/// only then does the input leave the inbox. A crash before the record runs the job again
+/// (it fails again, writing the same report); a crash after it finishes the move at the
+/// next start. An input that cannot be moved (its folder refuses) stays in the inbox, its
+/// reason in the status and the log, and is tried again only when it changes.
+pub fn fail_entry(
+    r: &Runner,
+    job: &mut Job,
+    name: &std::ffi::OsStr,
+    error: &str,
+) -> Result<Option<(String, FileIdentity)>> {
     let path = r.folders.inbox.join(name);
-    let moved = if std::fs::symlink_metadata(&path).is_ok() {
-        Some(files::move_into(&path, &r.folders.failed)?)
-    } else {
-        None
+    let there = std::fs::symlink_metadata(&path).is_ok();
+    if !there {
+        // Vanished: nothing to move, and no report without its file; the status says why.
+        return record_failure(r, job, error).map(|()| None);
+    }
+    let target = files::free_name(&r.folders.failed, name);
+    let moved_name = target.file_name().unwrap_or(name).to_os_string();
+    let report_path = r.folders.failed.join(files::report_name(&moved_name));
+    let input = job.input.clone();
+    let report = move |note: &str| {
+        format!(
+            "file: {input}\nerror: {error}\ntime: {}\n{note}",
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+        )
     };
-    let name = moved
-        .as_ref()
-        .and_then(|p| p.file_name())
-        .map_or(job.input.clone(), |n| n.to_string_lossy().into_owned());
-    let report = format!(
-        "file: {}\nerror: {error}\ntime: {}\n",
-        job.input,
-        humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
-    );
-    files::write_atomically(
-        &r.folders.failed.join(format!("{name}.error.txt")),
-        report.as_bytes(),
-    )?;
+    files::write_atomically(&report_path, report("").as_bytes())?;
+    failpoint("fail.reported");
+
+    // A start-up finishing a failing that a crash cut short has it recorded already.
+    if !matches!(job.state, JobState::Failed { .. }) {
+        record(r, job, error)?;
+    }
+    finish_failing(r, job, error, &path, &target, &report_path, report)
+}
+
+/// Records a job as failed (durably), forgetting its checkpoint and work files.
+fn record(r: &Runner, job: &mut Job, error: &str) -> Result<()> {
     remove_work_files(r, job)?;
     job.state = JobState::Failed {
         error: error.to_string(),
@@ -620,10 +648,56 @@ pub fn fail_entry(r: &Runner, job: &mut Job, name: &std::ffi::OsStr, error: &str
     r.store.put_job(job)?;
     r.store.flush()?;
     journal::remove_job(&r.folders.state, job.id)?;
-    tracing::error!(job = job.id, input = %job.input, "failed: {error}");
+    failpoint("fail.recorded");
+    Ok(())
+}
+
+/// [`record`], then the log line and the status.
+fn record_failure(r: &Runner, job: &mut Job, error: &str) -> Result<()> {
+    record(r, job, error)?;
+    show_failure(r, job, error.to_string());
+    Ok(())
+}
+
+fn show_failure(r: &Runner, job: &Job, shown: String) {
+    tracing::error!(job = job.id, input = %job.input, "failed: {shown}");
     r.board.lock().expect("not poisoned").update(job.id, |b| {
         b.state = "failed".into();
-        b.error = Some(error.to_string());
+        b.error = Some(shown);
     });
-    Ok(())
+}
+
+/// The last step of failing: the input leaves the inbox for `target`, or, if its folder
+/// refuses, stays (said in its report, the status and the log).
+fn finish_failing(
+    r: &Runner,
+    job: &Job,
+    error: &str,
+    path: &Path,
+    target: &Path,
+    report_path: &Path,
+    report: impl Fn(&str) -> String,
+) -> Result<Option<(String, FileIdentity)>> {
+    let mut shown = error.to_string();
+    let mut stayed = None;
+    if let Err(e) = files::move_to(path, target) {
+        if blame(&e, path) == Blame::Machine && !is_refusal(&e) {
+            return Err(e);
+        }
+        let note = format!("it stays in the inbox: it cannot be moved to failed/ ({e})");
+        files::write_atomically(report_path, report(&format!("note: {note}\n")).as_bytes())?;
+        shown = format!("{error} ({note}; tried again when it changes)");
+        if let Entry::File(id) = look(path) {
+            stayed = Some((job.input.clone(), id));
+        }
+    }
+    show_failure(r, job, shown);
+    Ok(stayed)
+}
+
+/// A move the file system refuses for this file (permission, a protected folder), not a
+/// failure of the machine.
+fn is_refusal(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Io { source, .. }
+        if matches!(source.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EBUSY)))
 }

@@ -5,9 +5,11 @@
 //! watcher (names to look at again, or "rescan"), the signal thread, and the job thread when
 //! a job ends. Jobs run one at a time, oldest first, with all worker threads.
 
+pub mod blame;
 pub mod checks;
 pub mod files;
 pub mod fingerprint;
+pub mod folders;
 pub mod inbox;
 pub mod job;
 pub mod journal;
@@ -19,7 +21,7 @@ pub mod status;
 pub mod store;
 pub mod systemd;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -128,7 +130,7 @@ pub fn job_settings(c: &Config) -> Result<Settings> {
     })
 }
 
-fn folders(c: &Config) -> Folders {
+fn folders_of(c: &Config) -> Folders {
     Folders {
         inbox: c.paths.inbox.clone(),
         outbox: c.paths.outbox.clone(),
@@ -179,10 +181,8 @@ pub fn serve(
     // SAFETY: umask only sets this process's file-creation mask; no threads run yet.
     unsafe { libc::umask(config.umask() as libc::mode_t) };
     let mut settings = job_settings(&config)?;
-    let folders = folders(&config);
-    for dir in folders.all() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
-    }
+    let folders = folders_of(&config);
+    folders::create(&folders)?;
     let _lock = lock::lock_state(&folders.state)?;
     let board = Arc::new(Mutex::new(Board::default()));
     // `hapflow status` shows `starting` from here on, however long recovery takes.
@@ -210,6 +210,9 @@ pub fn serve(
         store.remove_key(&d.key)?;
     }
     let mut queue: VecDeque<Job> = VecDeque::new();
+    // Failed jobs whose input is still in the inbox: a crash cut their failing short
+    // (the report and record are there; the move is not), or the input cannot be moved.
+    let mut unmoved: Vec<Job> = Vec::new();
     {
         let mut b = board.lock().expect("not poisoned");
         for job in jobs {
@@ -229,6 +232,10 @@ pub fn serve(
             if is_active(&job) {
                 tracing::info!(job = job.id, input = %job.input, state = ?job.state, "recovered");
                 queue.push_back(job);
+            } else if matches!(job.state, JobState::Failed { .. })
+                && inbox::look(&folders.inbox.join(&job.input)) == inbox::Entry::File(job.identity)
+            {
+                unmoved.push(job);
             }
         }
     }
@@ -255,7 +262,17 @@ pub fn serve(
         runner: runner.clone(),
         settling: &mut settling,
         queue,
+        held: HashMap::new(),
     };
+    for mut job in unmoved {
+        let JobState::Failed { error } = job.state.clone() else {
+            unreachable!("only failed jobs")
+        };
+        match job::fail(&runner, &mut job, &error) {
+            Ok(stayed) => ctx.hold(stayed),
+            Err(e) => tracing::error!(job = job.id, "cannot move a failed input: {e}"),
+        }
+    }
     ctx.rescan();
 
     board.lock().expect("not poisoned").set_state("ready");
@@ -356,14 +373,16 @@ pub fn serve(
                 if let Some((_, handle)) = running.take() {
                     let _ = handle.join();
                 }
-                if matches!(outcome, Outcome::Done | Outcome::Failed) {
+                if matches!(outcome, Outcome::Done | Outcome::Failed(_)) {
                     if let Err(e) = prune(&store, &folders.state, &board, config.daemon.keep_jobs) {
                         tracing::error!("cannot prune finished jobs: {e}");
                     }
                 }
                 match outcome {
-                    Outcome::Done | Outcome::Failed | Outcome::Stopped => {
-                        backoff = Duration::from_secs(1)
+                    Outcome::Done | Outcome::Stopped => backoff = Duration::from_secs(1),
+                    Outcome::Failed(stayed) => {
+                        backoff = Duration::from_secs(1);
+                        ctx.hold(stayed);
                     }
                     Outcome::Dropped(_) => ctx.rescan(),
                     Outcome::Retry(e, job) => {
@@ -587,9 +606,18 @@ struct Loop<'a> {
     runner: Arc<Runner>,
     settling: &'a mut Settling,
     queue: VecDeque<Job>,
+    /// Failed inputs that stay in the inbox (they could not be moved), as they were when
+    /// they failed: not taken again until they change.
+    held: HashMap<String, FileIdentity>,
 }
 
 impl Loop<'_> {
+    fn hold(&mut self, stayed: Option<(String, FileIdentity)>) {
+        if let Some((name, id)) = stayed {
+            self.held.insert(name, id);
+        }
+    }
+
     /// Names with an unfinished job: not to be taken again.
     fn taken(&self, name: &OsString) -> bool {
         let name = name.to_string_lossy();
@@ -601,7 +629,10 @@ impl Loop<'_> {
         if self.taken(name) {
             return;
         }
-        if name.to_str().is_none() && !inbox::is_ignored(name) {
+        if name.to_str().is_none()
+            && !inbox::is_ignored(name)
+            && inbox::look(&self.runner.folders.inbox.join(name)) != inbox::Entry::Gone
+        {
             // Job records keep names as text; such a file could never be found again.
             return self.refuse(name, "a file whose name is not valid UTF-8");
         }
@@ -632,8 +663,9 @@ impl Loop<'_> {
             .lock()
             .expect("not poisoned")
             .insert(job_status(&job, Vec::new()));
-        if let Err(e) = job::fail_entry(r, &mut job, name, &format!("refused: it is {what}")) {
-            tracing::error!("cannot refuse {}: {e}", name.to_string_lossy());
+        match job::fail_entry(r, &mut job, name, &format!("refused: it is {what}")) {
+            Ok(stayed) => self.hold(stayed),
+            Err(e) => tracing::error!("cannot refuse {}: {e}", name.to_string_lossy()),
         }
         self.settling.forget(name);
     }
@@ -644,6 +676,11 @@ impl Loop<'_> {
             if self.taken(&name) {
                 continue;
             }
+            let key = name.to_string_lossy();
+            if self.held.get(key.as_ref()) == Some(&identity) {
+                continue; // failed, could not be moved, unchanged since
+            }
+            self.held.remove(key.as_ref());
             let job = new_job(&self.runner, &name, identity)?;
             self.runner.store.flush()?;
             tracing::info!(job = job.id, input = %job.input, bytes = identity.size, "queued");
