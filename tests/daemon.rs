@@ -823,3 +823,41 @@ fn status_says_starting_during_start_and_refuses_a_missing_state_folder() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
+
+/// A writer that keeps its file open and pauses far longer than the settle time: the file
+/// is not taken while it is open, and once closed it is converted whole. (Regression: half
+/// the matrix was converted and published, and the input archived while still open.)
+#[test]
+fn a_file_held_open_by_its_writer_is_not_taken_until_closed() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let input = work.join("m.txt");
+    generate(&input, &["--size", "2MiB", "--contigs", "3", "--seed", "4"]);
+    let expected = work.join("expected.txt");
+    convert_once(&input, &expected, None);
+    let content = std::fs::read(&input).unwrap();
+    let half = content[..content.len() / 2]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+
+    let d = Daemon::start(root.path(), "");
+    let mut writer = std::fs::File::create(d.inbox().join("m.txt")).unwrap();
+    writer.write_all(&content[..half]).unwrap();
+    // Ten settle times and two rescans, the file unchanged but open.
+    std::thread::sleep(Duration::from_millis(2200));
+    let status = d.status();
+    assert!(
+        status["jobs"].as_array().unwrap().is_empty(),
+        "taken while its writer held it open: {status}"
+    );
+    assert!(names(&d.outbox()).is_empty());
+    writer.write_all(&content[half..]).unwrap();
+    drop(writer);
+    let status = d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(job(&status, "m.txt")["state"], "done", "{status}");
+    assert!(same_file(&d.outbox().join("m.haplotype.txt"), &expected));
+    assert_eq!(names(&d.state().join("archive")), ["m.txt"]);
+}

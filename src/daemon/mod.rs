@@ -34,7 +34,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pipeline::Plan;
 use fingerprint::ConversionSettings;
-use inbox::{InboxEvent, Seen, Settling};
+use inbox::{Hint, InboxEvent, Seen, Settling};
 use job::{Folders, Outcome, Runner, Settings};
 use records::{FileIdentity, Job, JobState};
 use signals::Signal;
@@ -334,9 +334,10 @@ pub fn serve(
             wake = wake.min(t);
         }
         match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
-            Ok(Event::Inbox(InboxEvent::Name(name))) => ctx.look_at(&name),
+            Ok(Event::Inbox(InboxEvent::Name(name, hint))) => ctx.look_at(&name, hint),
             Ok(Event::Inbox(InboxEvent::Rescan)) => {
                 tracing::warn!("the inotify queue overflowed: rescanning the inbox");
+                ctx.settling.forget_writers();
                 ctx.rescan();
             }
             Ok(Event::Signal(Signal::Shutdown)) => {
@@ -412,6 +413,7 @@ pub fn serve(
         let now = Instant::now();
         if overflow.swap(false, Ordering::Relaxed) {
             tracing::warn!("inbox events overflowed: rescanning");
+            ctx.settling.forget_writers();
             ctx.rescan();
         }
         if now >= next_rescan {
@@ -625,7 +627,7 @@ impl Loop<'_> {
         self.queue.iter().any(|j| j.input == name) || board.jobs_active().any(|j| j.input == name)
     }
 
-    fn look_at(&mut self, name: &OsString) {
+    fn look_at(&mut self, name: &OsString, hint: Hint) {
         if self.taken(name) {
             return;
         }
@@ -636,7 +638,7 @@ impl Loop<'_> {
             // Job records keep names as text; such a file could never be found again.
             return self.refuse(name, "a file whose name is not valid UTF-8");
         }
-        if let Seen::Refused(what) = self.settling.observe(name, Instant::now()) {
+        if let Seen::Refused(what) = self.settling.observe(name, Instant::now(), hint) {
             self.refuse(name, what);
         }
     }
@@ -645,7 +647,7 @@ impl Loop<'_> {
         match inbox::list(&self.runner.folders.inbox) {
             Ok(names) => {
                 for name in names {
-                    self.look_at(&name);
+                    self.look_at(&name, Hint::None);
                 }
             }
             Err(e) => tracing::error!("cannot list the inbox: {e}"),
