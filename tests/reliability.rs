@@ -474,7 +474,10 @@ fn soak_1000_jobs_growth_levels_off() {
     let (first, at_500, last) = (peaks[0], peaks[5], peaks[10]);
     eprintln!(
         "peak RSS (MiB) after job 1 and every 100th: {:?}",
-        peaks.iter().map(|&p| format!("{:.2}", mib(p))).collect::<Vec<_>>()
+        peaks
+            .iter()
+            .map(|&p| format!("{:.2}", mib(p)))
+            .collect::<Vec<_>>()
     );
     assert!(
         last - at_500 < at_500 - first || last == at_500,
@@ -860,7 +863,7 @@ fn a_failure_report_is_on_disk_before_its_input_leaves_the_inbox() {
 /// the umask; outputs are 0640 under the service configuration's umask, in the group.
 #[test]
 fn a_second_user_in_the_group_drops_files_and_collects_results() {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::MetadataExt;
     let root = shared_root();
     let work = root.path().join("work");
     std::fs::create_dir(&work).unwrap();
@@ -889,6 +892,9 @@ fn a_second_user_in_the_group_drops_files_and_collects_results() {
     let status = d.wait_settled_jobs(1, MINUTE);
     assert_eq!(job_of(&status, "m.txt")["state"], "done", "{status}");
 
+    // The member's file took the inbox's group (set-group-ID), whatever the member's own.
+    let dropped = std::fs::metadata(d.state().join("archive/m.txt")).unwrap();
+    assert_eq!((dropped.uid(), dropped.gid()), (MEMBER, GROUP));
     let output = d.outbox().join("m.haplotype.txt");
     let meta = std::fs::metadata(&output).unwrap();
     assert_eq!(
@@ -918,6 +924,4 @@ fn a_second_user_in_the_group_drops_files_and_collects_results() {
     for dir in [d.inbox(), d.outbox(), d.failed()] {
         assert_eq!(mode(&dir), 0o2770, "{}", dir.display());
     }
-    let _ = MEMBER;
-    let _ = std::fs::Permissions::from_mode(0);
 }

@@ -72,6 +72,9 @@ pub fn remove_job(state: &Path, job: u64) -> Result<()> {
     remove_where(state, |j| j == job)
 }
 
+/// Contig names in id order, each with its bytes of output.
+pub type Contigs = Vec<(Vec<u8>, u64)>;
+
 /// Where a checkpoint's contigs are: which file, and how many of its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JournalAt {
@@ -156,11 +159,7 @@ impl Journal {
     /// Opens the journal a checkpoint names and reads its contigs (names in id order with
     /// their bytes), cutting off what lies beyond `at.len`. None if the file is missing,
     /// short or damaged: the checkpoint cannot be used then.
-    pub fn resume(
-        state: &Path,
-        job: u64,
-        at: JournalAt,
-    ) -> Result<Option<(Journal, Vec<(Vec<u8>, u64)>)>> {
+    pub fn resume(state: &Path, job: u64, at: JournalAt) -> Result<Option<(Journal, Contigs)>> {
         let path = path(state, job, at.generation);
         let file = match OpenOptions::new().read(true).write(true).open(&path) {
             Ok(f) => f,
@@ -305,14 +304,14 @@ fn whole_size(table: &ContigTable) -> u64 {
 
 /// Reads a journal's entries up to `len`: the contigs in id order, or None if the bytes
 /// are not a journal or an entry breaks the rules.
-fn read_entries(file: &File, len: u64) -> std::io::Result<Option<Vec<(Vec<u8>, u64)>>> {
+fn read_entries(file: &File, len: u64) -> std::io::Result<Option<Contigs>> {
     let mut r = std::io::BufReader::with_capacity(BUFFER, file.take(len));
     let mut magic = [0u8; 8];
     if len < 8 || r.read_exact(&mut magic).is_err() || &magic != MAGIC {
         return Ok(None);
     }
     let mut left = len - 8;
-    let mut contigs: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut contigs: Contigs = Vec::new();
     let mut head = [0u8; 16];
     while left > 0 {
         if left < 16 {
