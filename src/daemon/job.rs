@@ -452,6 +452,7 @@ fn commit(r: &Runner, spool: &std::fs::File, path: &Path, p: &Pending) -> Result
         .map_err(|e| Error::io(&journal, "sync a contig journal in", e))?;
     if p.journal.new_generation.is_some() {
         files::sync_dir(&journal)?;
+        files::sync_dir(&r.folders.state)?;
     }
     r.store.checkpoint(&p.job)?;
     failpoint("checkpoint.flushed");

@@ -92,12 +92,16 @@ pub struct Journal {
     len: u64,
     /// Bytes appended since the generation began with the whole table.
     appended: u64,
+    /// The file is new: its folder entry is to be made durable with the next checkpoint.
+    new_file: bool,
 }
 
 /// What a checkpoint hands its committing thread: the file to make durable, and the older
 /// generation to remove once the record is.
 pub struct Durable {
     pub file: Arc<File>,
+    /// A file new since the last checkpoint: its folder (and the folder's own entry) must
+    /// be synced too.
     pub new_generation: Option<PathBuf>,
     pub superseded: Option<PathBuf>,
 }
@@ -148,6 +152,7 @@ impl Journal {
             file,
             len: 0,
             appended: 0,
+            new_file: true,
         };
         j.out
             .write_all(MAGIC)
@@ -197,6 +202,7 @@ impl Journal {
             file,
             len: at.len,
             appended: 0,
+            new_file: false,
         };
         // Generations other than this one are from checkpoints that never committed.
         j.remove_other_generations()?;
@@ -259,6 +265,9 @@ impl Journal {
                 .map_err(|e| Error::io(self.path(), "write", e))?;
             self.len += n;
             self.appended += n;
+            if std::mem::take(&mut self.new_file) {
+                new_generation = Some(self.path());
+            }
         }
         Ok((
             JournalAt {
