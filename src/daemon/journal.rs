@@ -50,7 +50,7 @@ fn job_of(name: &str) -> Option<u64> {
     name.strip_prefix("job")?.split('.').next()?.parse().ok()
 }
 
-/// Removes every journal file of job `job`, or of every job `keep` says no to.
+/// Removes the journal files of every job `remove` says yes to.
 pub fn remove_where(state: &Path, remove: impl Fn(u64) -> bool) -> Result<()> {
     let dir = dir(state);
     let entries = match std::fs::read_dir(&dir) {
