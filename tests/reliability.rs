@@ -925,3 +925,48 @@ fn a_second_user_in_the_group_drops_files_and_collects_results() {
         assert_eq!(mode(&dir), 0o2770, "{}", dir.display());
     }
 }
+
+/// A bad file the daemon may not move (a member's file in an inbox that someone else owns,
+/// with the sticky bit) stays in the inbox: failed in the status with its reason, logged once however many
+/// rescans pass, not taken again until it changes; then it is tried again.
+#[test]
+fn a_bad_file_that_cannot_be_moved_stays_until_it_changes() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = shared_root();
+    let d = Daemon::start_as(root.path(), "", &[], &AS_SERVICE);
+    std::os::unix::fs::chown(d.inbox(), Some(0), Some(GROUP)).unwrap();
+    std::fs::set_permissions(d.inbox(), std::fs::Permissions::from_mode(0o3770)).unwrap();
+    let bad = d.inbox().join("bad.txt");
+    let (code, _, err) = as_member(&[
+        "sh".as_ref(),
+        "-c".as_ref(),
+        format!("printf 'c\\t1\\tA\\n' > {}", bad.display()).as_ref(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let status = d.wait_settled_jobs(1, MINUTE);
+    let job = job_of(&status, "bad.txt");
+    assert_eq!(job["state"], "failed", "{status}");
+    let error = job["error"].as_str().unwrap();
+    assert!(error.contains("stays in the inbox"), "{error}");
+    assert!(bad.exists());
+    let report = std::fs::read_to_string(d.failed().join("bad.txt.error.txt")).unwrap();
+    assert!(report.contains("stays in the inbox"), "{report}");
+    // Three rescans later: still one job, one log line.
+    std::thread::sleep(Duration::from_millis(3200));
+    let said = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("failed:") && l.contains("bad.txt"))
+            .count()
+    };
+    assert_eq!(d.status()["jobs"].as_array().unwrap().len(), 1);
+    assert_eq!(said(&d.log()), 1, "{}", d.log());
+    // It changes: tried again (and fails again, being still bad).
+    let (code, _, err) = as_member(&[
+        "sh".as_ref(),
+        "-c".as_ref(),
+        format!("printf 'c\\t2\\tA\\n' >> {}", bad.display()).as_ref(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    d.wait_settled_jobs(2, MINUTE);
+    assert_eq!(said(&d.log()), 2, "{}", d.log());
+}
