@@ -558,6 +558,9 @@ fn a_hundred_thousand_scaffolds_stay_under_the_limit_and_resume_byte_identical()
     let status = d.wait_settled_jobs(2, MINUTE * 2);
     let resumed = &job(&status, "interleaved.txt")["resumed_at_byte"];
     assert!(resumed.as_u64() > Some(0), "not resumed: {status}");
+    // Job ids count on by one across the kill (sled's own ids jumped by a million).
+    assert_eq!(job(&status, "interleaved.txt")["id"], 0);
+    assert_eq!(job(&status, "sorted.txt")["id"], 1, "{status}");
     for (name, expected) in [("interleaved", &interleaved_out), ("sorted", &sorted_out)] {
         assert_eq!(job(&status, &format!("{name}.txt"))["state"], "done");
         assert!(
