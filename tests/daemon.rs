@@ -480,3 +480,387 @@ fn kill_9_five_times_on_a_1_2_gb_matrix() {
     assert!(resumed.iter().flatten().any(|&b| b > 0), "{resumed:?}");
     assert!(same_file(&d.outbox().join("big.haplotype.txt"), &expected));
 }
+
+/// Bytes of the files under `dir`, the archived inputs left out.
+fn state_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let m = entry.metadata().unwrap();
+        if m.is_dir() && entry.file_name() != "archive" {
+            total += state_bytes(&entry.path());
+        } else if m.is_file() {
+            total += m.len();
+        }
+    }
+    total
+}
+
+/// A scaffold-level assembly: 100,000 contigs, once sorted and once interleaved row by
+/// row, under a 64 MiB limit. The whole daemon's peak (measured from outside) stays under
+/// the limit, the state folder stays a few MiB, and a kill -9 mid-file resumes to
+/// `convert`'s bytes. (Regression: per-contig checkpoint records in sled took the daemon
+/// to 200 MiB and the store to 50 MB.)
+#[test]
+fn a_hundred_thousand_scaffolds_stay_under_the_limit_and_resume_byte_identical() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let (sorted, interleaved) = (work.join("sorted.txt"), work.join("interleaved.txt"));
+    let shape = [
+        "--contigs",
+        "100000",
+        "--prefix",
+        "scaffold_",
+        "--seed",
+        "8",
+    ];
+    generate(&sorted, &[&["--size", "40MiB"][..], &shape].concat());
+    generate(
+        &interleaved,
+        &[&["--size", "30MiB", "--interleave", "1"][..], &shape].concat(),
+    );
+    let expected = |p: &Path| {
+        let out = p.with_extension("expected");
+        convert_once(p, &out, None);
+        out
+    };
+    let (sorted_out, interleaved_out) = (expected(&sorted), expected(&interleaved));
+
+    std::fs::write(
+        root.path().join("hapflow.toml"),
+        format!("[memory]\nlimit = \"64MiB\"\n{}", Daemon::config_text("")),
+    )
+    .unwrap();
+    // Slowed down (a 1 MiB chunk every 100 ms) so that the kill lands mid-file.
+    let slow = [("HAPFLOW_FAILPOINTS", "chunk.written=sleep(100)")];
+    let mut d = Daemon::start_with_env(root.path(), "", &slow);
+    std::fs::rename(&interleaved, d.inbox().join("interleaved.txt")).unwrap();
+    d.wait_until(MINUTE, "a third converted", |s| {
+        s["jobs"].as_array().is_some_and(|j| {
+            j.iter().any(|j| {
+                j["state"] == "running"
+                    && j["bytes_done"].as_u64().unwrap_or(0) * 3
+                        > j["bytes_total"].as_u64().unwrap()
+            })
+        })
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = d.kill9();
+    assert_eq!(killed.status.signal(), Some(libc::SIGKILL));
+    assert!(
+        killed.max_rss <= LIMIT_64,
+        "peak {} B before the kill",
+        killed.max_rss
+    );
+
+    d.restart_with_env(&[]);
+    std::fs::rename(&sorted, d.inbox().join("sorted.txt")).unwrap();
+    let status = d.wait_settled_jobs(2, MINUTE * 2);
+    let resumed = &job(&status, "interleaved.txt")["resumed_at_byte"];
+    assert!(resumed.as_u64() > Some(0), "not resumed: {status}");
+    // Job ids count on by one across the kill (sled's own ids jumped by a million).
+    assert_eq!(job(&status, "interleaved.txt")["id"], 0);
+    assert_eq!(job(&status, "sorted.txt")["id"], 1, "{status}");
+    for (name, expected) in [("interleaved", &interleaved_out), ("sorted", &sorted_out)] {
+        assert_eq!(job(&status, &format!("{name}.txt"))["state"], "done");
+        assert!(
+            same_file(&d.outbox().join(format!("{name}.haplotype.txt")), expected),
+            "{name}: the daemon's output differs from convert's"
+        );
+    }
+    let state = state_bytes(&d.state());
+    let ended = d.terminate();
+    assert_eq!(ended.status.code(), Some(0));
+    assert!(
+        ended.max_rss <= LIMIT_64,
+        "peak RSS {:.1} MiB over the 64 MiB limit\n{}",
+        ended.max_rss as f64 / (1 << 20) as f64,
+        d.log()
+    );
+    assert!(
+        state < 16 << 20,
+        "the state folder holds {state} bytes for two jobs"
+    );
+    eprintln!(
+        "100,000 scaffolds: peak {:.1} MiB, state folder {:.1} MiB",
+        ended.max_rss as f64 / (1 << 20) as f64,
+        state as f64 / (1 << 20) as f64
+    );
+}
+
+/// Every data line of a table has as many fields as its header.
+fn assert_one_field_count(table: &Path) {
+    let text = std::fs::read_to_string(table).unwrap();
+    let mut lines = text.lines();
+    let fields = lines.next().unwrap().split('\t').count();
+    for (i, line) in lines.enumerate() {
+        assert_eq!(
+            line.split('\t').count(),
+            fields,
+            "line {} of {} has another field count than its header",
+            i + 2,
+            table.display()
+        );
+    }
+}
+
+/// A job stopped mid-file, then started again after the pair layout changed: its checkpoint
+/// was made under other settings, so it is dropped and the job starts over, with a log
+/// line. The output is the new layout's conversion throughout. (Regression: the first rows
+/// had 34 fields and the rest 6, and the job was called done.)
+#[test]
+fn a_checkpoint_made_under_other_settings_is_dropped_never_a_mixed_output() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let input = work.join("m.txt");
+    generate(
+        &input,
+        &["--size", "20MiB", "--contigs", "6", "--seed", "11"],
+    );
+    let slow = [("HAPFLOW_FAILPOINTS", "chunk.written=sleep(60)")];
+    let mut d = Daemon::start_with_env(root.path(), "", &slow);
+    std::fs::copy(&input, work.join("m.copy")).unwrap();
+    std::fs::rename(work.join("m.copy"), d.inbox().join("m.txt")).unwrap();
+    d.wait_until(MINUTE, "progress", |s| {
+        s["jobs"].as_array().is_some_and(|j| {
+            j.iter()
+                .any(|j| j["state"] == "running" && j["bytes_done"].as_u64() > Some(0))
+        })
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(d.terminate().status.code(), Some(0));
+
+    let one_pair = "[[pair]]\nfirst = { label = \"x\", column = 3 }\n\
+                    second = { label = \"y\", column = 4 }\n";
+    std::fs::write(&d.config, Daemon::config_text(one_pair)).unwrap();
+    let expected = work.join("expected.txt");
+    let o = run(
+        hapflow()
+            .args(["convert", "-q", "--config"])
+            .arg(&d.config)
+            .arg(&input)
+            .arg("-o")
+            .arg(&expected),
+        None,
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    d.restart_with_env(&[]);
+    let status = d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(job(&status, "m.txt")["state"], "done", "{status}");
+    assert_eq!(
+        job(&status, "m.txt")["resumed_at_byte"],
+        serde_json::Value::Null,
+        "resumed a checkpoint made under other settings: {status}"
+    );
+    let published = d.outbox().join("m.haplotype.txt");
+    assert_one_field_count(&published);
+    assert!(
+        same_file(&published, &expected),
+        "not the new layout's output"
+    );
+    assert!(
+        d.log().contains("other conversion settings"),
+        "no log line says why the job started over:\n{}",
+        d.log()
+    );
+    assert_eq!(d.terminate().status.code(), Some(0));
+}
+
+/// `hapflow serve --config <text>` on a fresh folder, to its exit (it must refuse at once).
+fn serve_refuses(root: &Path, config: &str) -> (Option<i32>, String) {
+    let path = root.join("refused.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut cmd = hapflow();
+    cmd.args(["serve", "--config"]).arg(&path);
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve did not refuse {config:?}: it runs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Folders that would make the daemon eat its own output, loop on a bad file or move its
+/// own store, and values out of range, are refused at start with exit 2 and a message
+/// naming them; the same values are refused on reload, the old configuration kept.
+#[test]
+fn folders_and_values_are_checked_at_start_and_on_reload() {
+    let root = tempfile::tempdir().unwrap();
+    for (config, named) in [
+        (
+            "[paths]\ninbox = \"in\"\noutbox = \"in\"\n",
+            &["inbox", "outbox", "same folder"][..],
+        ),
+        (
+            "[paths]\ninbox = \"in\"\nfailed = \"in\"\n",
+            &["inbox", "failed"],
+        ),
+        (
+            "[paths]\ninbox = \"in\"\noutbox = \"in/out\"\n",
+            &["inbox", "outbox", "inside"],
+        ),
+        (
+            "[paths]\ninbox = \"in\"\nstate = \"in/state\"\n",
+            &["inbox", "state", "inside"],
+        ),
+        (
+            "[daemon]\nrescan_ms = 0\n",
+            &["rescan_ms = 0", "at least 100"],
+        ),
+        (
+            "[daemon]\nlog_level = \"warning\"\n",
+            &["log_level", "\"warning\""],
+        ),
+        ("[memory]\nlimit = \"11MiB\"\n", &["\"11MiB\"", "at least"]),
+    ] {
+        let (code, stderr) = serve_refuses(root.path(), config);
+        assert_eq!(code, Some(2), "{config:?}: {stderr}");
+        for n in named {
+            assert!(stderr.contains(n), "{config:?}: {n:?} not in {stderr}");
+        }
+        assert!(
+            !root.path().join("in").join("state").exists(),
+            "{config:?}: created folders before refusing"
+        );
+    }
+
+    let d = Daemon::start(root.path(), "");
+    for (from, to, named) in [
+        ("rescan_ms = 1000", "rescan_ms = 0", "rescan_ms"),
+        (
+            "log_level = \"debug,sled=info\"",
+            "log_level = \"warning\"",
+            "log_level",
+        ),
+        // Broken TOML: one log line, not the parser's multi-line diagram.
+        ("rescan_ms = 1000", "rescan_ms = \"x", "TOML parse error"),
+    ] {
+        let text = Daemon::config_text("");
+        assert!(text.contains(from));
+        std::fs::write(&d.config, text.replace(from, to)).unwrap();
+        let before = d.log().len();
+        d.send(libc::SIGHUP);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !d.log()[before..].contains("reload failed") {
+            assert!(std::time::Instant::now() < deadline, "{to}: {}", d.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let log = d.log()[before..].to_string();
+        let line = log.lines().find(|l| l.contains("reload failed")).unwrap();
+        assert!(line.contains(named), "{to}: {line}");
+        assert!(
+            !log.contains('^') && !log.lines().any(|l| l.trim_start().starts_with('|')),
+            "{to}: more than one line:\n{log}"
+        );
+    }
+    // Still running on the old configuration: a file is converted.
+    drop_by_rename(&d.inbox(), "m.txt", &golden_input("plain", "input.txt"));
+    let status = d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(job(&status, "m.txt")["state"], "done", "{status}");
+}
+
+/// `hapflow status` works from the moment a daemon takes its state folder: `starting`
+/// while it recovers, never an error; and a state folder that does not exist is an error,
+/// not "no jobs".
+#[test]
+fn status_says_starting_during_start_and_refuses_a_missing_state_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("hapflow.toml");
+    std::fs::write(&config, Daemon::config_text("")).unwrap();
+    let status = |extra: &[&str]| {
+        let out = std::process::Command::new(helper::bin())
+            .args(["status", "--json", "--config"])
+            .arg(&config)
+            .args(extra)
+            .output()
+            .unwrap();
+        (out.status.code(), out.stdout, out.stderr)
+    };
+    let mut child = std::process::Command::new(helper::bin())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("HAPFLOW_FAILPOINTS", "serve.locked=sleep(1500)")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while seen.last().map(String::as_str) != Some("ready") {
+        assert!(std::time::Instant::now() < deadline, "{seen:?}");
+        let (code, stdout, stderr) = status(&[]);
+        assert_eq!(
+            code,
+            Some(0),
+            "status failed while the daemon started (after {seen:?}): {}",
+            String::from_utf8_lossy(&stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+        let state = v["daemon"]["state"].as_str().unwrap().to_string();
+        if seen.last() != Some(&state) {
+            seen.push(state);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen.contains(&"starting".to_string()), "{seen:?}");
+
+    let (code, _, stderr) = status(&["--state", root.path().join("typo/").to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&stderr);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}
+
+/// A writer that keeps its file open and pauses far longer than the settle time: the file
+/// is not taken while it is open, and once closed it is converted whole. (Regression: half
+/// the matrix was converted and published, and the input archived while still open.)
+#[test]
+fn a_file_held_open_by_its_writer_is_not_taken_until_closed() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let input = work.join("m.txt");
+    generate(&input, &["--size", "2MiB", "--contigs", "3", "--seed", "4"]);
+    let expected = work.join("expected.txt");
+    convert_once(&input, &expected, None);
+    let content = std::fs::read(&input).unwrap();
+    let half = content[..content.len() / 2]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+
+    let d = Daemon::start(root.path(), "");
+    let mut writer = std::fs::File::create(d.inbox().join("m.txt")).unwrap();
+    writer.write_all(&content[..half]).unwrap();
+    // Ten settle times and two rescans, the file unchanged but open.
+    std::thread::sleep(Duration::from_millis(2200));
+    let status = d.status();
+    assert!(
+        status["jobs"].as_array().unwrap().is_empty(),
+        "taken while its writer held it open: {status}"
+    );
+    assert!(names(&d.outbox()).is_empty());
+    writer.write_all(&content[half..]).unwrap();
+    drop(writer);
+    let status = d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(job(&status, "m.txt")["state"], "done", "{status}");
+    assert!(same_file(&d.outbox().join("m.haplotype.txt"), &expected));
+    assert_eq!(names(&d.state().join("archive")), ["m.txt"]);
+}

@@ -10,14 +10,37 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// The longest stem kept, in bytes: the longest derived name, the work file
+/// `.<stem>.job<id>.grouped.part`, then stays within the 255 bytes a file name may have.
+pub const MAX_STEM: usize = 200;
+
 /// `outbox/<stem>.haplotype.txt`: the input name without a trailing `.gz`, then without
-/// its last extension.
+/// its last extension, then cut to [`MAX_STEM`] bytes (at a character boundary): a long
+/// name is shortened, never a reason to stop.
 pub fn output_stem(input: &str) -> &str {
     let base = input.strip_suffix(".gz").unwrap_or(input);
-    match base.rfind('.') {
+    let stem = match base.rfind('.') {
         Some(i) if i > 0 => &base[..i],
         _ => base,
+    };
+    let mut end = stem.len().min(MAX_STEM);
+    while !stem.is_char_boundary(end) {
+        end -= 1;
     }
+    &stem[..end]
+}
+
+/// The failure report's name for an entry named `name` in `failed/`: `<name>.error.txt`,
+/// byte for byte (a name that is not UTF-8 keeps its bytes, so the report sorts beside its
+/// file), with the name cut short if the whole would pass 255 bytes.
+pub fn report_name(name: &OsStr) -> std::ffi::OsString {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    const SUFFIX: &[u8] = b".error.txt";
+    let bytes = name.as_bytes();
+    let keep = bytes.len().min(255 - SUFFIX.len());
+    let mut out = bytes[..keep].to_vec();
+    out.extend_from_slice(SUFFIX);
+    std::ffi::OsString::from_vec(out)
 }
 
 /// The n-th name tried for an output: `<stem>.haplotype.txt`, then `<stem>.1.haplotype.txt`...
@@ -100,7 +123,15 @@ pub fn free_name(dir: &Path, name: &OsStr) -> PathBuf {
 pub fn move_into(from: &Path, dir: &Path) -> Result<PathBuf> {
     let name = from.file_name().unwrap_or(OsStr::new("unnamed"));
     let to = free_name(dir, name);
-    match std::fs::rename(from, &to) {
+    move_to(from, &to)?;
+    Ok(to)
+}
+
+/// Moves `from` to `to` (a name that must be free), without following links, and syncs
+/// both folders. Across filesystems a regular file is copied, synced, then removed.
+pub fn move_to(from: &Path, to: &Path) -> Result<()> {
+    let dir = to.parent().unwrap_or(Path::new("."));
+    match std::fs::rename(from, to) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
             let meta = std::fs::symlink_metadata(from).map_err(|e| Error::io(from, "stat", e))?;
@@ -108,13 +139,13 @@ pub fn move_into(from: &Path, dir: &Path) -> Result<PathBuf> {
                 return Err(Error::io(from, "move across filesystems", e));
             }
             let mut src = File::open(from).map_err(|e| Error::io(from, "open", e))?;
-            let mut dst = File::create(&to).map_err(|e| Error::io(&to, "create", e))?;
+            let mut dst = File::create(to).map_err(|e| Error::io(to, "create", e))?;
             if let Err(e) = io::copy(&mut src, &mut dst).and_then(|_| dst.sync_all()) {
                 // No partial copy may stay behind (a full disk, say): the next try starts
                 // over under the same name.
                 drop(dst);
-                let _ = std::fs::remove_file(&to);
-                return Err(Error::io(&to, "copy into", e));
+                let _ = std::fs::remove_file(to);
+                return Err(Error::io(to, "copy into", e));
             }
             std::fs::remove_file(from).map_err(|e| Error::io(from, "remove", e))?;
         }
@@ -124,7 +155,7 @@ pub fn move_into(from: &Path, dir: &Path) -> Result<PathBuf> {
     if let Some(parent) = from.parent() {
         sync_dir(parent)?;
     }
-    Ok(to)
+    Ok(())
 }
 
 /// Writes `text` to `path` durably: a temporary name, fsync, rename, folder fsync.
@@ -156,6 +187,24 @@ mod tests {
         assert_eq!(output_stem("sample.v2.tsv"), "sample.v2");
         assert_eq!(output_stem("matrix"), "matrix");
         assert_eq!(output_stem("-x y.txt"), "-x y");
+        let long = format!("{}.txt", "é".repeat(120));
+        let stem = output_stem(&long);
+        assert_eq!(
+            stem,
+            "é".repeat(100),
+            "cut to 200 bytes, at a character boundary"
+        );
+    }
+
+    #[test]
+    fn reports_keep_the_name_bytes_and_fit_the_name_limit() {
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let raw = std::ffi::OsString::from_vec(b"m\xff.txt".to_vec());
+        assert_eq!(report_name(&raw).as_bytes(), b"m\xff.txt.error.txt");
+        let long = "a".repeat(255);
+        let r = report_name(OsStr::new(&long));
+        assert_eq!(r.len(), 255);
+        assert!(r.as_bytes().ends_with(b".error.txt"));
     }
 
     #[test]

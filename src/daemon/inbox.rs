@@ -1,8 +1,12 @@
 //! The inbox: which entries to take, when a file is whole, and how changes are heard.
 //!
-//! Completeness is decided by the settle rule alone (size and mtime unchanged for the
-//! settle time), never by the kind of event: a file moved in gives only a rename event, a
-//! slow writer gives many writes. Events and rescans only say "look at this name again".
+//! A file is whole when it was renamed into the inbox, or closed after its last write
+//! (inotify's `IN_CLOSE_WRITE`), and its size and mtime then stayed unchanged for the settle
+//! time. A file written in place whose writer still holds it open (a write seen, and no
+//! close-write since) is not taken, however long it stays unchanged. What no event speaks
+//! for is judged by the settle time alone: files already there at start-up, files a rescan
+//! finds that no event announced, and every file after an inotify queue overflow (whose
+//! lost events may have held the close).
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -68,11 +72,45 @@ pub fn identity(m: &std::fs::Metadata) -> FileIdentity {
     }
 }
 
+/// What an inotify event says about a file's writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// Its data was written (`IN_MODIFY`): not whole until a close-write or rename.
+    Written,
+    /// Closed by a writer (`IN_CLOSE_WRITE`), or renamed in (`IN_MOVED_TO`): whole.
+    Closed,
+    /// Nothing about writing (created, attributes, a rescan).
+    None,
+}
+
+impl Hint {
+    /// What a `notify` event kind says.
+    pub fn of(kind: &notify::EventKind) -> Hint {
+        use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+        match kind {
+            EventKind::Modify(ModifyKind::Data(_)) => Hint::Written,
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => Hint::Closed,
+            EventKind::Modify(ModifyKind::Name(_)) => Hint::Closed,
+            _ => Hint::None,
+        }
+    }
+}
+
+/// A file seen in the inbox and not yet taken.
+#[derive(Debug, Clone, Copy)]
+struct Watched {
+    identity: FileIdentity,
+    /// When it was last seen to change.
+    since: Instant,
+    /// A write was seen and no close-write or rename since.
+    open: bool,
+}
+
 /// Files seen in the inbox and not yet taken, each with when it was last seen to change.
 pub struct Settling {
     dir: PathBuf,
     settle: Duration,
-    files: HashMap<OsString, (FileIdentity, Instant)>,
+    files: HashMap<OsString, Watched>,
 }
 
 /// What became of a name looked at.
@@ -96,8 +134,8 @@ impl Settling {
         self.settle = settle;
     }
 
-    /// Looks at one inbox name (after an event or during a scan).
-    pub fn observe(&mut self, name: &OsStr, now: Instant) -> Seen {
+    /// Looks at one inbox name (after an event, with what it said, or during a scan).
+    pub fn observe(&mut self, name: &OsStr, now: Instant, hint: Hint) -> Seen {
         if is_ignored(name) {
             return Seen::Ignored;
         }
@@ -111,12 +149,30 @@ impl Settling {
                 Seen::Refused(what)
             }
             Entry::File(id) => {
-                let slot = self.files.entry(name.to_os_string()).or_insert((id, now));
-                if slot.0 != id {
-                    *slot = (id, now);
+                let slot = self.files.entry(name.to_os_string()).or_insert(Watched {
+                    identity: id,
+                    since: now,
+                    open: false,
+                });
+                if slot.identity != id {
+                    slot.identity = id;
+                    slot.since = now;
+                }
+                match hint {
+                    Hint::Written => slot.open = true,
+                    Hint::Closed => slot.open = false,
+                    Hint::None => {}
                 }
                 Seen::Waiting
             }
+        }
+    }
+
+    /// Events were lost: what they said about writers is unknown, so every file is judged
+    /// by the settle time alone.
+    pub fn forget_writers(&mut self) {
+        for w in self.files.values_mut() {
+            w.open = false;
         }
     }
 
@@ -125,24 +181,26 @@ impl Settling {
         self.files.remove(name);
     }
 
-    /// Every file unchanged for the settle time, looked at once more to be sure; they are
-    /// forgotten here and become the caller's.
+    /// Every whole file unchanged for the settle time, looked at once more to be sure; they
+    /// are forgotten here and become the caller's.
     pub fn settled(&mut self, now: Instant) -> Vec<(OsString, FileIdentity)> {
         let due: Vec<OsString> = self
             .files
             .iter()
-            .filter(|(_, (_, since))| now.duration_since(*since) >= self.settle)
+            .filter(|(_, w)| !w.open && now.duration_since(w.since) >= self.settle)
             .map(|(name, _)| name.clone())
             .collect();
         let mut ready = Vec::new();
         for name in due {
             match look(&self.dir.join(&name)) {
-                Entry::File(id) if self.files[&name].0 == id => {
+                Entry::File(id) if self.files[&name].identity == id => {
                     self.files.remove(&name);
                     ready.push((name, id));
                 }
                 Entry::File(id) => {
-                    self.files.insert(name, (id, now));
+                    let w = self.files.get_mut(&name).expect("listed above");
+                    w.identity = id;
+                    w.since = now;
                 }
                 _ => {
                     self.files.remove(&name);
@@ -152,11 +210,12 @@ impl Settling {
         ready
     }
 
-    /// When the next file may have settled.
+    /// When the next whole file may have settled (files held open wait for an event).
     pub fn next_due(&self) -> Option<Instant> {
         self.files
             .values()
-            .map(|(_, since)| *since + self.settle)
+            .filter(|w| !w.open)
+            .map(|w| w.since + self.settle)
             .min()
     }
 
@@ -181,8 +240,8 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<OsString>> {
 /// What the watcher tells the main loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InboxEvent {
-    /// Look at this name again.
-    Name(OsString),
+    /// Look at this name again, with what the event said.
+    Name(OsString, Hint),
     /// Events were lost (queue overflow): list the whole inbox again.
     Rescan,
 }
@@ -197,11 +256,16 @@ pub fn watch(
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let events: Vec<InboxEvent> = match res {
             Ok(ev) if ev.need_rescan() => vec![InboxEvent::Rescan],
-            Ok(ev) => ev
-                .paths
-                .iter()
-                .filter_map(|p| p.file_name().map(|n| InboxEvent::Name(n.to_os_string())))
-                .collect(),
+            Ok(ev) => {
+                let hint = Hint::of(&ev.kind);
+                ev.paths
+                    .iter()
+                    .filter_map(|p| {
+                        p.file_name()
+                            .map(|n| InboxEvent::Name(n.to_os_string(), hint))
+                    })
+                    .collect()
+            }
             Err(_) => vec![InboxEvent::Rescan],
         };
         for e in events {
@@ -242,7 +306,10 @@ mod tests {
         let mut s = Settling::new(dir.path(), Duration::from_millis(100));
         let t0 = Instant::now();
         std::fs::write(dir.path().join("m.txt"), "a").unwrap();
-        assert_eq!(s.observe(OsStr::new("m.txt"), t0), Seen::Waiting);
+        assert_eq!(
+            s.observe(OsStr::new("m.txt"), t0, Hint::None),
+            Seen::Waiting
+        );
         assert!(s.settled(t0 + Duration::from_millis(50)).is_empty());
         // It grows: the clock starts again.
         std::fs::write(dir.path().join("m.txt"), "ab").unwrap();
@@ -252,6 +319,27 @@ mod tests {
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].1.size, 2);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_file_written_and_not_closed_never_settles() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settling::new(dir.path(), Duration::from_millis(100));
+        let t0 = Instant::now();
+        let m = OsStr::new("m.txt");
+        std::fs::write(dir.path().join("m.txt"), "a").unwrap();
+        s.observe(m, t0, Hint::Written);
+        assert!(s.settled(t0 + Duration::from_secs(3600)).is_empty());
+        assert_eq!(s.next_due(), None, "nothing to wake up for");
+        // Closed: whole, and unchanged since long enough.
+        s.observe(m, t0 + Duration::from_secs(3600), Hint::Closed);
+        assert_eq!(s.settled(t0 + Duration::from_secs(3600)).len(), 1);
+        // Written again after a close, then held open: waits again; an overflow forgets.
+        s.observe(m, t0, Hint::Closed);
+        s.observe(m, t0, Hint::Written);
+        assert!(s.settled(t0 + Duration::from_secs(10)).is_empty());
+        s.forget_writers();
+        assert_eq!(s.settled(t0 + Duration::from_secs(10)).len(), 1);
     }
 
     #[test]
@@ -265,15 +353,18 @@ mod tests {
         let mut s = Settling::new(dir.path(), Duration::ZERO);
         let now = Instant::now();
         assert!(
-            matches!(s.observe(OsStr::new("link"), now), Seen::Refused(w) if w.contains("link"))
+            matches!(s.observe(OsStr::new("link"), now, Hint::None), Seen::Refused(w) if w.contains("link"))
         );
         assert!(matches!(
-            s.observe(OsStr::new("sub"), now),
+            s.observe(OsStr::new("sub"), now, Hint::None),
             Seen::Refused("a directory")
         ));
         assert!(
-            matches!(s.observe(OsStr::new("fifo"), now), Seen::Refused(w) if w.contains("FIFO"))
+            matches!(s.observe(OsStr::new("fifo"), now, Hint::None), Seen::Refused(w) if w.contains("FIFO"))
         );
-        assert_eq!(s.observe(OsStr::new("missing"), now), Seen::Ignored);
+        assert_eq!(
+            s.observe(OsStr::new("missing"), now, Hint::None),
+            Seen::Ignored
+        );
     }
 }

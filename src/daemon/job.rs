@@ -11,13 +11,16 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::blame::{blame, Blame};
 use super::files::{self, Linked};
+use super::fingerprint::ConversionSettings;
 use super::inbox::{look, Entry};
-use super::records::{CheckpointV1, JobState, JobV1};
+use super::journal::{self, Durable, Journal, JournalAt};
+use super::records::{CheckpointV2, FileIdentity, Job, JobState};
 use super::status::{Board, CONTIGS_LISTED};
 use super::store::Store;
 use super::systemd::Systemd;
-use crate::config::{OnSuccess, PairSpec};
+use crate::config::OnSuccess;
 use crate::error::{Error, ErrorKind, Result};
 use crate::failpoints::hit as failpoint;
 use crate::pipeline::{self, Checkpoint, Conversion, Observer, Plan, Position, Start};
@@ -61,9 +64,9 @@ pub struct Runner {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub plan: Plan,
-    pub pairs: Vec<PairSpec>,
-    pub header_file: Option<PathBuf>,
-    pub alleles: crate::convert::Alleles,
+    pub conversion: ConversionSettings,
+    /// `conversion.fingerprint()`, taken once when the settings are loaded.
+    pub fingerprint: u64,
     pub on_success: OnSuccess,
 }
 
@@ -71,7 +74,10 @@ pub struct Settings {
 #[derive(Debug)]
 pub enum Outcome {
     Done,
-    Failed,
+    /// The file's own problem: recorded, with its report in `failed/`. If the input could
+    /// not be moved there, it stays in the inbox (its name and identity here) until it
+    /// changes.
+    Failed(Option<(String, FileIdentity)>),
     /// The input changed (or vanished) since it was taken: its record is gone, and the file,
     /// if still there, settles and becomes a new job.
     Dropped(String),
@@ -79,11 +85,11 @@ pub enum Outcome {
     Stopped,
     /// A failure of the machine (I/O): the job stays, to be tried again. The job as this
     /// run left it, for when the store cannot be read back.
-    Retry(Error, Box<JobV1>),
+    Retry(Error, Box<Job>),
 }
 
 /// The hidden work files of a job, in the outbox (so publishing is a link in one folder).
-pub fn work_files(folders: &Folders, job: &JobV1) -> (PathBuf, PathBuf) {
+pub fn work_files(folders: &Folders, job: &Job) -> (PathBuf, PathBuf) {
     let stem = files::output_stem(&job.input);
     let base = format!(".{stem}.job{}", job.id);
     (
@@ -93,13 +99,13 @@ pub fn work_files(folders: &Folders, job: &JobV1) -> (PathBuf, PathBuf) {
 }
 
 /// Removes a job's work files, if they are there.
-fn remove_work_files(r: &Runner, job: &JobV1) -> Result<()> {
+fn remove_work_files(r: &Runner, job: &Job) -> Result<()> {
     let (spool, grouped) = work_files(&r.folders, job);
     files::remove_if_there(&spool)?;
     files::remove_if_there(&grouped)
 }
 
-pub fn run_job(r: &Runner, s: &Settings, mut job: JobV1) -> Outcome {
+pub fn run_job(r: &Runner, s: &Settings, mut job: Job) -> Outcome {
     let result = match job.state.clone() {
         JobState::Queued | JobState::Running => convert(r, s, &mut job),
         JobState::Publishing { output, from } => {
@@ -111,29 +117,32 @@ pub fn run_job(r: &Runner, s: &Settings, mut job: JobV1) -> Outcome {
     match result {
         Ok(outcome) => outcome,
         Err(e) if matches!(e.kind(), ErrorKind::Stopped) => Outcome::Stopped,
-        Err(e) if e.is_user_error() => match fail(r, &mut job, &e.to_string()) {
-            Ok(()) => Outcome::Failed,
-            Err(io) => Outcome::Retry(io, Box::new(job)),
+        Err(e) => match blame(&e, &input_path(r, &job)) {
+            Blame::File => match fail(r, &mut job, &e.to_string()) {
+                Ok(stayed) => Outcome::Failed(stayed),
+                Err(io) => Outcome::Retry(io, Box::new(job)),
+            },
+            Blame::Machine => Outcome::Retry(e, Box::new(job)),
         },
-        Err(e) => Outcome::Retry(e, Box::new(job)),
     }
 }
 
-fn input_path(r: &Runner, job: &JobV1) -> PathBuf {
+fn input_path(r: &Runner, job: &Job) -> PathBuf {
     r.folders.inbox.join(&job.input)
 }
 
 /// Forgets a job whose input is no longer the file that was taken.
-fn drop_job(r: &Runner, job: &JobV1, why: &str) -> Result<Outcome> {
+fn drop_job(r: &Runner, job: &Job, why: &str) -> Result<Outcome> {
     remove_work_files(r, job)?;
     r.store.remove_job(job.id)?;
     r.store.flush()?;
+    journal::remove_job(&r.folders.state, job.id)?;
     r.board.lock().expect("not poisoned").remove(job.id);
     tracing::warn!(job = job.id, input = %job.input, "dropped: {why}");
     Ok(Outcome::Dropped(why.to_string()))
 }
 
-fn convert(r: &Runner, s: &Settings, job: &mut JobV1) -> Result<Outcome> {
+fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
     let path = input_path(r, job);
     match look(&path) {
         Entry::File(id) if id == job.identity => {}
@@ -141,22 +150,30 @@ fn convert(r: &Runner, s: &Settings, job: &mut JobV1) -> Result<Outcome> {
         _ => return drop_job(r, job, "the input is gone"),
     }
     let (spool_path, grouped_path) = work_files(&r.folders, job);
-    let start = match resume_point(r, job, &spool_path)? {
-        Some(cp) => {
+    let (start, journal) = match resume_point(r, s, job, &spool_path)? {
+        Some((cp, journal)) => {
             job.resumed_at_byte = Some(cp.position.input_bytes);
             tracing::info!(job = job.id, input = %job.input, at_byte = cp.position.input_bytes, "resume");
-            Start::Resume(cp)
+            job.state = JobState::Running;
+            r.store.put_job(job)?;
+            r.store.flush()?;
+            (Start::Resume(cp), journal)
         }
         None => {
-            r.store.remove_contigs(job.id)?;
+            // The record forgets the checkpoint before its journal goes.
             job.checkpoint = None;
+            job.state = JobState::Running;
+            r.store.put_job(job)?;
+            r.store.flush()?;
+            journal::remove_job(&r.folders.state, job.id)?;
             tracing::info!(job = job.id, input = %job.input, bytes = job.identity.size, "start");
-            Start::Fresh(TempOutput::at(&spool_path, None)?)
+            let spool = TempOutput::at(&spool_path, None)?;
+            (
+                Start::Fresh(spool),
+                Journal::fresh(&r.folders.state, job.id)?,
+            )
         }
     };
-    job.state = JobState::Running;
-    r.store.put_job(job)?;
-    r.store.flush()?;
     r.board.lock().expect("not poisoned").update(job.id, |b| {
         b.state = "running".into();
         b.resumed_at_byte = job.resumed_at_byte;
@@ -167,9 +184,9 @@ fn convert(r: &Runner, s: &Settings, job: &mut JobV1) -> Result<Outcome> {
     let input = Input::Path(path.clone());
     let conversion = Conversion {
         input: &input,
-        pairs: &s.pairs,
-        header_file: s.header_file.as_deref(),
-        alleles: &s.alleles,
+        pairs: &s.conversion.pairs,
+        header_file: s.conversion.header_file.as_deref(),
+        alleles: &s.conversion.alleles,
         plan: s.plan,
     };
     let spool = match &start {
@@ -185,6 +202,8 @@ fn convert(r: &Runner, s: &Settings, job: &mut JobV1) -> Result<Outcome> {
         scope.spawn(move || commit_checkpoints(r, &spool, syncer, rx, failed));
         let mut cp = Checkpointer {
             r,
+            settings: s.fingerprint,
+            journal,
             job: &mut *job,
             last_at: Instant::now(),
             last_bytes: 0,
@@ -225,18 +244,44 @@ fn convert(r: &Runner, s: &Settings, job: &mut JobV1) -> Result<Outcome> {
     publish(r, s, job, output, from)
 }
 
-/// The checkpoint to resume from, if the job has one that still applies.
-fn resume_point(r: &Runner, job: &JobV1, spool: &Path) -> Result<Option<Checkpoint>> {
+/// The checkpoint to resume from, with its contig journal, if the job has one that still
+/// applies: made under the current conversion settings, with its journal and work file.
+fn resume_point(
+    r: &Runner,
+    s: &Settings,
+    job: &Job,
+    spool: &Path,
+) -> Result<Option<(Checkpoint, Journal)>> {
     let Some(cp) = job.checkpoint else {
         return Ok(None);
     };
-    let Some(contigs) = r.store.contigs(job.id, cp.contigs)? else {
+    if cp.settings != s.fingerprint {
         tracing::warn!(
             job = job.id,
-            "checkpoint's contigs are missing: starting over"
+            input = %job.input,
+            "the checkpoint was made under other conversion settings (pairs, columns or \
+             output options changed): starting over under the current ones"
+        );
+        return Ok(None);
+    }
+    let at = JournalAt {
+        generation: cp.journal_generation,
+        len: cp.journal_len,
+    };
+    let Some((journal, contigs)) = Journal::resume(&r.folders.state, job.id, at)? else {
+        tracing::warn!(
+            job = job.id,
+            "checkpoint's contig journal is missing or damaged: starting over"
         );
         return Ok(None);
     };
+    if contigs.len() != cp.contigs as usize {
+        tracing::warn!(
+            job = job.id,
+            "checkpoint's contig journal does not match it: starting over"
+        );
+        return Ok(None);
+    }
     let spool = match TempOutput::at_existing(spool, cp.spool_len) {
         Ok(Some(spool)) => spool,
         Ok(None) => {
@@ -245,7 +290,7 @@ fn resume_point(r: &Runner, job: &JobV1, spool: &Path) -> Result<Option<Checkpoi
         }
         Err(e) => return Err(e),
     };
-    Ok(Some(Checkpoint {
+    let checkpoint = Checkpoint {
         spool,
         spool_len: cp.spool_len,
         position: Position {
@@ -261,7 +306,8 @@ fn resume_point(r: &Runner, job: &JobV1, spool: &Path) -> Result<Option<Checkpoi
         contigs,
         current: cp.current,
         contiguous: cp.contiguous,
-    }))
+    };
+    Ok(Some((checkpoint, journal)))
 }
 
 /// Checkpoints a running conversion and keeps the status board and systemd informed.
@@ -273,7 +319,10 @@ fn resume_point(r: &Runner, job: &JobV1, spool: &Path) -> Result<Option<Checkpoi
 /// waits; the last one (the input finished) and a stop's are waited for.
 struct Checkpointer<'a> {
     r: &'a Runner,
-    job: &'a mut JobV1,
+    /// The fingerprint of the settings the conversion runs under.
+    settings: u64,
+    journal: Journal,
+    job: &'a mut Job,
     last_at: Instant,
     last_bytes: u64,
     commits: crossbeam_channel::Sender<Pending>,
@@ -282,8 +331,8 @@ struct Checkpointer<'a> {
 
 /// A checkpoint on its way to disk: what the writer knew when it took it.
 struct Pending {
-    job: JobV1,
-    changed: Vec<(u32, Vec<u8>, u64)>,
+    job: Job,
+    journal: Durable,
     at: Position,
     contigs: usize,
     contigs_done: Vec<String>,
@@ -303,11 +352,9 @@ impl Checkpointer<'_> {
 
     fn save(&mut self, at: &Position, w: &mut GroupedWriter, wait: bool) -> Result<()> {
         self.failure()?;
-        let mut changed = Vec::new();
-        w.contigs_mut()
-            .take_changed(|id, name, bytes| changed.push((id, name.to_vec(), bytes)));
+        let (journal_at, journal) = self.journal.record(w.contigs_mut())?;
         let t = w.contigs();
-        self.job.checkpoint = Some(CheckpointV1 {
+        self.job.checkpoint = Some(CheckpointV2 {
             input_bytes: at.input_bytes,
             source_bytes: at.source_bytes,
             lines: at.lines,
@@ -318,6 +365,9 @@ impl Checkpointer<'_> {
             current: t.current(),
             contiguous: t.contiguous(),
             converted: at.finished,
+            journal_generation: journal_at.generation,
+            journal_len: journal_at.len,
+            settings: self.settings,
         });
         self.job.state = JobState::Running;
         self.last_at = Instant::now();
@@ -331,7 +381,7 @@ impl Checkpointer<'_> {
         };
         let pending = Pending {
             job: self.job.clone(),
-            changed,
+            journal,
             at: *at,
             contigs: t.len(),
             contigs_done: (0..t.len() as u32)
@@ -365,9 +415,10 @@ impl Checkpointer<'_> {
     }
 }
 
-/// Commits checkpoints in the order taken: the spool's data up to the checkpoint durable
-/// first (`fdatasync`; what was written after it is carried along, harmlessly), then the
-/// record and the contigs that changed, in one batch, then the store flushed. The first
+/// Commits checkpoints in the order taken: the spool's data and the contig journal up to the
+/// checkpoint durable first (`fdatasync`; what was written after it is carried along,
+/// harmlessly), then the record, then the store flushed; a journal generation the record
+/// no longer names is removed last. The first
 /// failure is kept in `failed` for the writer, and nothing after it is committed.
 fn commit_checkpoints(
     r: &Runner,
@@ -395,8 +446,20 @@ fn commit(r: &Runner, spool: &std::fs::File, path: &Path, p: &Pending) -> Result
         .sync_data()
         .and_then(|()| crate::failpoints::fail("checkpoint.synced"))
         .map_err(|e| Error::io(path, "sync", e))?;
-    r.store.checkpoint(&p.job, &p.changed)?;
+    let journal = journal::dir(&r.folders.state);
+    p.journal
+        .file
+        .sync_data()
+        .map_err(|e| Error::io(&journal, "sync a contig journal in", e))?;
+    if p.journal.new_generation.is_some() {
+        files::sync_dir(&journal)?;
+        files::sync_dir(&r.folders.state)?;
+    }
+    r.store.checkpoint(&p.job)?;
     failpoint("checkpoint.flushed");
+    if let Some(old) = &p.journal.superseded {
+        files::remove_if_there(old)?;
+    }
     let (id, at) = (p.job.id, &p.at);
     tracing::info!(
         job = id,
@@ -450,7 +513,7 @@ impl Observer for Checkpointer<'_> {
 fn publish(
     r: &Runner,
     s: &Settings,
-    job: &mut JobV1,
+    job: &mut Job,
     mut output: String,
     from: PathBuf,
 ) -> Result<Outcome> {
@@ -498,7 +561,7 @@ fn publish(
 }
 
 /// Takes the input out of the inbox, now that its output is published.
-fn finish(r: &Runner, s: &Settings, job: &mut JobV1, output: String) -> Result<Outcome> {
+fn finish(r: &Runner, s: &Settings, job: &mut Job, output: String) -> Result<Outcome> {
     let path = input_path(r, job);
     if matches!(look(&path), Entry::File(id) if id == job.identity) {
         match s.on_success {
@@ -530,45 +593,113 @@ fn finish(r: &Runner, s: &Settings, job: &mut JobV1, output: String) -> Result<O
     Ok(Outcome::Done)
 }
 
-/// Moves a bad input to `failed/` with a report beside it, and records the failure.
-pub fn fail(r: &Runner, job: &mut JobV1, error: &str) -> Result<()> {
+/// Moves a bad input to `failed/` with a report beside it, and records the failure. Returns
+/// the input's name and identity if it could not be moved and stays in the inbox.
+pub fn fail(r: &Runner, job: &mut Job, error: &str) -> Result<Option<(String, FileIdentity)>> {
     let name = std::ffi::OsString::from(&job.input);
     fail_entry(r, job, &name, error)
 }
 
 /// [`fail`] for the inbox entry `name` (which may not be valid UTF-8).
-pub fn fail_entry(r: &Runner, job: &mut JobV1, name: &std::ffi::OsStr, error: &str) -> Result<()> {
+///
+/// The order makes the reason outlive any crash: the report is durable in `failed/` first
+/// (under the name the input will take there), then the job is recorded as failed, and
+/// only then does the input leave the inbox. A crash before the record runs the job again
+/// (it fails again, writing the same report); a crash after it finishes the move at the
+/// next start. An input that cannot be moved (its folder refuses) stays in the inbox, its
+/// reason in the status and the log, and is tried again only when it changes.
+pub fn fail_entry(
+    r: &Runner,
+    job: &mut Job,
+    name: &std::ffi::OsStr,
+    error: &str,
+) -> Result<Option<(String, FileIdentity)>> {
     let path = r.folders.inbox.join(name);
-    let moved = if std::fs::symlink_metadata(&path).is_ok() {
-        Some(files::move_into(&path, &r.folders.failed)?)
-    } else {
-        None
+    let there = std::fs::symlink_metadata(&path).is_ok();
+    if !there {
+        // Vanished: nothing to move, and no report without its file; the status says why.
+        return record_failure(r, job, error).map(|()| None);
+    }
+    let target = files::free_name(&r.folders.failed, name);
+    let moved_name = target.file_name().unwrap_or(name).to_os_string();
+    let report_path = r.folders.failed.join(files::report_name(&moved_name));
+    let input = job.input.clone();
+    let report = move |note: &str| {
+        format!(
+            "file: {input}\nerror: {error}\ntime: {}\n{note}",
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+        )
     };
-    let name = moved
-        .as_ref()
-        .and_then(|p| p.file_name())
-        .map_or(job.input.clone(), |n| n.to_string_lossy().into_owned());
-    let report = format!(
-        "file: {}\nerror: {error}\ntime: {}\n",
-        job.input,
-        humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
-    );
-    files::write_atomically(
-        &r.folders.failed.join(format!("{name}.error.txt")),
-        report.as_bytes(),
-    )?;
+    files::write_atomically(&report_path, report("").as_bytes())?;
+    failpoint("fail.reported");
+
+    // A start-up finishing a failing that a crash cut short has it recorded already.
+    if !matches!(job.state, JobState::Failed { .. }) {
+        record(r, job, error)?;
+    }
+    finish_failing(r, job, error, &path, &target, &report_path, report)
+}
+
+/// Records a job as failed (durably), forgetting its checkpoint and work files.
+fn record(r: &Runner, job: &mut Job, error: &str) -> Result<()> {
     remove_work_files(r, job)?;
-    r.store.remove_contigs(job.id)?;
     job.state = JobState::Failed {
         error: error.to_string(),
     };
     job.checkpoint = None;
     r.store.put_job(job)?;
     r.store.flush()?;
-    tracing::error!(job = job.id, input = %job.input, "failed: {error}");
+    journal::remove_job(&r.folders.state, job.id)?;
+    failpoint("fail.recorded");
+    Ok(())
+}
+
+/// [`record`], then the log line and the status.
+fn record_failure(r: &Runner, job: &mut Job, error: &str) -> Result<()> {
+    record(r, job, error)?;
+    show_failure(r, job, error.to_string());
+    Ok(())
+}
+
+fn show_failure(r: &Runner, job: &Job, shown: String) {
+    tracing::error!(job = job.id, input = %job.input, "failed: {shown}");
     r.board.lock().expect("not poisoned").update(job.id, |b| {
         b.state = "failed".into();
-        b.error = Some(error.to_string());
+        b.error = Some(shown);
     });
-    Ok(())
+}
+
+/// The last step of failing: the input leaves the inbox for `target`, or, if its folder
+/// refuses, stays (said in its report, the status and the log).
+fn finish_failing(
+    r: &Runner,
+    job: &Job,
+    error: &str,
+    path: &Path,
+    target: &Path,
+    report_path: &Path,
+    report: impl Fn(&str) -> String,
+) -> Result<Option<(String, FileIdentity)>> {
+    let mut shown = error.to_string();
+    let mut stayed = None;
+    if let Err(e) = files::move_to(path, target) {
+        if blame(&e, path) == Blame::Machine && !is_refusal(&e) {
+            return Err(e);
+        }
+        let note = format!("it stays in the inbox: it cannot be moved to failed/ ({e})");
+        files::write_atomically(report_path, report(&format!("note: {note}\n")).as_bytes())?;
+        shown = format!("{error} ({note}; tried again when it changes)");
+        if let Entry::File(id) = look(path) {
+            stayed = Some((job.input.clone(), id));
+        }
+    }
+    show_failure(r, job, shown);
+    Ok(stayed)
+}
+
+/// A move the file system refuses for this file (permission, a protected folder), not a
+/// failure of the machine.
+fn is_refusal(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Io { source, .. }
+        if matches!(source.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EBUSY)))
 }

@@ -31,3 +31,35 @@ impl LogHandle {
         self.0.reload(filter).map_err(|e| e.to_string())
     }
 }
+
+/// `text` on one line, for a log that keeps one line per event: TOML's error diagram
+/// (`  |`, `2 | x =`, `  |     ^`) is dropped and the remaining lines joined with "; ".
+pub fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| {
+            let diagram = l.starts_with('|')
+                || l.split_once(" |")
+                    .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            !l.is_empty() && !diagram
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toml_error_diagram_becomes_one_line() {
+        let e = crate::config::Config::parse("[daemon]\nsettle_ms = \"x\n").unwrap_err();
+        assert!(e.contains('\n'), "{e}");
+        let line = one_line(&format!("invalid config /etc/h.toml: {e}"));
+        assert!(!line.contains('\n') && !line.contains('^'), "{line}");
+        assert!(
+            line.starts_with("invalid config /etc/h.toml: TOML parse error at line 2"),
+            "{line}"
+        );
+    }
+}

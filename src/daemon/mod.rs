@@ -5,9 +5,14 @@
 //! watcher (names to look at again, or "rescan"), the signal thread, and the job thread when
 //! a job ends. Jobs run one at a time, oldest first, with all worker threads.
 
+pub mod blame;
+pub mod checks;
 pub mod files;
+pub mod fingerprint;
+pub mod folders;
 pub mod inbox;
 pub mod job;
+pub mod journal;
 pub mod lock;
 pub mod logging;
 pub mod records;
@@ -16,7 +21,7 @@ pub mod status;
 pub mod store;
 pub mod systemd;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,9 +33,10 @@ use crossbeam_channel::{bounded, RecvTimeoutError};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pipeline::Plan;
-use inbox::{InboxEvent, Seen, Settling};
+use fingerprint::ConversionSettings;
+use inbox::{Hint, InboxEvent, Seen, Settling};
 use job::{Folders, Outcome, Runner, Settings};
-use records::{FileIdentity, JobState, JobV1};
+use records::{FileIdentity, Job, JobState};
 use signals::Signal;
 use status::{Board, JobStatus};
 use store::Store;
@@ -83,37 +89,48 @@ impl Overrides {
     }
 }
 
-/// Reads the configuration the daemon runs with: the file (if any), then the overrides.
+/// Reads the configuration the daemon runs with: the file (if any), then the overrides,
+/// then the daemon's own checks ([`checks::check`]).
 pub fn load_config(path: Option<&Path>, overrides: &Overrides) -> Result<Config> {
     let mut c = match path {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
     overrides.apply(&mut c);
+    checks::check(&c)?;
     Ok(c)
 }
 
 /// What a job runs with, from the configuration.
 pub fn job_settings(c: &Config) -> Result<Settings> {
     let limit = c.memory.limit.0;
-    if limit <= DAEMON_RESERVE {
+    let workers = c.worker_threads();
+    let plan_for = |limit: u64| Plan::new(limit.checked_sub(DAEMON_RESERVE)?, workers).ok();
+    let Some(mut plan) = plan_for(limit) else {
+        // Quote the user's figure, and the smallest whole MiB that works (the daemon's own
+        // reserve included: it is not the user's to subtract).
+        let need = (1u64..)
+            .map(|mib| mib << 20)
+            .find(|&l| plan_for(l).is_some())
+            .expect("some limit is enough");
         return Err(Error::config(format!(
-            "memory limit {} is too small for the daemon",
-            c.memory.limit
+            "[memory] limit = \"{}\" is too small for the daemon with {workers} worker \
+             threads: at least \"{}\" is needed",
+            c.memory.limit,
+            crate::config::size::format_size(need)
         )));
-    }
-    let mut plan = Plan::new(limit - DAEMON_RESERVE, c.worker_threads())?;
+    };
     plan.limit = limit;
+    let conversion = ConversionSettings::from_config(c);
     Ok(Settings {
         plan,
-        pairs: c.pairs(),
-        header_file: c.header_file.clone(),
-        alleles: c.alleles.alleles(),
+        fingerprint: conversion.fingerprint(),
+        conversion,
         on_success: c.daemon.on_success,
     })
 }
 
-fn folders(c: &Config) -> Folders {
+fn folders_of(c: &Config) -> Folders {
     Folders {
         inbox: c.paths.inbox.clone(),
         outbox: c.paths.outbox.clone(),
@@ -123,7 +140,7 @@ fn folders(c: &Config) -> Folders {
 }
 
 /// The status line of a job record.
-fn job_status(job: &JobV1, contigs_done: Vec<String>) -> JobStatus {
+fn job_status(job: &Job, contigs_done: Vec<String>) -> JobStatus {
     let (state, output, error) = match &job.state {
         JobState::Queued => ("queued", None, None),
         JobState::Running | JobState::Publishing { .. } => ("running", None, None),
@@ -150,7 +167,7 @@ fn job_status(job: &JobV1, contigs_done: Vec<String>) -> JobStatus {
     }
 }
 
-fn is_active(job: &JobV1) -> bool {
+fn is_active(job: &Job) -> bool {
     !matches!(job.state, JobState::Done { .. } | JobState::Failed { .. })
 }
 
@@ -164,14 +181,19 @@ pub fn serve(
     // SAFETY: umask only sets this process's file-creation mask; no threads run yet.
     unsafe { libc::umask(config.umask() as libc::mode_t) };
     let mut settings = job_settings(&config)?;
-    let folders = folders(&config);
-    for dir in folders.all() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
-    }
+    let folders = folders_of(&config);
+    folders::create(&folders)?;
     let _lock = lock::lock_state(&folders.state)?;
+    let board = Arc::new(Mutex::new(Board::default()));
+    // `hapflow status` shows `starting` from here on, however long recovery takes.
+    board
+        .lock()
+        .expect("not poisoned")
+        .write_if_dirty(&folders.state)
+        .unwrap_or_else(|e| tracing::warn!("{e}"));
+    crate::failpoints::hit("serve.locked");
     let store = Arc::new(open_store(&folders.state)?);
     let systemd = Arc::new(Systemd::from_env());
-    let board = Arc::new(Mutex::new(Board::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let runner = Arc::new(Runner {
         store: store.clone(),
@@ -187,29 +209,44 @@ pub fn serve(
         tracing::error!(key = ?d.key, "removing a damaged job record: {}", d.why);
         store.remove_key(&d.key)?;
     }
-    let mut queue: VecDeque<JobV1> = VecDeque::new();
+    let mut queue: VecDeque<Job> = VecDeque::new();
+    // Failed jobs whose input is still in the inbox: a crash cut their failing short
+    // (the report and record are there; the move is not), or the input cannot be moved.
+    let mut unmoved: Vec<Job> = Vec::new();
     {
         let mut b = board.lock().expect("not poisoned");
         for job in jobs {
             let names = match (&job.state, job.checkpoint) {
-                (JobState::Done { .. }, Some(cp)) => store
-                    .contigs(job.id, cp.contigs)?
-                    .unwrap_or_default()
-                    .into_iter()
-                    .take(status::CONTIGS_LISTED)
-                    .map(|(n, _)| String::from_utf8_lossy(&n).into_owned())
-                    .collect(),
+                (JobState::Done { .. }, Some(cp)) => journal::names(
+                    &folders.state,
+                    job.id,
+                    journal::JournalAt {
+                        generation: cp.journal_generation,
+                        len: cp.journal_len,
+                    },
+                    status::CONTIGS_LISTED,
+                ),
                 _ => Vec::new(),
             };
             b.insert(job_status(&job, names));
             if is_active(&job) {
                 tracing::info!(job = job.id, input = %job.input, state = ?job.state, "recovered");
                 queue.push_back(job);
+            } else if matches!(job.state, JobState::Failed { .. })
+                && inbox::look(&folders.inbox.join(&job.input)) == inbox::Entry::File(job.identity)
+            {
+                unmoved.push(job);
             }
         }
     }
     remove_stray_work_files(&folders, &queue)?;
-    prune(&store, &board, config.daemon.keep_jobs)?;
+    let known: HashSet<u64> = store.jobs()?.0.iter().map(|j| j.id).collect();
+    journal::remove_where(&folders.state, |job| !known.contains(&job))?;
+    if store.remove_legacy_contigs()? > 0 {
+        store.flush()?;
+        tracing::info!("removed the contig records of an older hapflow from the store");
+    }
+    prune(&store, &folders.state, &board, config.daemon.keep_jobs)?;
 
     // Watch first, then list: a file arriving in between is seen by one or the other.
     let (tx, rx) = bounded::<Event>(EVENT_QUEUE);
@@ -225,7 +262,17 @@ pub fn serve(
         runner: runner.clone(),
         settling: &mut settling,
         queue,
+        held: HashMap::new(),
     };
+    for mut job in unmoved {
+        let JobState::Failed { error } = job.state.clone() else {
+            unreachable!("only failed jobs")
+        };
+        match job::fail(&runner, &mut job, &error) {
+            Ok(stayed) => ctx.hold(stayed),
+            Err(e) => tracing::error!(job = job.id, "cannot move a failed input: {e}"),
+        }
+    }
     ctx.rescan();
 
     board.lock().expect("not poisoned").set_state("ready");
@@ -287,9 +334,10 @@ pub fn serve(
             wake = wake.min(t);
         }
         match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
-            Ok(Event::Inbox(InboxEvent::Name(name))) => ctx.look_at(&name),
+            Ok(Event::Inbox(InboxEvent::Name(name, hint))) => ctx.look_at(&name, hint),
             Ok(Event::Inbox(InboxEvent::Rescan)) => {
                 tracing::warn!("the inotify queue overflowed: rescanning the inbox");
+                ctx.settling.forget_writers();
                 ctx.rescan();
             }
             Ok(Event::Signal(Signal::Shutdown)) => {
@@ -315,7 +363,10 @@ pub fn serve(
                         settings = s;
                         config = c;
                     }
-                    Err(e) => tracing::error!("reload failed, keeping the old configuration: {e}"),
+                    Err(e) => tracing::error!(
+                        "reload failed, keeping the old configuration: {}",
+                        logging::one_line(&e.to_string())
+                    ),
                 }
                 systemd.ready();
             }
@@ -323,14 +374,16 @@ pub fn serve(
                 if let Some((_, handle)) = running.take() {
                     let _ = handle.join();
                 }
-                if matches!(outcome, Outcome::Done | Outcome::Failed) {
-                    if let Err(e) = prune(&store, &board, config.daemon.keep_jobs) {
+                if matches!(outcome, Outcome::Done | Outcome::Failed(_)) {
+                    if let Err(e) = prune(&store, &folders.state, &board, config.daemon.keep_jobs) {
                         tracing::error!("cannot prune finished jobs: {e}");
                     }
                 }
                 match outcome {
-                    Outcome::Done | Outcome::Failed | Outcome::Stopped => {
-                        backoff = Duration::from_secs(1)
+                    Outcome::Done | Outcome::Stopped => backoff = Duration::from_secs(1),
+                    Outcome::Failed(stayed) => {
+                        backoff = Duration::from_secs(1);
+                        ctx.hold(stayed);
                     }
                     Outcome::Dropped(_) => ctx.rescan(),
                     Outcome::Retry(e, job) => {
@@ -360,6 +413,7 @@ pub fn serve(
         let now = Instant::now();
         if overflow.swap(false, Ordering::Relaxed) {
             tracing::warn!("inbox events overflowed: rescanning");
+            ctx.settling.forget_writers();
             ctx.rescan();
         }
         if now >= next_rescan {
@@ -509,9 +563,9 @@ fn reopen_store(store: &Store) {
 }
 
 /// Forgets the oldest finished jobs beyond the newest `keep` (records, contigs, status).
-fn prune(store: &Store, board: &Mutex<Board>, keep: usize) -> Result<()> {
+fn prune(store: &Store, state: &Path, board: &Mutex<Board>, keep: usize) -> Result<()> {
     let (jobs, _) = store.jobs()?;
-    let finished: Vec<&JobV1> = jobs.iter().filter(|j| !is_active(j)).collect();
+    let finished: Vec<&Job> = jobs.iter().filter(|j| !is_active(j)).collect();
     let excess = finished.len().saturating_sub(keep);
     if excess == 0 {
         return Ok(());
@@ -521,13 +575,15 @@ fn prune(store: &Store, board: &Mutex<Board>, keep: usize) -> Result<()> {
         board.lock().expect("not poisoned").remove(job.id);
     }
     store.flush()?;
+    let pruned: HashSet<u64> = finished[..excess].iter().map(|j| j.id).collect();
+    journal::remove_where(state, |job| pruned.contains(&job))?;
     tracing::info!(jobs = excess, keep, "pruned finished jobs");
     Ok(())
 }
 
 /// Work files in the outbox whose job is not active any more (a crash between removing
 /// the job and its files).
-fn remove_stray_work_files(folders: &Folders, active: &VecDeque<JobV1>) -> Result<()> {
+fn remove_stray_work_files(folders: &Folders, active: &VecDeque<Job>) -> Result<()> {
     let ids: HashSet<u64> = active.iter().map(|j| j.id).collect();
     let entries =
         std::fs::read_dir(&folders.outbox).map_err(|e| Error::io(&folders.outbox, "list", e))?;
@@ -551,10 +607,19 @@ fn remove_stray_work_files(folders: &Folders, active: &VecDeque<JobV1>) -> Resul
 struct Loop<'a> {
     runner: Arc<Runner>,
     settling: &'a mut Settling,
-    queue: VecDeque<JobV1>,
+    queue: VecDeque<Job>,
+    /// Failed inputs that stay in the inbox (they could not be moved), as they were when
+    /// they failed: not taken again until they change.
+    held: HashMap<String, FileIdentity>,
 }
 
 impl Loop<'_> {
+    fn hold(&mut self, stayed: Option<(String, FileIdentity)>) {
+        if let Some((name, id)) = stayed {
+            self.held.insert(name, id);
+        }
+    }
+
     /// Names with an unfinished job: not to be taken again.
     fn taken(&self, name: &OsString) -> bool {
         let name = name.to_string_lossy();
@@ -562,15 +627,18 @@ impl Loop<'_> {
         self.queue.iter().any(|j| j.input == name) || board.jobs_active().any(|j| j.input == name)
     }
 
-    fn look_at(&mut self, name: &OsString) {
+    fn look_at(&mut self, name: &OsString, hint: Hint) {
         if self.taken(name) {
             return;
         }
-        if name.to_str().is_none() && !inbox::is_ignored(name) {
+        if name.to_str().is_none()
+            && !inbox::is_ignored(name)
+            && inbox::look(&self.runner.folders.inbox.join(name)) != inbox::Entry::Gone
+        {
             // Job records keep names as text; such a file could never be found again.
             return self.refuse(name, "a file whose name is not valid UTF-8");
         }
-        if let Seen::Refused(what) = self.settling.observe(name, Instant::now()) {
+        if let Seen::Refused(what) = self.settling.observe(name, Instant::now(), hint) {
             self.refuse(name, what);
         }
     }
@@ -579,7 +647,7 @@ impl Loop<'_> {
         match inbox::list(&self.runner.folders.inbox) {
             Ok(names) => {
                 for name in names {
-                    self.look_at(&name);
+                    self.look_at(&name, Hint::None);
                 }
             }
             Err(e) => tracing::error!("cannot list the inbox: {e}"),
@@ -597,8 +665,9 @@ impl Loop<'_> {
             .lock()
             .expect("not poisoned")
             .insert(job_status(&job, Vec::new()));
-        if let Err(e) = job::fail_entry(r, &mut job, name, &format!("refused: it is {what}")) {
-            tracing::error!("cannot refuse {}: {e}", name.to_string_lossy());
+        match job::fail_entry(r, &mut job, name, &format!("refused: it is {what}")) {
+            Ok(stayed) => self.hold(stayed),
+            Err(e) => tracing::error!("cannot refuse {}: {e}", name.to_string_lossy()),
         }
         self.settling.forget(name);
     }
@@ -609,6 +678,11 @@ impl Loop<'_> {
             if self.taken(&name) {
                 continue;
             }
+            let key = name.to_string_lossy();
+            if self.held.get(key.as_ref()) == Some(&identity) {
+                continue; // failed, could not be moved, unchanged since
+            }
+            self.held.remove(key.as_ref());
             let job = new_job(&self.runner, &name, identity)?;
             self.runner.store.flush()?;
             tracing::info!(job = job.id, input = %job.input, bytes = identity.size, "queued");
@@ -632,8 +706,8 @@ fn zero_identity() -> FileIdentity {
     }
 }
 
-fn new_job(r: &Runner, name: &OsString, identity: FileIdentity) -> Result<JobV1> {
-    let job = JobV1 {
+fn new_job(r: &Runner, name: &OsString, identity: FileIdentity) -> Result<Job> {
+    let job = Job {
         id: r.store.next_id()?,
         input: name.to_string_lossy().into_owned(),
         identity,

@@ -37,7 +37,7 @@ pub struct FileIdentity {
     pub ino: u64,
 }
 
-/// How far a conversion got, durably: the output's first `spool_len` bytes are fsynced,
+/// How far a conversion got, in hapflow 0.1 (see [`CheckpointV2`]): the output's first `spool_len` bytes are fsynced,
 /// and they are the conversion of the input's first `input_bytes` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointV1 {
@@ -47,7 +47,7 @@ pub struct CheckpointV1 {
     pub rows_in: u64,
     pub rows_out: u64,
     pub spool_len: u64,
-    /// Contigs seen (their records are keyed by job and contig id).
+    /// Contigs seen (their records were keyed by job and contig id).
     pub contigs: u32,
     pub current: Option<u32>,
     pub contiguous: bool,
@@ -56,6 +56,7 @@ pub struct CheckpointV1 {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A job as hapflow 0.1 stored it: its checkpoint's contigs were sled records of their own.
 pub struct JobV1 {
     pub id: u64,
     /// The input's file name in the inbox.
@@ -69,10 +70,53 @@ pub struct JobV1 {
     pub resumed_at_byte: Option<u64>,
 }
 
+/// How far a conversion got, durably, and under what: the output's first `spool_len` bytes
+/// are fsynced, they are the conversion of the input's first `input_bytes` bytes under the
+/// settings whose fingerprint is `settings`, and the contig table is the first
+/// `journal_len` bytes of the job's contig journal of generation `journal_generation`
+/// (`state/checkpoints/`, see `journal.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointV2 {
+    pub input_bytes: u64,
+    pub source_bytes: u64,
+    pub lines: u64,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub spool_len: u64,
+    /// Contigs seen.
+    pub contigs: u32,
+    pub current: Option<u32>,
+    pub contiguous: bool,
+    /// The whole input is converted (only the regrouping and publishing are left).
+    pub converted: bool,
+    pub journal_generation: u32,
+    pub journal_len: u64,
+    /// [`super::fingerprint::fingerprint`] of the conversion settings.
+    pub settings: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobV2 {
+    pub id: u64,
+    /// The input's file name in the inbox.
+    pub input: String,
+    pub identity: FileIdentity,
+    pub state: JobState,
+    /// Unix milliseconds.
+    pub queued_at: u64,
+    pub checkpoint: Option<CheckpointV2>,
+    /// The input byte a restart resumed from, the last time one did.
+    pub resumed_at_byte: Option<u64>,
+}
+
+/// The job record as this version writes it.
+pub type Job = JobV2;
+
 /// A job record, versioned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobRecord {
     V1(JobV1),
+    V2(JobV2),
 }
 
 /// One contig of a job's output: its name and the bytes of rows it has so far.
@@ -89,9 +133,20 @@ pub enum ContigRecord {
 
 impl JobRecord {
     /// The record in the current format, whatever format it was stored in.
-    pub fn into_current(self) -> JobV1 {
+    /// A version 1 job keeps its state but not its checkpoint (whose contigs were sled
+    /// records this version no longer reads): an unfinished one starts over.
+    pub fn into_current(self) -> Job {
         match self {
-            JobRecord::V1(j) => j,
+            JobRecord::V1(j) => JobV2 {
+                id: j.id,
+                input: j.input,
+                identity: j.identity,
+                state: j.state,
+                queued_at: j.queued_at,
+                checkpoint: None,
+                resumed_at_byte: j.resumed_at_byte,
+            },
+            JobRecord::V2(j) => j,
         }
     }
 }
@@ -159,10 +214,43 @@ mod tests {
         })
     }
 
+    pub fn sample_job_v2() -> JobRecord {
+        let JobRecord::V1(v1) = sample_job() else {
+            unreachable!()
+        };
+        JobRecord::V2(JobV2 {
+            id: v1.id,
+            input: v1.input,
+            identity: v1.identity,
+            state: v1.state,
+            queued_at: v1.queued_at,
+            checkpoint: Some(CheckpointV2 {
+                input_bytes: 1000,
+                source_bytes: 500,
+                lines: 12,
+                rows_in: 12,
+                rows_out: 3,
+                spool_len: 900,
+                contigs: 2,
+                current: Some(1),
+                contiguous: true,
+                converted: false,
+                journal_generation: 3,
+                journal_len: 70,
+                settings: 0x0123_4567_89ab_cdef,
+            }),
+            resumed_at_byte: v1.resumed_at_byte,
+        })
+    }
+
     #[test]
     fn records_round_trip() {
-        let job = sample_job();
-        assert_eq!(decode::<JobRecord>(&encode(&job).unwrap()).unwrap(), job);
+        for job in [sample_job(), sample_job_v2()] {
+            assert_eq!(decode::<JobRecord>(&encode(&job).unwrap()).unwrap(), job);
+        }
+        let v1 = sample_job().into_current();
+        assert_eq!(v1.checkpoint, None, "a version 1 checkpoint is not resumed");
+        assert_eq!(v1.state, JobState::Running);
         let c = ContigRecord::V1(ContigV1 {
             name: b"chr1".to_vec(),
             bytes: 99,
@@ -191,6 +279,8 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/records");
         let job = std::fs::read(dir.join("job_v1.bin")).unwrap();
         assert_eq!(decode::<JobRecord>(&job).unwrap(), sample_job());
+        let job = std::fs::read(dir.join("job_v2.bin")).unwrap();
+        assert_eq!(decode::<JobRecord>(&job).unwrap(), sample_job_v2());
         let contig = std::fs::read(dir.join("contig_v1.bin")).unwrap();
         let c = decode::<ContigRecord>(&contig).unwrap().into_current();
         assert_eq!((c.name.as_slice(), c.bytes), (&b"chr1"[..], 99));
@@ -203,6 +293,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/records");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("job_v1.bin"), encode(&sample_job()).unwrap()).unwrap();
+        std::fs::write(dir.join("job_v2.bin"), encode(&sample_job_v2()).unwrap()).unwrap();
         let c = ContigRecord::V1(ContigV1 {
             name: b"chr1".to_vec(),
             bytes: 99,

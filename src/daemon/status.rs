@@ -132,18 +132,37 @@ impl Board {
 }
 
 /// Reads the status a daemon left in `state_dir`, saying whether one runs there now. A
-/// stopped daemon's running jobs are shown as queued: they resume when it starts again.
+/// stopped daemon's running jobs are shown as queued: they resume when it starts again. A
+/// daemon that holds the folder but has not written its status yet is `starting`. A state
+/// folder that does not exist is an error (a typo, not "no jobs").
 pub fn read(state_dir: &Path) -> Result<Status> {
+    match std::fs::metadata(state_dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::config(format!(
+                "the state folder {} is not a folder",
+                state_dir.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::config(format!(
+                "the state folder {} does not exist (no daemon has run there; check --state \
+                 or [paths] state)",
+                state_dir.display()
+            )))
+        }
+        Err(e) => return Err(Error::io(state_dir, "read", e)),
+    }
     let path = state_dir.join(STATUS_FILE);
     let running = super::lock::daemon_running(state_dir);
     let text = match std::fs::read(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !running => {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Status {
                 daemon: DaemonStatus {
                     pid: 0,
-                    state: "stopped".into(),
-                    running: false,
+                    state: if running { "starting" } else { "stopped" }.into(),
+                    running,
                     updated_unix_ms: 0,
                 },
                 jobs: Vec::new(),
@@ -154,6 +173,10 @@ pub fn read(state_dir: &Path) -> Result<Status> {
     let mut status: Status = serde_json::from_slice(&text)
         .map_err(|e| Error::io(&path, "parse", std::io::Error::other(e)))?;
     status.daemon.running = running;
+    if running && status.daemon.state == "stopped" {
+        // The last daemon's file, not yet replaced by the one starting now.
+        status.daemon.state = "starting".into();
+    }
     if !running {
         status.daemon.state = "stopped".into();
         for j in &mut status.jobs {

@@ -15,6 +15,8 @@ pub struct Daemon {
     log: PathBuf,
     starts: u32,
     env: Vec<(String, String)>,
+    /// `setpriv` options to run the daemon as another user (empty: as the test).
+    user: Vec<String>,
 }
 
 /// How the daemon process ended.
@@ -34,6 +36,12 @@ impl Daemon {
     }
 
     pub fn start_with_env(root: &Path, extra: &str, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_as(root, extra, env, &[])
+    }
+
+    /// [`Daemon::start_with_env`] as another user: `user` are `setpriv` options
+    /// (`--reuid=1501`, `--regid=1600`, `--clear-groups`...).
+    pub fn start_as(root: &Path, extra: &str, env: &[(&str, &str)], user: &[&str]) -> Daemon {
         let config = root.join("hapflow.toml");
         if !config.exists() {
             std::fs::write(&config, Daemon::config_text(extra)).unwrap();
@@ -48,6 +56,7 @@ impl Daemon {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            user: user.iter().map(|s| s.to_string()).collect(),
         };
         d.restart();
         d
@@ -70,7 +79,13 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let mut cmd = Command::new(bin());
+        let mut cmd = if self.user.is_empty() {
+            Command::new(bin())
+        } else {
+            let mut c = Command::new("setpriv");
+            c.args(&self.user).arg(bin());
+            c
+        };
         cmd.args(["serve", "--config"])
             .arg(&self.config)
             .stdin(Stdio::null())

@@ -1,0 +1,419 @@
+//! A job's contig journal: the contig table of its checkpoints, kept in a file of its own
+//! in `state/checkpoints/` rather than in sled.
+//!
+//! Why a file: a matrix of 100,000 scaffolds gave sled 100,000 records per job, and sled
+//! keeps an in-memory index of every key it holds: the daemon peaked at 200 MiB under a
+//! 64 MiB limit, and the store grew by 50 MB for that one job. A journal is appended to at
+//! every checkpoint with the contigs that changed since the last one, made durable with the
+//! spool (`fdatasync`) before the job record that names its length, and read back only on
+//! resume. Its memory is one small write buffer, whatever the number of contigs.
+//!
+//! Format (little-endian): the 8-byte magic [`MAGIC`], then entries `id: u32, bytes: u64,
+//! name_len: u32, name`. An entry for an id already seen sets that contig's bytes; the
+//! next new id must be the table's length (ids count up in order of first appearance).
+//! Only the first `len` bytes named by the job record count: what lies beyond is from a
+//! checkpoint that never committed, and is cut off on resume.
+//!
+//! When the appended changes outgrow the table itself (interleaved contigs change at every
+//! checkpoint), the table is written whole into the next generation's file
+//! (`job<id>.<gen>.contigs`); the older file is removed once a record naming the new one
+//! is durable.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::write::ContigTable;
+
+/// The first bytes of a journal file: format version 1.
+pub const MAGIC: &[u8; 8] = b"HFCJ\x01\0\0\0";
+/// Appended entries beyond which the next checkpoint starts a new generation: at least
+/// this, and more than the whole table takes.
+const REWRITE_AT: u64 = 1 << 20;
+/// The write buffer (the journal's whole memory besides the file handle).
+const BUFFER: usize = 64 << 10;
+
+/// The folder of journals in a state folder.
+pub fn dir(state: &Path) -> PathBuf {
+    state.join("checkpoints")
+}
+
+/// The journal of job `job`, generation `generation`.
+pub fn path(state: &Path, job: u64, generation: u32) -> PathBuf {
+    dir(state).join(format!("job{job}.{generation}.contigs"))
+}
+
+/// The job a journal file belongs to, from its name.
+fn job_of(name: &str) -> Option<u64> {
+    name.strip_prefix("job")?.split('.').next()?.parse().ok()
+}
+
+/// Removes the journal files of every job `remove` says yes to.
+pub fn remove_where(state: &Path, remove: impl Fn(u64) -> bool) -> Result<()> {
+    let dir = dir(state);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(&dir, "list", e)),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if job_of(&name.to_string_lossy()).is_some_and(&remove) {
+            super::files::remove_if_there(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes every journal file of one job.
+pub fn remove_job(state: &Path, job: u64) -> Result<()> {
+    remove_where(state, |j| j == job)
+}
+
+/// Contig names in id order, each with its bytes of output.
+pub type Contigs = Vec<(Vec<u8>, u64)>;
+
+/// Where a checkpoint's contigs are: which file, and how many of its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalAt {
+    pub generation: u32,
+    pub len: u64,
+}
+
+/// An open journal, written by the pipeline's writer thread.
+pub struct Journal {
+    state: PathBuf,
+    job: u64,
+    generation: u32,
+    file: Arc<File>,
+    out: BufWriter<FileRef>,
+    len: u64,
+    /// Bytes appended since the generation began with the whole table.
+    appended: u64,
+    /// The file is new: its folder entry is to be made durable with the next checkpoint.
+    new_file: bool,
+}
+
+/// What a checkpoint hands its committing thread: the file to make durable, and the older
+/// generation to remove once the record is.
+pub struct Durable {
+    pub file: Arc<File>,
+    /// A file new since the last checkpoint: its folder (and the folder's own entry) must
+    /// be synced too.
+    pub new_generation: Option<PathBuf>,
+    pub superseded: Option<PathBuf>,
+}
+
+/// Writes through a shared handle (the committing thread syncs the same file).
+struct FileRef(Arc<File>);
+
+impl Write for FileRef {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn entry(out: &mut impl Write, id: u32, name: &[u8], bytes: u64) -> std::io::Result<u64> {
+    out.write_all(&id.to_le_bytes())?;
+    out.write_all(&bytes.to_le_bytes())?;
+    out.write_all(&(name.len() as u32).to_le_bytes())?;
+    out.write_all(name)?;
+    Ok(16 + name.len() as u64)
+}
+
+fn create(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, "create", e))
+}
+
+impl Journal {
+    /// A new, empty journal for a job starting from the beginning (generation 0; any older
+    /// files of the job must be gone already).
+    pub fn fresh(state: &Path, job: u64) -> Result<Journal> {
+        let path = path(state, job, 0);
+        let file = Arc::new(create(&path)?);
+        let mut j = Journal {
+            state: state.to_path_buf(),
+            job,
+            generation: 0,
+            out: BufWriter::with_capacity(BUFFER, FileRef(file.clone())),
+            file,
+            len: 0,
+            appended: 0,
+            new_file: true,
+        };
+        j.out
+            .write_all(MAGIC)
+            .map_err(|e| Error::io(&path, "write", e))?;
+        j.len = MAGIC.len() as u64;
+        Ok(j)
+    }
+
+    /// Opens the journal a checkpoint names and reads its contigs (names in id order with
+    /// their bytes), cutting off what lies beyond `at.len`. None if the file is missing,
+    /// short or damaged: the checkpoint cannot be used then.
+    pub fn resume(state: &Path, job: u64, at: JournalAt) -> Result<Option<(Journal, Contigs)>> {
+        let path = path(state, job, at.generation);
+        let file = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, "open", e)),
+        };
+        let size = file
+            .metadata()
+            .map_err(|e| Error::io(&path, "stat", e))?
+            .len();
+        if size < at.len {
+            return Ok(None);
+        }
+        let Some(contigs) = read_entries(&file, at.len).map_err(|e| Error::io(&path, "read", e))?
+        else {
+            return Ok(None);
+        };
+        file.set_len(at.len)
+            .map_err(|e| Error::io(&path, "truncate", e))?;
+        let file = Arc::new(file);
+        let mut out = BufWriter::with_capacity(BUFFER, FileRef(file.clone()));
+        // Appends go at the end: seek the shared handle there once.
+        {
+            use std::io::Seek;
+            (&*file)
+                .seek(std::io::SeekFrom::End(0))
+                .map_err(|e| Error::io(&path, "seek", e))?;
+        }
+        out.flush().map_err(|e| Error::io(&path, "write", e))?;
+        let j = Journal {
+            state: state.to_path_buf(),
+            job,
+            generation: at.generation,
+            out,
+            file,
+            len: at.len,
+            appended: 0,
+            new_file: false,
+        };
+        // Generations other than this one are from checkpoints that never committed.
+        j.remove_other_generations()?;
+        Ok(Some((j, contigs)))
+    }
+
+    fn remove_other_generations(&self) -> Result<()> {
+        let keep = path(&self.state, self.job, self.generation);
+        let dir = dir(&self.state);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p != keep && job_of(&entry.file_name().to_string_lossy()) == Some(self.job) {
+                super::files::remove_if_there(&p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what the table changed since the last checkpoint (or the whole table into a
+    /// new generation when the changes outgrew it), and says where the checkpoint's
+    /// contigs are and what the committing thread must make durable.
+    pub fn record(&mut self, table: &mut ContigTable) -> Result<(JournalAt, Durable)> {
+        let mut superseded = None;
+        let mut new_generation = None;
+        if self.appended > REWRITE_AT && self.appended > whole_size(table) {
+            let old = path(&self.state, self.job, self.generation);
+            let next = path(&self.state, self.job, self.generation + 1);
+            let file = Arc::new(create(&next)?);
+            let mut out = BufWriter::with_capacity(BUFFER, FileRef(file.clone()));
+            let mut len = MAGIC.len() as u64;
+            out.write_all(MAGIC)
+                .and_then(|()| {
+                    for id in 0..table.len() as u32 {
+                        len += entry(&mut out, id, table.name(id), table.bytes(id))?;
+                    }
+                    out.flush()
+                })
+                .map_err(|e| Error::io(&next, "write", e))?;
+            table.take_changed(|_, _, _| ());
+            self.generation += 1;
+            self.file = file;
+            self.out = out;
+            self.len = len;
+            self.appended = 0;
+            superseded = Some(old);
+            new_generation = Some(next);
+        } else {
+            let mut result = Ok(0);
+            let out = &mut self.out;
+            table.take_changed(|id, name, bytes| {
+                if let Ok(n) = result {
+                    result = entry(out, id, name, bytes).map(|m| n + m);
+                }
+            });
+            let n = result
+                .and_then(|n| out.flush().map(|()| n))
+                .map_err(|e| Error::io(self.path(), "write", e))?;
+            self.len += n;
+            self.appended += n;
+            if std::mem::take(&mut self.new_file) {
+                new_generation = Some(self.path());
+            }
+        }
+        Ok((
+            JournalAt {
+                generation: self.generation,
+                len: self.len,
+            },
+            Durable {
+                file: self.file.clone(),
+                new_generation,
+                superseded,
+            },
+        ))
+    }
+
+    fn path(&self) -> PathBuf {
+        path(&self.state, self.job, self.generation)
+    }
+}
+
+/// The first `limit` contig names a checkpoint's journal holds, for the status of a job
+/// recovered at start-up; empty if the journal cannot be read.
+pub fn names(state: &Path, job: u64, at: JournalAt, limit: usize) -> Vec<String> {
+    let Ok(file) = File::open(path(state, job, at.generation)) else {
+        return Vec::new();
+    };
+    match read_entries(&file, at.len) {
+        Ok(Some(contigs)) => contigs
+            .into_iter()
+            .take(limit)
+            .map(|(n, _)| String::from_utf8_lossy(&n).into_owned())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The bytes of a journal holding `table` whole.
+fn whole_size(table: &ContigTable) -> u64 {
+    let names: u64 = (0..table.len() as u32)
+        .map(|id| table.name(id).len() as u64)
+        .sum();
+    MAGIC.len() as u64 + 16 * table.len() as u64 + names
+}
+
+/// Reads a journal's entries up to `len`: the contigs in id order, or None if the bytes
+/// are not a journal or an entry breaks the rules.
+fn read_entries(file: &File, len: u64) -> std::io::Result<Option<Contigs>> {
+    let mut r = std::io::BufReader::with_capacity(BUFFER, file.take(len));
+    let mut magic = [0u8; 8];
+    if len < 8 || r.read_exact(&mut magic).is_err() || &magic != MAGIC {
+        return Ok(None);
+    }
+    let mut left = len - 8;
+    let mut contigs: Contigs = Vec::new();
+    let mut head = [0u8; 16];
+    while left > 0 {
+        if left < 16 {
+            return Ok(None);
+        }
+        r.read_exact(&mut head)?;
+        let id = u32::from_le_bytes(head[0..4].try_into().expect("4 bytes"));
+        let bytes = u64::from_le_bytes(head[4..12].try_into().expect("8 bytes"));
+        let n = u32::from_le_bytes(head[12..16].try_into().expect("4 bytes")) as u64;
+        if n > left - 16 {
+            return Ok(None);
+        }
+        let mut name = vec![0u8; n as usize];
+        r.read_exact(&mut name)?;
+        left -= 16 + n;
+        match (id as usize).cmp(&contigs.len()) {
+            std::cmp::Ordering::Less if contigs[id as usize].0 == name => {
+                contigs[id as usize].1 = bytes
+            }
+            std::cmp::Ordering::Equal => contigs.push((name, bytes)),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(contigs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::Budget;
+
+    #[test]
+    fn changes_append_and_read_back_up_to_the_recorded_length() {
+        let state = tempfile::tempdir().unwrap();
+        let b = Budget::new(8 << 20);
+        let mut t = ContigTable::new(b.reserve(1 << 20, "t").unwrap());
+        let mut j = Journal::fresh(state.path(), 3).unwrap();
+        t.observe(b"chr1", 10).unwrap();
+        t.observe(b"chr2", 5).unwrap();
+        let (first, _) = j.record(&mut t).unwrap();
+        t.observe(b"chr1", 7).unwrap();
+        t.observe(b"chr3", 1).unwrap();
+        let (second, _) = j.record(&mut t).unwrap();
+        assert!(second.len > first.len);
+
+        let (_, contigs) = Journal::resume(state.path(), 3, first).unwrap().unwrap();
+        assert_eq!(contigs, [(b"chr1".to_vec(), 10), (b"chr2".to_vec(), 5)]);
+        // Resuming from the first cut the second checkpoint's entries off.
+        let cut = std::fs::metadata(path(state.path(), 3, 0)).unwrap().len();
+        assert_eq!(cut, first.len);
+        assert!(Journal::resume(state.path(), 3, second).unwrap().is_none());
+        assert!(Journal::resume(state.path(), 4, first).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_table_that_keeps_changing_moves_to_a_new_generation() {
+        let state = tempfile::tempdir().unwrap();
+        let b = Budget::new(64 << 20);
+        let mut t = ContigTable::new(b.reserve(1 << 20, "t").unwrap());
+        let mut j = Journal::fresh(state.path(), 1).unwrap();
+        let mut last = None;
+        for round in 0..400u64 {
+            for c in 0..1000 {
+                t.observe(format!("scaffold_{c:06}").as_bytes(), round + 1)
+                    .unwrap();
+            }
+            let (at, durable) = j.record(&mut t).unwrap();
+            if let Some(old) = durable.superseded {
+                std::fs::remove_file(old).unwrap();
+            }
+            last = Some(at);
+        }
+        let at = last.unwrap();
+        assert!(at.generation > 0, "{at:?}");
+        let size = std::fs::metadata(path(state.path(), 1, at.generation))
+            .unwrap()
+            .len();
+        assert!(size <= REWRITE_AT + (1 << 20), "{size}");
+        let (_, contigs) = Journal::resume(state.path(), 1, at).unwrap().unwrap();
+        assert_eq!(contigs.len(), 1000);
+        // Each contig has the sum 1 + 2 + ... + 400.
+        assert!(contigs.iter().all(|(_, b)| *b == 400 * 401 / 2));
+    }
+
+    #[test]
+    fn garbage_is_not_a_journal() {
+        let state = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir(state.path())).unwrap();
+        std::fs::write(path(state.path(), 9, 0), b"not a journal at all").unwrap();
+        let at = JournalAt {
+            generation: 0,
+            len: 20,
+        };
+        assert!(Journal::resume(state.path(), 9, at).unwrap().is_none());
+    }
+}
