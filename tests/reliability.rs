@@ -433,6 +433,9 @@ fn soak(jobs: usize) -> (Vec<u64>, usize) {
         }
     }
     let kept = d.status()["jobs"].as_array().unwrap().len();
+    // Contig journals go with their jobs' records.
+    let journals = names(&d.state().join("checkpoints")).len();
+    assert!(journals <= kept, "{journals} journals for {kept} jobs");
     assert_eq!(d.terminate().status.code(), Some(0));
     (peaks, kept)
 }

@@ -14,9 +14,8 @@ pub const MIN_RESCAN_MS: u64 = 100;
 /// The level names a log filter may use (alone, or after `target=`).
 const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
-/// Every check, in the order a user would fix them.
-pub fn check(c: &Config) -> Result<()> {
-    check_folders(c)?;
+/// The values only the daemon reads: `rescan_ms` and `log_level`.
+pub fn check_values(c: &Config) -> Result<()> {
     check_rescan(c.daemon.rescan_ms)?;
     check_log_level(&c.daemon.log_level)
 }

@@ -90,14 +90,23 @@ impl Overrides {
 }
 
 /// Reads the configuration the daemon runs with: the file (if any), then the overrides,
-/// then the daemon's own checks ([`checks::check`]).
+/// then the daemon's value checks ([`checks::check_values`]; `serve` checks the folders
+/// too, `status` does not need them apart).
 pub fn load_config(path: Option<&Path>, overrides: &Overrides) -> Result<Config> {
     let mut c = match path {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
     overrides.apply(&mut c);
-    checks::check(&c)?;
+    checks::check_values(&c)?;
+    Ok(c)
+}
+
+/// [`load_config`], and the folders apart ([`checks::check_folders`]): what `serve` runs
+/// with, at start and on reload.
+fn load_serve_config(path: Option<&Path>, overrides: &Overrides) -> Result<Config> {
+    let c = load_config(path, overrides)?;
+    checks::check_folders(&c)?;
     Ok(c)
 }
 
@@ -177,7 +186,7 @@ pub fn serve(
     overrides: &Overrides,
     logs: &logging::LogHandle,
 ) -> Result<()> {
-    let mut config = load_config(config_path, overrides)?;
+    let mut config = load_serve_config(config_path, overrides)?;
     // SAFETY: umask only sets this process's file-creation mask; no threads run yet.
     unsafe { libc::umask(config.umask() as libc::mode_t) };
     let mut settings = job_settings(&config)?;
@@ -351,7 +360,9 @@ pub fn serve(
             }
             Ok(Event::Signal(Signal::Reload)) => {
                 systemd.reloading();
-                match load_config(config_path, overrides).and_then(|c| Ok((job_settings(&c)?, c))) {
+                match load_serve_config(config_path, overrides)
+                    .and_then(|c| Ok((job_settings(&c)?, c)))
+                {
                     Ok((s, c)) => {
                         log_changes(&config, &c);
                         if let Err(e) = logs.set(&c.daemon.log_level) {
