@@ -10,6 +10,7 @@ pub mod inbox;
 pub mod job;
 pub mod lock;
 pub mod logging;
+pub mod metrics;
 pub mod records;
 pub mod signals;
 pub mod status;
@@ -141,6 +142,8 @@ fn job_status(job: &JobV1, contigs_done: Vec<String>) -> JobStatus {
         } else {
             job.checkpoint.map_or(0, |c| c.source_bytes)
         },
+        rows_in: job.checkpoint.map_or(0, |c| c.rows_in),
+        rows_out: job.checkpoint.map_or(0, |c| c.rows_out),
         contigs_done_count: contigs_done.len(),
         contigs_done,
         resumed_at_byte: job.resumed_at_byte,
@@ -209,6 +212,11 @@ pub fn serve(
     }
     remove_stray_work_files(&folders, &queue)?;
     prune(&store, &board, config.daemon.keep_jobs)?;
+    let mut metrics = metrics::Metrics::new(
+        config.metrics.textfile.as_deref(),
+        &folders.outbox,
+        &board.lock().expect("not poisoned"),
+    );
 
     // Watch first, then list: a file arriving in between is seen by one or the other.
     let (tx, rx) = bounded::<Event>(EVENT_QUEUE);
@@ -322,6 +330,7 @@ pub fn serve(
                 if let Some((_, handle)) = running.take() {
                     let _ = handle.join();
                 }
+                metrics.job_ended(&board.lock().expect("not poisoned"), &outcome);
                 if matches!(outcome, Outcome::Done | Outcome::Failed) {
                     if let Err(e) = prune(&store, &board, config.daemon.keep_jobs) {
                         tracing::error!("cannot prune finished jobs: {e}");
@@ -391,6 +400,7 @@ pub fn serve(
             }
             Err(_) => {}
         }
+        metrics.update(&board.lock().expect("not poisoned"), retry_at.is_some());
     }
     if let Err(e) = store.flush() {
         tracing::error!("final flush: {e}");
