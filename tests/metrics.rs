@@ -143,8 +143,7 @@ fn the_textfile_counts_jobs_bytes_rows_and_passes_promtool() {
     drop_by_rename(&d.inbox(), "bad.txt", b"c\t1\tA\n");
     d.wait_settled_jobs(3, MINUTE);
     let (text, s) = wait_for_metrics(&d, &prom, "3 jobs counted", |s| {
-        s["hapflow_jobs_total{result=\"done\"}"] + s["hapflow_jobs_total{result=\"failed\"}"]
-            == 3.0
+        s["hapflow_jobs_total{result=\"done\"}"] + s["hapflow_jobs_total{result=\"failed\"}"] == 3.0
     });
     let finished = SystemTime::now();
 
@@ -175,7 +174,11 @@ fn the_textfile_counts_jobs_bytes_rows_and_passes_promtool() {
         assert_eq!(s.get(series), Some(&want), "{series} in\n{text}");
     }
     assert!(sum(|c| c.0) > 1000.0, "the matrices have rows");
-    let unix = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs_f64();
+    let unix = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
     let last = s["hapflow_last_success_timestamp_seconds"];
     assert!(
         unix(started) - 1.0 <= last && last <= unix(finished) + 1.0,
