@@ -432,7 +432,7 @@ mod tests {
                 families.push(name);
             }
         }
-        assert_eq!(families.len(), 14, "{t}");
+        assert_eq!(families.len(), 13, "{t}");
         assert!(t.ends_with('\n'));
     }
 
