@@ -233,3 +233,74 @@ fn a_restarted_daemon_starts_its_counters_from_zero() {
     assert_eq!(s["hapflow_last_success_timestamp_seconds"], 0.0, "{text}");
     assert_eq!(d.terminate().status.code(), Some(0));
 }
+
+/// A tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+
+    fn resize(&self, size: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cannot resize the tmpfs");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A full outbox disk: the file shows the queue paused and the retries while it lasts, and
+/// the job done once the disk is grown.
+#[test]
+fn a_full_disk_shows_as_paused_with_retries_until_space_returns() {
+    let root = tempfile::tempdir().unwrap();
+    let Some(outbox) = Tmpfs::mount(&root.path().join("outbox"), "2m") else {
+        eprintln!("cannot mount a tmpfs here (needs root): skipping");
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("m.txt");
+    generate(
+        &input,
+        &["--size", "16MiB", "--contigs", "3", "--seed", "41"],
+    );
+    let prom = root.path().join("hapflow.prom");
+    let mut d = Daemon::start(root.path(), "[metrics]\ntextfile = \"hapflow.prom\"");
+    drop_by_rename(&d.inbox(), "m.txt", &std::fs::read(&input).unwrap());
+
+    let (text, s) = wait_for_metrics(&d, &prom, "the queue paused after a retry", |s| {
+        s["hapflow_paused"] == 1.0 && s["hapflow_job_retries_total"] >= 1.0
+    });
+    assert_eq!(s["hapflow_queued_jobs"], 1.0, "{text}");
+    assert_eq!(s["hapflow_jobs_total{result=\"done\"}"], 0.0, "{text}");
+    if let Some(report) = promtool_check(&text) {
+        panic!("promtool check metrics complains: {report}\n{text}");
+    }
+
+    outbox.resize("64m");
+    let (text, s) = wait_for_metrics(&d, &prom, "the job done", |s| {
+        s["hapflow_jobs_total{result=\"done\"}"] == 1.0
+    });
+    assert_eq!(s["hapflow_paused"], 0.0, "{text}");
+    assert_eq!(s["hapflow_queued_jobs"], 0.0, "{text}");
+    assert_eq!(
+        s["hapflow_input_bytes_total"],
+        std::fs::metadata(&input).unwrap().len() as f64
+    );
+    assert_eq!(d.terminate().status.code(), Some(0));
+}
