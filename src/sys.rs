@@ -21,7 +21,8 @@ pub fn peak_rss() -> Option<u64> {
     status_kib(&status, "VmHWM:").map(|k| k * 1024)
 }
 
-fn status_kib(status: &str, key: &str) -> Option<u64> {
+/// The figure of `key` (such as `"VmHWM:"`) in the text of `/proc/<pid>/status`, in KiB.
+pub fn status_kib(status: &str, key: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with(key))?;
     line[key.len()..]
         .trim()

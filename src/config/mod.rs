@@ -31,6 +31,7 @@ pub struct Config {
     pub daemon: DaemonConfig,
     #[serde(default)]
     pub alleles: AllelesConfig,
+    pub metrics: MetricsConfig,
     /// The pairs, one table per pair, in output order; empty means the built-in layout.
     #[serde(default, rename = "pair")]
     pub pairs: Vec<PairSpec>,
@@ -100,6 +101,16 @@ pub struct AllelesConfig {
     /// Upper-case REF and every allele before anything else (`a` and `A` are one allele).
     #[serde(default)]
     pub uppercase: bool,
+}
+
+/// The daemon's Prometheus metrics (`hapflow serve` only; `convert` ignores them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// The Prometheus text-format file the daemon keeps for node_exporter's textfile
+    /// collector (a name ending in `.prom`, in the collector's folder); absent: no metrics.
+    #[serde(default)]
+    pub textfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -281,6 +292,9 @@ impl Config {
         fix(&mut self.paths.outbox);
         fix(&mut self.paths.failed);
         fix(&mut self.paths.state);
+        if let Some(t) = self.metrics.textfile.as_mut() {
+            fix(t);
+        }
     }
 
     /// The pairs to write: the configured ones, or the built-in layout when none are given.
@@ -415,6 +429,25 @@ mod tests {
         assert_eq!(c.header_file.unwrap(), dir.path().join("hdr.txt"));
         assert_eq!(c.paths.inbox, PathBuf::from("/abs/in"));
         assert_eq!(c.paths.outbox, dir.path().join("outbox"));
+    }
+
+    #[test]
+    fn metrics_textfile_is_optional_and_resolves_like_the_folders() {
+        assert_eq!(Config::parse("").unwrap().metrics.textfile, None);
+        assert!(Config::parse("[metrics]\ntextfle = \"x.prom\"").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.toml");
+        std::fs::write(&path, "[metrics]\ntextfile = \"prom/hapflow.prom\"\n").unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(
+            c.metrics.textfile.unwrap(),
+            dir.path().join("prom/hapflow.prom")
+        );
+        let abs = Config::parse("[metrics]\ntextfile = \"/var/lib/x/hapflow.prom\"").unwrap();
+        assert_eq!(
+            abs.metrics.textfile.unwrap(),
+            PathBuf::from("/var/lib/x/hapflow.prom")
+        );
     }
 
     /// The shipped configuration must load and must spell out exactly the built-in layout.

@@ -492,6 +492,7 @@ impl Observer for Checkpointer<'_> {
             .expect("not poisoned")
             .update(self.job.id, |b| {
                 b.bytes_done = at.source_bytes;
+                (b.rows_in, b.rows_out) = (at.rows_in, at.rows_out);
             });
         if at.finished
             || at.left_contig

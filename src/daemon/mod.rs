@@ -15,6 +15,7 @@ pub mod job;
 pub mod journal;
 pub mod lock;
 pub mod logging;
+pub mod metrics;
 pub mod records;
 pub mod signals;
 pub mod status;
@@ -168,6 +169,8 @@ fn job_status(job: &Job, contigs_done: Vec<String>) -> JobStatus {
         } else {
             job.checkpoint.map_or(0, |c| c.source_bytes)
         },
+        rows_in: job.checkpoint.map_or(0, |c| c.rows_in),
+        rows_out: job.checkpoint.map_or(0, |c| c.rows_out),
         contigs_done_count: contigs_done.len(),
         contigs_done,
         resumed_at_byte: job.resumed_at_byte,
@@ -256,6 +259,11 @@ pub fn serve(
         tracing::info!("removed the contig records of an older hapflow from the store");
     }
     prune(&store, &folders.state, &board, config.daemon.keep_jobs)?;
+    let mut metrics = metrics::Metrics::new(
+        config.metrics.textfile.as_deref(),
+        &folders.outbox,
+        &board.lock().expect("not poisoned"),
+    );
 
     // Watch first, then list: a file arriving in between is seen by one or the other.
     let (tx, rx) = bounded::<Event>(EVENT_QUEUE);
@@ -385,6 +393,7 @@ pub fn serve(
                 if let Some((_, handle)) = running.take() {
                     let _ = handle.join();
                 }
+                metrics.job_ended(&board.lock().expect("not poisoned"), &outcome);
                 if matches!(outcome, Outcome::Done | Outcome::Failed(_)) {
                     if let Err(e) = prune(&store, &folders.state, &board, config.daemon.keep_jobs) {
                         tracing::error!("cannot prune finished jobs: {e}");
@@ -457,6 +466,7 @@ pub fn serve(
             }
             Err(_) => {}
         }
+        metrics.update(&board.lock().expect("not poisoned"), retry_at.is_some());
     }
     if let Err(e) = store.flush() {
         tracing::error!("final flush: {e}");

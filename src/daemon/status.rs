@@ -23,6 +23,12 @@ pub struct JobStatus {
     pub bytes_total: u64,
     /// Bytes of the input file converted (compressed bytes for gzip).
     pub bytes_done: u64,
+    /// Rows of the matrix converted so far (all of them once done).
+    #[serde(default)]
+    pub rows_in: u64,
+    /// Rows written to the output so far (all of them once done).
+    #[serde(default)]
+    pub rows_out: u64,
     /// Contigs the conversion has finished (the input moved past them).
     pub contigs_done: Vec<String>,
     pub contigs_done_count: usize,
@@ -93,6 +99,11 @@ impl Board {
 
     pub fn remove(&mut self, id: u64) {
         self.dirty |= self.jobs.remove(&id).is_some();
+    }
+
+    /// Every job on the board, oldest first.
+    pub fn jobs(&self) -> impl Iterator<Item = &JobStatus> {
+        self.jobs.values()
     }
 
     /// Jobs queued or running.
