@@ -2,9 +2,11 @@
 # matrices there are, what each output is called, and what each job asks the scheduler for.
 
 import math
+import os
 import re
 import shlex
 import shutil
+import socket
 import tomllib
 from pathlib import Path
 
@@ -194,10 +196,15 @@ def scatter_parts(wildcards):
     ]
 
 
-def gather_tables(parts, output):
+def gather_tables(parts, output, log):
     """Writes the tables `parts` (one per contig, in the matrix's contig order) as one: the
     first part whole, the others without their header line. hapflow groups rows by contig in
-    order of first appearance, so this is byte for byte the whole file's conversion."""
+    order of first appearance, so this is byte for byte the whole file's conversion. `log`
+    says where the job ran and what it gathered."""
+    with open(log, "w") as f:
+        slurm_job = os.environ.get("SLURM_JOB_ID", "none")
+        print(f"host {socket.gethostname()}, Slurm job {slurm_job}", file=f)
+        print(f"gathering {len(parts)} contig tables into {output}", file=f)
     with open(output, "wb") as out:
         for i, part in enumerate(parts):
             with open(part, "rb") as f:

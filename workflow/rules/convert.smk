@@ -21,5 +21,6 @@ rule convert:
     conda:
         "../envs/hapflow.yaml"
     shell:
-        "{params.hapflow:q} convert {params.flags} --memory-limit {params.memory_limit:q}"
-        " --threads {threads} {input.matrix:q} -o {output:q} 2> {log:q}"
+        'echo "host $(hostname), Slurm job ${{SLURM_JOB_ID:-none}}" > {log:q};'
+        " {params.hapflow:q} convert {params.flags} --memory-limit {params.memory_limit:q}"
+        " --threads {threads} {input.matrix:q} -o {output:q} 2>> {log:q}"

@@ -24,8 +24,9 @@ checkpoint scatter_index:
         "../envs/hapflow.yaml"
     shell:
         """
+        echo "host $(hostname), Slurm job ${{SLURM_JOB_ID:-none}}" > {log:q}
         ln -sfn "$(realpath {input.matrix:q})" {output.link:q}
-        if ! tabix -f -s 1 -b 2 -e 2 {output.link:q} 2> {log:q}; then
+        if ! tabix -f -s 1 -b 2 -e 2 {output.link:q} 2>> {log:q}; then
             if grep -q 'offending line was: "CHROM' {log:q}; then
                 echo "{input.matrix}: its header line must start with #CHROM for tabix" >> {log:q}
             fi
@@ -60,9 +61,10 @@ rule scatter_convert:
     conda:
         "../envs/hapflow.yaml"
     shell:
-        "( tabix -h {input.matrix:q} {params.contig:q}"
+        'echo "host $(hostname), Slurm job ${{SLURM_JOB_ID:-none}}" > {log:q};'
+        " ( tabix -h {input.matrix:q} {params.contig:q}"
         " | {params.hapflow:q} convert {params.flags} --memory-limit {params.memory_limit:q}"
-        " --threads {threads} - -o {output:q} ) 2> {log:q}"
+        " --threads {threads} - -o {output:q} ) 2>> {log:q}"
 
 
 rule scatter_gather:
@@ -78,4 +80,4 @@ rule scatter_gather:
         mem_mb=small_job_mem_mb(),
         runtime=job_runtime,
     run:
-        gather_tables(input.parts, output[0])
+        gather_tables(input.parts, output[0], log[0])
