@@ -60,6 +60,11 @@ def find_matrices(folder):
         raise WorkflowError(
             f"matrices: {folder!r} is not a folder (set it with --config matrices=DIR)"
         )
+    if root.resolve() == Path(config["results"]).resolve():
+        raise WorkflowError(
+            f"matrices and results are one folder ({folder!r}): the outputs would be taken "
+            "for matrices on the next run; give results a folder of its own"
+        )
     found = {}
     for path in sorted(root.iterdir()):
         name = path.name
