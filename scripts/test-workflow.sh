@@ -79,6 +79,24 @@ common=(--config "matrices=$m" "results=$results" "logs=$logs" "hapflow=$HAPFLOW
 timeout -k 10 60 snakemake --lint "${common[@]}"
 
 if [ "$mode" = local ]; then
+    # The plumbing of the settings, in a dry run: hapflow's limit read from a hapflow TOML
+    # (256MiB: 269 MB + the 300 MB margin), format and compression passed on as flags and
+    # naming the outputs; a scattered matrix refused in a format that cannot be gathered.
+    timeout -k 10 120 snakemake -n -p --cores 2 --config "matrices=$m" "results=$WORK/dry" \
+        hapflow_config=config/hapflow.toml format=vcf compress=bgzf compress_level=6 >"$WORK/dry.log" 2>&1 ||
+        { cat "$WORK/dry.log"; exit 1; }
+    grep -q "hapflow convert --config config/hapflow.toml --format vcf --compress bgzf --compress-level 6 --memory-limit 256MiB --threads 2 $m/plain.txt -o $WORK/dry/plain.vcf.gz" "$WORK/dry.log" ||
+        { echo "test-workflow: the dry run's command lines:" >&2; grep 'hapflow convert' "$WORK/dry.log" >&2; exit 1; }
+    [ "$(grep -c 'mem_mb=569,' "$WORK/dry.log")" = 4 ] || { echo "test-workflow: mem_mb of the dry run's jobs:" >&2; grep 'resources:' "$WORK/dry.log" >&2; exit 1; }
+    if timeout -k 10 120 snakemake -n --cores 2 "${common[@]}" format=vcf >"$WORK/dry.log" 2>&1 ||
+        ! grep -q 'gathered only in the table format' "$WORK/dry.log"; then
+        echo "test-workflow: a scattered matrix was not refused in VCF:" >&2
+        tail -n 5 "$WORK/dry.log" >&2
+        exit 1
+    fi
+fi
+
+if [ "$mode" = local ]; then
     timeout -k 10 600 snakemake --cores 2 "${common[@]}" >"$WORK/snakemake.log" 2>&1 ||
         { tail -n 40 "$WORK/snakemake.log"; exit 1; }
 else
