@@ -127,6 +127,21 @@ parts=$(grep -c . "$results/.scatter/big/contigs.txt")
 [ "$parts" = 3 ] || { echo "test-workflow: big.txt.gz scattered into $parts contigs, not 3" >&2; exit 1; }
 for i in 0 1 2; do grep -q '^hapflow: .* 1 contigs' "$logs/scatter/big/$i.log"; done
 
+if [ "$mode" = local ]; then
+    # A matrix to scatter whose header starts with CHROM, not #CHROM: tabix cannot index it,
+    # and the index job's log says what to change.
+    mkdir -p "$WORK/plain-header"
+    "$REFERENCE" generate --size 1MiB --contigs 2 --header-line --bgzip -o "$WORK/plain-header/h.txt.gz"
+    if timeout -k 10 120 snakemake --cores 1 --config "matrices=$WORK/plain-header" \
+        "results=$WORK/plain-header-out" "logs=$WORK/plain-header-logs" "hapflow=$HAPFLOW" \
+        'scatter=[h.txt.gz]' >"$WORK/plain-header.log" 2>&1; then
+        echo "test-workflow: a CHROM header was scattered without an error" >&2
+        exit 1
+    fi
+    grep -q 'its header line must start with #CHROM for tabix' "$WORK/plain-header-logs/scatter/h/index.log" ||
+        { echo "test-workflow: no hint in the index log:" >&2; cat "$WORK/plain-header-logs/scatter/h/index.log" >&2; exit 1; }
+fi
+
 # Where each job ran: every log's first line names the Slurm job (or none).
 job_logs=("$logs"/convert/*.log "$logs"/scatter/big/*.log)
 [ "${#job_logs[@]}" = 8 ] || { echo "test-workflow: ${#job_logs[@]} job logs, not 8" >&2; exit 1; }
