@@ -224,9 +224,10 @@ impl TempOutput {
     }
 }
 
-/// Swaps `tmp` and an existing `target` in one atomic step (`renameat2(RENAME_EXCHANGE)`),
-/// so that readers see the old output or the new one, never neither. Returns false when
-/// there is nothing to swap with or the filesystem cannot swap; the caller then renames.
+/// Swaps `tmp` and an existing `target` in one atomic step (the `renameat2` syscall with
+/// `RENAME_EXCHANGE`), so that readers see the old output or the new one, never neither.
+/// Returns false when there is nothing to swap with or the kernel or filesystem cannot
+/// swap; the caller then renames.
 ///
 /// Why not simply rename over the target: on ext4 (`auto_da_alloc`, the default), renaming
 /// over an existing file first starts writeback of the new file's data, in the rename call.
@@ -247,9 +248,15 @@ fn exchange(tmp: &Path, target: &Path) -> bool {
             Ok(m) if m.is_file() => {}
             _ => return false,
         }
-        // SAFETY: two valid C strings, relative to the current directory.
+        // The raw syscall, not glibc's `renameat2` wrapper: that symbol exists only from
+        // glibc 2.28, and the portable build links against glibc 2.17 (CentOS 7). A kernel
+        // without the syscall (before 3.15: ENOSYS) or a filesystem that cannot swap
+        // (EINVAL) makes this return false, and the caller renames.
+        // SAFETY: two valid C strings, relative to the current directory; the syscall takes
+        // exactly these five arguments.
         let swapped = unsafe {
-            libc::renameat2(
+            libc::syscall(
+                libc::SYS_renameat2,
                 libc::AT_FDCWD,
                 from.as_ptr(),
                 libc::AT_FDCWD,
