@@ -516,7 +516,7 @@ mod tests {
         board.update(2, |b| b.state = "failed".into());
         m.job_ended(&board, &Outcome::Done);
         board.remove(3); // pruned: it must not matter
-        m.job_ended(&board, &Outcome::Failed);
+        m.job_ended(&board, &Outcome::Failed(None));
         m.update(&board, true);
         let t = std::fs::read_to_string(&path).unwrap();
         for (series, v) in [
