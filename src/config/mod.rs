@@ -194,7 +194,23 @@ impl Config {
                 ))
             }
         }
+        let mut names = std::collections::HashSet::new();
         for (i, pair) in self.pairs.iter().enumerate() {
+            if let Some(name) = &pair.name {
+                if name.is_empty() || name.contains(|c: char| c.is_whitespace()) {
+                    return Err(format!(
+                        "pair {}: name {name:?} must be non-empty text without spaces, tabs or line breaks (it names a VCF sample)",
+                        i + 1
+                    ));
+                }
+            }
+            if !names.insert(pair.name()) {
+                return Err(format!(
+                    "pair {}: two pairs are named {:?}; each pair's output columns need a name of their own",
+                    i + 1,
+                    pair.name()
+                ));
+            }
             for h in [&pair.first, &pair.second] {
                 if h.label.is_empty() || h.label.contains(['\t', '\n', '\r']) {
                     return Err(format!(
@@ -305,6 +321,26 @@ mod tests {
         );
         assert!(Config::parse("[daemon]\numask = \"0999\"").is_err());
         assert!(Config::parse("[daemon]\numask = \"1777\"").is_err());
+    }
+
+    #[test]
+    fn a_pair_name_names_its_columns_and_must_be_unique() {
+        let c = Config::parse(
+            "[[pair]]\nname = \"NA12891\"\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }\n[[pair]]\nfirst = { label = \"c\", column = 5 }\nsecond = { label = \"d\", column = 6 }",
+        )
+        .unwrap();
+        assert_eq!(c.pairs[0].name(), "NA12891");
+        assert_eq!(c.pairs[1].name(), "cd");
+        let err = Config::parse(
+            "[[pair]]\nname = \"cd\"\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }\n[[pair]]\nfirst = { label = \"c\", column = 5 }\nsecond = { label = \"d\", column = 6 }",
+        )
+        .unwrap_err();
+        assert!(err.contains("two pairs are named \"cd\""), "{err}");
+        let err = Config::parse(
+            "[[pair]]\nname = \"a b\"\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }",
+        )
+        .unwrap_err();
+        assert!(err.contains("without spaces"), "{err}");
     }
 
     #[test]
