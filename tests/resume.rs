@@ -64,6 +64,7 @@ fn conversion<'a>(
         pairs,
         header_file: None,
         plan: Plan::with_chunk(chunk, 2),
+        output: Box::leak(Box::default()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The TOML configuration (SPEC section 4): every key optional, unknown keys an error,
 //! defaults in one place, relative paths resolved against the file's own folder.
 
+pub mod output;
 pub mod pairs;
 pub mod size;
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+pub use output::{Compress, Format, OutputConfig, OutputSettings};
 pub use pairs::{default_pairs, ColumnRef, Haplotype, PairSpec};
 pub use size::ByteSize;
 
@@ -28,6 +30,8 @@ pub struct Config {
     pub paths: PathsConfig,
     #[serde(default)]
     pub daemon: DaemonConfig,
+    #[serde(default)]
+    pub output: OutputConfig,
     /// The pairs, one table per pair, in output order; empty means the built-in layout.
     #[serde(default, rename = "pair")]
     pub pairs: Vec<PairSpec>,
@@ -194,6 +198,7 @@ impl Config {
                 ))
             }
         }
+        self.output.check()?;
         let mut names = std::collections::HashSet::new();
         for (i, pair) in self.pairs.iter().enumerate() {
             if let Some(name) = &pair.name {
@@ -236,6 +241,11 @@ impl Config {
         fix(&mut self.paths.outbox);
         fix(&mut self.paths.failed);
         fix(&mut self.paths.state);
+    }
+
+    /// Checks the `[output]` settings again, after flags changed them.
+    pub fn check_output(&self) -> std::result::Result<(), String> {
+        self.output.check()
     }
 
     /// The pairs to write: the configured ones, or the built-in layout when none are given.

@@ -90,6 +90,10 @@ pub fn convert_line(
     let chrom = field(0);
     let prefix = f[3] - 1; // CHROM \t POS \t REF
     let mut need = prefix + 1 + s.alts.len() - 1 + 1;
+    let with_ref = layout.ref_in_alleles();
+    if with_ref {
+        need += reference.len() + 1;
+    }
     need += s.alts.iter().map(|&(a, b)| b - a).sum::<usize>();
     for &(x, y) in layout.pairs() {
         need += 1 + chrom.len() + 1 + 1;
@@ -103,6 +107,10 @@ pub fn convert_line(
     let start = out.len();
     out.extend_from_slice(&line[..prefix]);
     out.push(b'\t');
+    if with_ref {
+        out.extend_from_slice(reference);
+        out.push(b',');
+    }
     for (k, &(a, b)) in s.alts.iter().enumerate() {
         if k > 0 {
             out.push(b',');

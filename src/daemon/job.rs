@@ -17,7 +17,7 @@ use super::records::{CheckpointV1, JobState, JobV1};
 use super::status::{Board, CONTIGS_LISTED};
 use super::store::Store;
 use super::systemd::Systemd;
-use crate::config::{OnSuccess, PairSpec};
+use crate::config::{OnSuccess, OutputSettings, PairSpec};
 use crate::error::{Error, ErrorKind, Result};
 use crate::failpoints::hit as failpoint;
 use crate::pipeline::{self, Checkpoint, Conversion, Observer, Plan, Position, Start};
@@ -64,6 +64,8 @@ pub struct Settings {
     pub pairs: Vec<PairSpec>,
     pub header_file: Option<PathBuf>,
     pub on_success: OnSuccess,
+    /// Format and compression of the outputs.
+    pub output: OutputSettings,
 }
 
 /// How a job run ended.
@@ -169,6 +171,7 @@ fn convert(r: &Runner, s: &Settings, job: &mut JobV1) -> Result<Outcome> {
         pairs: &s.pairs,
         header_file: s.header_file.as_deref(),
         plan: s.plan,
+        output: &s.output,
     };
     let spool = match &start {
         Start::Fresh(t) => t.file(),

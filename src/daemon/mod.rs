@@ -109,6 +109,7 @@ pub fn job_settings(c: &Config) -> Result<Settings> {
         pairs: c.pairs(),
         header_file: c.header_file.clone(),
         on_success: c.daemon.on_success,
+        output: c.output.settings(None),
     })
 }
 

@@ -16,7 +16,7 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::budget::{Budget, Grant};
-use crate::config::{ColumnRef, PairSpec};
+use crate::config::{ColumnRef, OutputSettings, PairSpec};
 use crate::convert::{convert_chunk, ChunkError, ChunkOutput, ChunkStats, Layout, Run, Scratch};
 use crate::error::{Error, Result};
 use crate::read::header::read_header_file;
@@ -32,6 +32,8 @@ pub use plan::Plan;
 pub struct Job {
     pub input: Input,
     pub output: Output,
+    /// Format and compression of the output.
+    pub output_settings: OutputSettings,
     pub pairs: Vec<PairSpec>,
     /// Column names for an input without a header line.
     pub header_file: Option<PathBuf>,
@@ -81,6 +83,8 @@ pub struct Conversion<'a> {
     pub pairs: &'a [PairSpec],
     pub header_file: Option<&'a Path>,
     pub plan: Plan,
+    /// Format and compression of the output.
+    pub output: &'a OutputSettings,
 }
 
 /// Where a conversion starts.
@@ -178,6 +182,7 @@ pub fn convert_with_plan(
         pairs: &job.pairs,
         header_file: job.header_file.as_deref(),
         plan: *plan,
+        output: &job.output_settings,
     };
     let spool = TempOutput::create(&job.output)?;
     let (output, summary) = run(&conversion, Start::Fresh(spool), observer, stop, || {
@@ -223,7 +228,8 @@ pub fn run(
         }
         StartError::Read(e) => read_error(conversion.input, gzip, e, 1, 0),
     })?;
-    let layout = resolve_layout(conversion, &begin, &name)?;
+    let mut layout = resolve_layout(conversion, &begin, &name)?;
+    layout.set_output(conversion.output.format, &conversion.output.missing);
 
     let (mut writer, mut state, filled, start_byte, source_bytes) = match start {
         Start::Fresh(spool) => {
