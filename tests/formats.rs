@@ -100,3 +100,104 @@ fn phase_extender_rows_are_the_tables_with_ref_first() {
         assert_eq!((&t[..3], &t[4..]), (&p[..3], &p[4..]));
     }
 }
+
+/// A tool of the field (bcftools, bgzip, plink2...): its path, or None when it is not
+/// installed and CI is not set, said loudly. In CI a missing tool fails the test.
+fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is not installed (apt-get install -y bcftools tabix plink2): CI needs it"
+        );
+        eprintln!("SKIPPED: {name} is not installed; install it to run this test");
+    }
+    found
+}
+
+/// Runs a tool; returns its stdout, failing on a non-zero exit or on any htslib error or
+/// warning on stderr (bcftools drops a bad record, says `[E::` or `[W::`, and exits 0).
+fn checked(cmd: &mut std::process::Command) -> Vec<u8> {
+    let o = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{cmd:?} failed: {stderr}");
+    assert!(
+        !stderr.contains("[E::") && !stderr.contains("[W::"),
+        "{cmd:?} complained: {stderr}"
+    );
+    o.stdout
+}
+
+fn inflate(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    noodles_bgzf::io::Reader::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+fn generated(dir: &Path, name: &str, args: &[&str]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    helper::generate(&p, args);
+    p
+}
+
+/// BGZF output inflates to the plain output byte for byte, for every format, for files
+/// (by flag and by a .gz name) and stdout, with contigs in one stretch each or interleaved
+/// (regrouped), and ends with the end-of-file block that bgzip -t checks for.
+#[test]
+fn bgzf_output_inflates_to_the_plain_output_for_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = [
+        generated(dir.path(), "plain.txt", &["--size", "3MiB", "--seed", "3"]),
+        generated(
+            dir.path(),
+            "interleaved.txt",
+            &[
+                "--size",
+                "3MiB",
+                "--contigs",
+                "5",
+                "--interleave",
+                "40",
+                "--seed",
+                "4",
+            ],
+        ),
+    ];
+    let bgzip = tool("bgzip");
+    for input in &inputs {
+        for format in ["table", "phase-extender", "vcf"] {
+            let args = |more: &[&str]| {
+                let mut a = vec!["-q", "--format", format, "--memory-limit", "24MiB"];
+                a.extend_from_slice(more);
+                a.push(path(input));
+                a.into_iter().map(String::from).collect::<Vec<_>>()
+            };
+            let plain_out = dir.path().join("o.txt");
+            let gz = dir.path().join("o.txt.gz");
+            ok(convert(&as_str(&args(&["-o", path(&plain_out)])), None));
+            ok(convert(&as_str(&args(&["-o", path(&gz)])), None));
+            let plain = std::fs::read(&plain_out).unwrap();
+            let packed = std::fs::read(&gz).unwrap();
+            assert!(plain.len() > 1000, "{format}");
+            assert!(packed.len() < plain.len() / 3, "{format}: compressed");
+            assert!(packed.ends_with(&hapflow::write::bgzf::EOF));
+            assert_eq!(inflate(&packed), plain, "{format} {}", input.display());
+            let stdout = ok(convert(&as_str(&args(&["--compress", "bgzf"])), None)).stdout;
+            assert_eq!(stdout, packed, "stdout and file agree");
+            if let Some(bgzip) = &bgzip {
+                checked(std::process::Command::new(bgzip).arg("-t").arg(&gz));
+            }
+        }
+    }
+}
+
+fn as_str(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}

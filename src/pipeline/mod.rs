@@ -16,13 +16,14 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::budget::{Budget, Grant};
-use crate::config::{ColumnRef, OutputSettings, PairSpec};
+use crate::config::{ColumnRef, Format, OutputSettings, PairSpec};
 use crate::convert::{convert_chunk, ChunkError, ChunkOutput, ChunkStats, Layout, Run, Scratch};
 use crate::error::{Error, Result};
 use crate::read::header::read_header_file;
 use crate::read::start::{read_start, StartError};
 use crate::read::{Chunker, Cut, Input, Source};
-use crate::write::{ContigTable, GroupedWriter, Output, TempOutput, WriteError};
+use crate::write::bgzf::{self, Deflater};
+use crate::write::{ContigTable, Ending, GroupedWriter, Output, TempOutput, WriteError};
 pub use observer::{Observer, Silent};
 pub use plan::Plan;
 
@@ -111,6 +112,8 @@ pub struct Checkpoint {
 struct Slot {
     input: Vec<u8>,
     out: Vec<u8>,
+    /// `out` compressed as BGZF blocks, when the output is compressed.
+    packed: Vec<u8>,
     runs: Vec<Run>,
     _grant: Grant,
 }
@@ -122,6 +125,7 @@ impl Slot {
             _grant: budget.reserve(plan.slot_bytes(), "a chunk buffer")?,
             input: vec![0u8; plan.chunk],
             out: Vec::with_capacity(plan.out_cap),
+            packed: Vec::with_capacity(plan.packed_cap),
             runs: Vec::with_capacity(plan.runs_cap),
         })
     }
@@ -133,6 +137,7 @@ impl Slot {
             _grant: budget.reserve(plan.slot_bytes() - plan.chunk, "the writer's spare buffer")?,
             input: Vec::new(),
             out: Vec::with_capacity(plan.out_cap),
+            packed: Vec::with_capacity(plan.packed_cap),
             runs: Vec::with_capacity(plan.runs_cap),
         })
     }
@@ -165,7 +170,11 @@ enum Failure {
 /// converted. `stop` is polled between chunks; when it is set, the conversion ends with
 /// [`crate::ErrorKind::Stopped`] and publishes nothing.
 pub fn convert(job: &Job, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<Summary> {
-    let plan = Plan::new(job.memory_limit, job.workers)?;
+    let plan = Plan::for_output(
+        job.memory_limit,
+        job.workers,
+        job.output_settings.bgzf_level,
+    )?;
     convert_with_plan(job, &plan, observer, stop)
 }
 
@@ -202,7 +211,11 @@ pub fn run(
     grouped: impl FnOnce() -> Result<TempOutput>,
 ) -> Result<(TempOutput, Summary)> {
     let started = Instant::now();
-    let plan = conversion.plan;
+    let bgzf_level = conversion.output.bgzf_level;
+    let plan = match bgzf_level {
+        Some(level) if conversion.plan.packed_cap == 0 => conversion.plan.with_bgzf(level),
+        _ => conversion.plan,
+    };
     let budget = Budget::new(plan.pool);
     let name = conversion.input.display_name();
 
@@ -211,6 +224,7 @@ pub fn run(
         .collect::<Result<Vec<_>>>()?;
     let mut spare = Slot::spare(&plan, &budget)?;
     let contig_grant = budget.reserve(plan.contig_bytes, "the contig table")?;
+    let _compressors = budget.reserve(plan.compressor_bytes, "the BGZF compressors")?;
     let _decompress = budget.reserve(
         crate::read::source::decompress_bytes(plan.inflaters()),
         "the gzip reader",
@@ -230,10 +244,14 @@ pub fn run(
     })?;
     let mut layout = resolve_layout(conversion, &begin, &name)?;
     layout.set_output(conversion.output.format, &conversion.output.missing);
+    let header = match bgzf_level {
+        Some(level) => bgzf::compress_to_vec(level, layout.header_line()),
+        None => layout.header_line().to_vec(),
+    };
 
     let (mut writer, mut state, filled, start_byte, source_bytes) = match start {
         Start::Fresh(spool) => {
-            let writer = GroupedWriter::create(spool, layout.header_line(), contig_grant)?;
+            let writer = GroupedWriter::create(spool, &header, contig_grant)?;
             let state = Position {
                 lines: begin.skipped_lines,
                 ..Position::default()
@@ -252,7 +270,7 @@ pub fn run(
             };
             let table = ContigTable::restore(contig_grant, cp.contigs, cp.current, cp.contiguous)
                 .map_err(|e| Error::config(format!("cannot resume: {e}")))?;
-            let writer = GroupedWriter::resume(cp.spool, layout.header_line(), table, cp.spool_len);
+            let writer = GroupedWriter::resume(cp.spool, &header, table, cp.spool_len);
             let source = Source::open_at(path, cp.position.input_bytes, plan.inflaters())?;
             chunker = Chunker::new(source.reader);
             let state = Position {
@@ -282,10 +300,11 @@ pub fn run(
         s.spawn(move || read_chunks(chunker, first_chunk, work_tx, free_rx, stop));
         for _ in 0..workers {
             let (rx, tx, layout) = (work_rx.clone(), done_tx.clone(), &layout);
-            s.spawn(move || convert_chunks(layout, rx, tx));
+            s.spawn(move || convert_chunks(layout, bgzf_level, rx, tx));
         }
         drop((work_rx, done_tx));
         let mut ctx = WriteCtx {
+            deflater: bgzf_level.map(Deflater::new),
             input: conversion.input,
             name: &name,
             plan: &plan,
@@ -306,7 +325,20 @@ pub fn run(
     state.left_contig = false;
     state.contigs = writer.contigs().len();
     observer.written(&state, &mut writer)?;
-    let (output, written) = writer.finish(&mut spare.out, grouped, stop)?;
+    let vcf_header = |contigs: &ContigTable| {
+        crate::write::vcf::header(layout.samples(), contigs, conversion.output.fai.as_deref())
+            .map_err(|e| Error::bad_input(&name, e))
+    };
+    let ending = Ending {
+        bgzf_level,
+        header_last: match layout.format() {
+            Format::Vcf => Some(&vcf_header),
+            _ => None,
+        },
+    };
+    let spare = &mut spare;
+    let (output, written) =
+        writer.finish(&ending, &mut spare.out, &mut spare.packed, grouped, stop)?;
     Ok((
         output,
         Summary {
@@ -475,8 +507,14 @@ fn read_chunks<R: std::io::Read>(
 }
 
 /// A worker thread: converts chunks until the reader is done.
-fn convert_chunks(layout: &Layout, work: Receiver<Chunk>, done: Sender<Chunk>) {
+fn convert_chunks(
+    layout: &Layout,
+    bgzf_level: Option<u32>,
+    work: Receiver<Chunk>,
+    done: Sender<Chunk>,
+) {
     let mut scratch = Scratch::new(layout);
+    let mut deflater = bgzf_level.map(Deflater::new);
     for mut chunk in work {
         if chunk.outcome.is_none() {
             let slot = &mut chunk.slot;
@@ -493,6 +531,10 @@ fn convert_chunks(layout: &Layout, work: Receiver<Chunk>, done: Sender<Chunk>) {
                     runs: &mut slot.runs,
                 },
             );
+            if let (Some(d), Ok(_)) = (&mut deflater, &result) {
+                slot.packed.clear();
+                d.compress(&slot.out, &mut slot.packed);
+            }
             chunk.outcome = Some(result.map_err(Failure::Line));
         }
         if done.send(chunk).is_err() {
@@ -502,6 +544,8 @@ fn convert_chunks(layout: &Layout, work: Receiver<Chunk>, done: Sender<Chunk>) {
 }
 
 struct WriteCtx<'a> {
+    /// Compresses what the writer converts itself, when the output is BGZF.
+    deflater: Option<Deflater>,
     input: &'a Input,
     name: &'a str,
     plan: &'a Plan,
@@ -570,20 +614,20 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
             ));
         }
     };
-    let (out, runs) = (&chunk.slot.out, &chunk.slot.runs);
     let mut scratch = None;
     let mut at = 0;
     let mut left = false;
     loop {
         let piece = &input[at..];
-        let (out, runs) = if at == 0 {
-            (out, runs)
-        } else {
-            (&ctx.spare.out, &ctx.spare.runs)
+        let slot = if at == 0 { &chunk.slot } else { &*ctx.spare };
+        let (out, runs) = (&slot.out, &slot.runs);
+        let stored = match ctx.deflater {
+            Some(_) => &slot.packed,
+            None => out,
         };
         left |= ctx
             .writer
-            .write_chunk(piece, out, runs)
+            .write_chunk(piece, out, stored, runs)
             .map_err(|e| match e {
                 WriteError::TooManyContigs(what) => Error::bad_line(
                     ctx.name,
@@ -618,6 +662,10 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
             },
         )
         .map_err(|e| line_error(ctx, state, chunk.start_byte + at as u64, &e))?;
+        if let Some(d) = &mut ctx.deflater {
+            ctx.spare.packed.clear();
+            d.compress(&ctx.spare.out, &mut ctx.spare.packed);
+        }
     }
     state.input_bytes = chunk.start_byte + chunk.len as u64;
     state.source_bytes = ctx.source_bytes.load(Ordering::Relaxed);
