@@ -5,6 +5,7 @@ pub mod chunk;
 pub mod fast;
 pub mod layout;
 pub mod row;
+pub mod vcf;
 
 pub use chunk::{convert_chunk, ChunkError, ChunkOutput, ChunkStats, Run};
 pub use layout::Layout;

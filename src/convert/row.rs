@@ -31,13 +31,15 @@ pub struct LineError {
 #[derive(Debug, Default)]
 pub struct Scratch {
     /// `fields[i]` is where field `i` starts; one extra entry marks the end of the line.
-    fields: Vec<usize>,
+    pub(super) fields: Vec<usize>,
     /// ALT alleles as ranges of the line, in order of first appearance.
     alts: Vec<(usize, usize)>,
     /// REF with every `-` replaced by REF: what an `N` becomes after both replacements.
     ref_for_n: Vec<u8>,
     /// The fast path's pairs section for the current contig.
     pub(crate) template: PairsTemplate,
+    /// VCF records' buffers.
+    pub(crate) vcf: super::vcf::VcfScratch,
 }
 
 impl Scratch {
@@ -47,6 +49,7 @@ impl Scratch {
             alts: Vec::with_capacity(layout.columns()),
             ref_for_n: Vec::new(),
             template: PairsTemplate::default(),
+            vcf: Default::default(),
         }
     }
 }
@@ -144,7 +147,11 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 ///
 /// A plain byte loop: fields here are one or two bytes long, so a SIMD search per tab
 /// (memchr) would cost a call for every two bytes.
-fn split_fields(layout: &Layout, line: &[u8], fields: &mut Vec<usize>) -> Result<(), LineError> {
+pub(super) fn split_fields(
+    layout: &Layout,
+    line: &[u8],
+    fields: &mut Vec<usize>,
+) -> Result<(), LineError> {
     let expected = layout.columns();
     fields.clear();
     fields.push(0);
@@ -172,7 +179,7 @@ fn field_count(found: usize, expected: usize) -> LineError {
 }
 
 /// Empty fields and a POS that is not a non-negative integer are errors.
-fn check_fields(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineError> {
+pub(super) fn check_fields(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineError> {
     for i in 0..layout.columns() {
         if f[i + 1] - 1 == f[i] {
             let what = match i {

@@ -251,7 +251,10 @@ pub fn run(
 
     let (mut writer, mut state, filled, start_byte, source_bytes) = match start {
         Start::Fresh(spool) => {
-            let writer = GroupedWriter::create(spool, &header, contig_grant)?;
+            let mut writer = GroupedWriter::create(spool, &header, contig_grant)?;
+            if layout.format() == Format::Vcf {
+                writer.check_positions();
+            }
             let state = Position {
                 lines: begin.skipped_lines,
                 ..Position::default()
@@ -270,7 +273,10 @@ pub fn run(
             };
             let table = ContigTable::restore(contig_grant, cp.contigs, cp.current, cp.contiguous)
                 .map_err(|e| Error::config(format!("cannot resume: {e}")))?;
-            let writer = GroupedWriter::resume(cp.spool, &header, table, cp.spool_len);
+            let mut writer = GroupedWriter::resume(cp.spool, &header, table, cp.spool_len);
+            if layout.format() == Format::Vcf {
+                writer.check_positions();
+            }
             let source = Source::open_at(path, cp.position.input_bytes, plan.inflaters())?;
             chunker = Chunker::new(source.reader);
             let state = Position {
@@ -635,6 +641,19 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
                     chunk.start_byte + at as u64,
                     what,
                 ),
+                WriteError::Unsorted {
+                    run_start,
+                    contig,
+                    before,
+                } => unsorted(
+                    ctx.name,
+                    state.lines,
+                    chunk.start_byte + at as u64,
+                    piece,
+                    run_start,
+                    &contig,
+                    before,
+                ),
                 WriteError::Io(e) => e,
             })?;
         state.lines += stats.lines;
@@ -679,6 +698,40 @@ fn stopping(ctx: &mut WriteCtx<'_>, state: &mut Position) -> Result<()> {
     state.left_contig = false;
     ctx.observer.stopping(state, ctx.writer)?;
     Err(Error::stopped())
+}
+
+/// The error for the first line of `contig` from `run_start` on in `piece` whose POS is
+/// below `before` (the run's first record is one). `lines` counts the lines before `piece`,
+/// which starts at byte `base` of the input.
+fn unsorted(
+    name: &str,
+    lines: u64,
+    base: u64,
+    piece: &[u8],
+    run_start: usize,
+    contig: &[u8],
+    before: u64,
+) -> Error {
+    let mut start = run_start;
+    let (mut at, mut pos) = (run_start, before);
+    for line in piece[run_start..].split(|&b| b == b'\n') {
+        let mut fields = line.splitn(3, |&b| b == b'\t');
+        if fields.next() == Some(contig) {
+            if let Some(p) = fields.next() {
+                let value = std::str::from_utf8(p)
+                    .ok()
+                    .and_then(|p| p.parse::<u64>().ok());
+                if let Some(value) = value.filter(|&v| v < before) {
+                    (at, pos) = (start + contig.len() + 1, value);
+                    break;
+                }
+            }
+        }
+        start += line.len() + 1;
+    }
+    let line = lines + crate::convert::chunk::count_lines(&piece[..at]) + 1;
+    let e = crate::convert::vcf::decreasing(at, contig, pos, before);
+    Error::bad_line(name, line, base + at as u64, e.what)
 }
 
 fn line_error(ctx: &WriteCtx<'_>, state: &Position, base: u64, e: &ChunkError) -> Error {

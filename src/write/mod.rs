@@ -23,6 +23,8 @@ pub struct GroupedWriter {
     header_len: u64,
     rows_bytes: u64,
     contigs: ContigTable,
+    /// For VCF: each contig's last record's POS, which the next must not be below.
+    last_pos: Option<Vec<u64>>,
 }
 
 /// Why a chunk could not be written.
@@ -30,6 +32,13 @@ pub struct GroupedWriter {
 pub enum WriteError {
     /// A new contig did not fit the memory set aside for contig names.
     TooManyContigs(String),
+    /// A VCF record's POS is below its contig's previous record's (`before`); its run of
+    /// lines starts at `run_start` in the input.
+    Unsorted {
+        run_start: usize,
+        contig: Vec<u8>,
+        before: u64,
+    },
     Io(Error),
 }
 
@@ -63,6 +72,7 @@ impl GroupedWriter {
             header_len: header.len() as u64,
             rows_bytes: 0,
             contigs: ContigTable::new(contigs),
+            last_pos: None,
         })
     }
 
@@ -80,6 +90,7 @@ impl GroupedWriter {
             header_len,
             rows_bytes: spool_len - header_len,
             contigs,
+            last_pos: None,
         }
     }
 
@@ -104,8 +115,34 @@ impl GroupedWriter {
                 .observe(name, (end - run.out_start as usize) as u64)
                 .map_err(WriteError::TooManyContigs)?;
             left |= seen.left.is_some();
+            if let Some(last_pos) = &mut self.last_pos {
+                let rows = &out[run.out_start as usize..end];
+                if rows.is_empty() {
+                    continue;
+                }
+                let last_row = memchr::memrchr(b'\n', &rows[..rows.len() - 1]).map_or(0, |i| i + 1);
+                let pos = |r: &[u8]| crate::convert::vcf::record_pos(r).unwrap_or(0);
+                let id = seen.id as usize;
+                if last_pos.len() <= id {
+                    last_pos.resize(id + 1, 0);
+                }
+                if pos(rows) < last_pos[id] {
+                    return Err(WriteError::Unsorted {
+                        run_start: run.contig.0 as usize,
+                        contig: name.to_vec(),
+                        before: last_pos[id],
+                    });
+                }
+                last_pos[id] = pos(&rows[last_row..]);
+            }
         }
         Ok(left)
+    }
+
+    /// Checks that the rows (VCF records) of each contig come in POS order across chunks
+    /// (within a chunk the conversion checks). A resumed writer checks from its checkpoint on.
+    pub fn check_positions(&mut self) {
+        self.last_pos = Some(Vec::new());
     }
 
     pub fn contigs(&self) -> &ContigTable {
