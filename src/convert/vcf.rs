@@ -63,6 +63,22 @@ fn vcf_bases(a: &[u8], star: bool) -> bool {
                 .all(|b| matches!(b.to_ascii_uppercase(), b'A' | b'C' | b'G' | b'T' | b'N')))
 }
 
+/// The index of ALT `allele` (field `i`), added to the ALT list if new.
+#[inline]
+fn alt_index(v: &mut VcfScratch, line: &[u8], f: &[usize], i: usize, allele: &[u8]) -> u16 {
+    match v
+        .alts
+        .iter()
+        .position(|&(a, b, _)| same_allele(&line[a..b], allele))
+    {
+        Some(k) => k as u16 + 1,
+        None => {
+            v.alts.push((f[i], f[i + 1] - 1, i));
+            v.alts.len() as u16
+        }
+    }
+}
+
 /// Converts one line (no line ending) into a VCF record appended to `out`, never growing
 /// `out` beyond `out_cap` bytes.
 pub fn convert_line(
@@ -84,22 +100,20 @@ pub fn convert_line(
     v.alts.clear();
     for i in 3..layout.columns() {
         let allele = field(i);
-        let code = if allele.len() == 1 && missing.contains(&allele[0]) {
-            MISSING
+        let code = if let [a] = allele {
+            // Upper-cased first, as every allele is: `n` is `N`.
+            let a = a.to_ascii_uppercase();
+            if missing.iter().any(|m| m.to_ascii_uppercase() == a) {
+                MISSING
+            } else if same_allele(allele, reference) {
+                0
+            } else {
+                alt_index(v, line, f, i, allele)
+            }
         } else if same_allele(allele, reference) {
             0
         } else {
-            match v
-                .alts
-                .iter()
-                .position(|&(a, b, _)| same_allele(&line[a..b], allele))
-            {
-                Some(k) => k as u16 + 1,
-                None => {
-                    v.alts.push((f[i], f[i + 1] - 1, i));
-                    v.alts.len() as u16
-                }
-            }
+            alt_index(v, line, f, i, allele)
         };
         v.codes.push(code);
     }
@@ -289,6 +303,12 @@ mod tests {
         );
         // REF N stays N; only REF and missing: no record.
         assert_eq!(record(&l, &mut s, "chr1\t14\tN\tN\tN\tN\tn").unwrap(), None);
+        assert_eq!(
+            record(&l, &mut s, "chr1\t14\tA\tn\tAN\tN\tA")
+                .unwrap()
+                .unwrap(),
+            "chr1\t14\t.\tA\tAN\t.\t.\t.\tGT:PS\t.|1:1\t.|0:1\n"
+        );
         assert_eq!(record(&l, &mut s, "chr1\t15\tA\ta\tN\tA\tA").unwrap(), None);
     }
 
