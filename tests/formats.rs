@@ -201,3 +201,340 @@ fn bgzf_output_inflates_to_the_plain_output_for_every_format() {
 fn as_str(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
+
+/// The VCF mapping of one matrix line, as `bcftools query -f
+/// '%CHROM\t%POS\t%REF\t%ALT[\t%TGT]\n'` prints it; None when the line makes no record.
+fn expected_query_line(line: &str, pairs: &[(usize, usize)]) -> Option<String> {
+    let f: Vec<&str> = line.split('\t').collect();
+    let vcf = |a: &str| match a {
+        "N" => ".".to_string(),
+        "-" => "*".to_string(),
+        a => a.to_ascii_uppercase(),
+    };
+    let reference = f[2].to_ascii_uppercase();
+    let mut alt: Vec<String> = Vec::new();
+    for a in &f[3..] {
+        let a = vcf(a);
+        if a != "." && a != reference && !alt.contains(&a) {
+            alt.push(a);
+        }
+    }
+    if alt.is_empty() {
+        return None;
+    }
+    let mut row = format!("{}\t{}\t{reference}\t{}", f[0], f[1], alt.join(","));
+    for &(x, y) in pairs {
+        row += &format!("\t{}|{}", vcf(f[x]), vcf(f[y]));
+    }
+    Some(row + "\n")
+}
+
+/// The reference FASTA a matrix implies: each contig's REF column, position by position
+/// (a generated matrix has every position, from 1).
+fn reference_fasta(matrix: &str, fa: &Path) {
+    let mut contigs: Vec<(String, String)> = Vec::new();
+    for line in matrix.lines() {
+        let f: Vec<&str> = line.splitn(4, '\t').collect();
+        if contigs.last().is_none_or(|c| c.0 != f[0]) {
+            contigs.push((f[0].to_string(), String::new()));
+        }
+        let seq = &mut contigs.last_mut().unwrap().1;
+        assert_eq!(
+            f[1].parse::<usize>().unwrap(),
+            seq.len() + 1,
+            "a generated matrix has every position"
+        );
+        seq.push_str(f[2]);
+    }
+    let mut text = String::new();
+    for (name, seq) in contigs {
+        text += &format!(">{name}\n");
+        for piece in seq.as_bytes().chunks(60) {
+            text += std::str::from_utf8(piece).unwrap();
+            text.push('\n');
+        }
+    }
+    std::fs::write(fa, text).unwrap();
+}
+
+/// The VCF as the field's tools read it: bgzip -t, bcftools view (to BCF), norm's REF check
+/// against the matrix's own reference, bcftools index and tabix, a bcftools query round
+/// trip equal to the matrix under the VCF mapping, and plink2's import of half-calls.
+/// Any htslib error or warning fails the test.
+#[test]
+fn vcf_is_read_by_bcftools_tabix_and_plink2_as_the_matrix_says() {
+    let (Some(bcftools), Some(bgzip), Some(tabix)) =
+        (tool("bcftools"), tool("bgzip"), tool("tabix"))
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let matrix = generated(
+        d,
+        "m.txt",
+        &["--size", "4MiB", "--contigs", "3", "--seed", "11"],
+    );
+    let text = std::fs::read_to_string(&matrix).unwrap();
+    let vcf_gz = d.join("m.vcf.gz");
+    let vcf = d.join("m.vcf");
+    ok(convert(
+        &["-q", "--format", "vcf", path(&matrix), "-o", path(&vcf_gz)],
+        None,
+    ));
+    ok(convert(
+        &["-q", "--format", "vcf", path(&matrix), "-o", path(&vcf)],
+        None,
+    ));
+    assert_eq!(
+        inflate(&std::fs::read(&vcf_gz).unwrap()),
+        std::fs::read(&vcf).unwrap()
+    );
+
+    checked(std::process::Command::new(&bgzip).arg("-t").arg(&vcf_gz));
+    let bcf = d.join("m.bcf");
+    checked(
+        std::process::Command::new(&bcftools)
+            .args(["view", "-Ob", "-o"])
+            .arg(&bcf)
+            .arg(&vcf),
+    );
+    checked(
+        std::process::Command::new(&bcftools)
+            .args(["view", "-Ob", "-o"])
+            .arg(&bcf)
+            .arg(&vcf_gz),
+    );
+    let fa = d.join("ref.fa");
+    reference_fasta(&text, &fa);
+    checked(
+        std::process::Command::new(&bcftools)
+            .args(["norm", "--check-ref", "e", "-f"])
+            .arg(&fa)
+            .args(["-Ou", "-o", "/dev/null"])
+            .arg(&vcf_gz),
+    );
+    checked(
+        std::process::Command::new(&bcftools)
+            .args(["index", "-f"])
+            .arg(&vcf_gz),
+    );
+    checked(
+        std::process::Command::new(&tabix)
+            .args(["-f", "-p", "vcf"])
+            .arg(&vcf_gz),
+    );
+    let region = checked(
+        std::process::Command::new(&tabix)
+            .arg(&vcf_gz)
+            .arg("chr2:100-2000"),
+    );
+    assert!(!region.is_empty(), "tabix finds records by region");
+
+    let query = checked(
+        std::process::Command::new(&bcftools)
+            .args(["query", "-f", "%CHROM\\t%POS\\t%REF\\t%ALT[\\t%TGT]\\n"])
+            .arg(&vcf_gz),
+    );
+    let pairs: Vec<(usize, usize)> = hapflow::config::pairs::DEFAULT_LAYOUT
+        .iter()
+        .map(|&(_, a, _, b)| (a, b))
+        .collect();
+    let expected: String = text
+        .lines()
+        .filter_map(|l| expected_query_line(l, &pairs))
+        .collect();
+    assert!(expected.lines().count() > 1000);
+    assert_eq!(String::from_utf8(query).unwrap(), expected);
+
+    // The header's samples are the pairs' names.
+    let samples = checked(
+        std::process::Command::new(&bcftools)
+            .args(["query", "-l"])
+            .arg(&vcf_gz),
+    );
+    assert!(String::from_utf8(samples)
+        .unwrap()
+        .starts_with("10a10b\n13a13b\n"));
+
+    if let Some(plink2) = tool("plink2") {
+        let o = std::process::Command::new(plink2)
+            .arg("--vcf")
+            .arg(&vcf_gz)
+            .args(["--vcf-half-call", "m", "--make-pgen", "--out"])
+            .arg(d.join("p"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "plink2: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        let pvar = std::fs::read_to_string(d.join("p.pvar")).unwrap();
+        assert_eq!(
+            pvar.lines().filter(|l| !l.starts_with('#')).count(),
+            expected.lines().count()
+        );
+    }
+}
+
+/// A VCF from interleaved contigs is regrouped and still indexes; --fai puts lengths in
+/// the contig lines, and a contig the index lacks is refused.
+#[test]
+fn vcf_from_interleaved_contigs_indexes_and_takes_lengths_from_a_fai() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let matrix = generated(
+        d,
+        "m.txt",
+        &[
+            "--size",
+            "2MiB",
+            "--contigs",
+            "3",
+            "--interleave",
+            "25",
+            "--seed",
+            "5",
+        ],
+    );
+    let fai = d.join("ref.fa.fai");
+    std::fs::write(
+        &fai,
+        "chr1\t900000\t6\t60\t61\nchr2\t800000\t9\t60\t61\nchr3\t700000\t12\t60\t61\n",
+    )
+    .unwrap();
+    let out = d.join("m.vcf.gz");
+    ok(convert(
+        &[
+            "-q",
+            "--format",
+            "vcf",
+            "--fai",
+            path(&fai),
+            path(&matrix),
+            "-o",
+            path(&out),
+        ],
+        None,
+    ));
+    let text = String::from_utf8(inflate(&std::fs::read(&out).unwrap())).unwrap();
+    assert!(text.contains("##contig=<ID=chr1,length=900000>\n##contig=<ID=chr2,length=800000>\n##contig=<ID=chr3,length=700000>\n"));
+    let chroms: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    let mut grouped = chroms.clone();
+    grouped.dedup();
+    assert_eq!(
+        grouped,
+        ["chr1", "chr2", "chr3"],
+        "records grouped by contig"
+    );
+    if let Some(bcftools) = tool("bcftools") {
+        checked(
+            std::process::Command::new(bcftools)
+                .args(["index", "-f"])
+                .arg(&out),
+        );
+    }
+    std::fs::write(&fai, "chr1\t900000\t6\t60\t61\n").unwrap();
+    let o = convert(
+        &[
+            "-q",
+            "--format",
+            "vcf",
+            "--fai",
+            path(&fai),
+            path(&matrix),
+            "-o",
+            path(&out),
+        ],
+        None,
+    );
+    assert_eq!(o.code, Some(2));
+    assert!(
+        o.stderr.contains("\"chr2\" is not in the FASTA index"),
+        "{}",
+        o.stderr
+    );
+}
+
+/// An allele VCF cannot carry, and a POS that falls on a contig, are
+/// bad input naming the line; no output is left.
+#[test]
+fn vcf_refuses_odd_alleles_and_unsorted_positions_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = d.join("m.txt");
+    std::fs::write(
+        &m,
+        "CHROM\tPOS\tREF\ts1\ts2\nc\t1\tA\tA\tC\nc\t2\tA\tR\tC\n",
+    )
+    .unwrap();
+    let config = d.join("c.toml");
+    std::fs::write(
+        &config,
+        "[[pair]]\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }\n",
+    )
+    .unwrap();
+    let c = path(&config);
+    let out = d.join("o.vcf");
+    let o = convert(
+        &[
+            "-q",
+            "--config",
+            c,
+            "--format",
+            "vcf",
+            path(&m),
+            "-o",
+            path(&out),
+        ],
+        None,
+    );
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("line 3")
+            && o.stderr.contains("column 3 (s1)")
+            && o.stderr.contains("\"R\""),
+        "{}",
+        o.stderr
+    );
+    // The table takes the same matrix.
+    ok(convert(
+        &["-q", "--config", c, path(&m), "-o", path(&out)],
+        None,
+    ));
+    std::fs::remove_file(&out).unwrap();
+
+    let mut text = String::new();
+    for pos in 1..=40_000u32 {
+        text += &format!("c\t{pos}\tA\tA\tC\n");
+    }
+    text += "c\t39999\tA\tG\tC\n";
+    std::fs::write(&m, &text).unwrap();
+    let o = convert(
+        &[
+            "-q",
+            "--config",
+            c,
+            "--format",
+            "vcf",
+            "--memory-limit",
+            "24MiB",
+            path(&m),
+            "-o",
+            path(&out),
+        ],
+        None,
+    );
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("line 40001") && o.stderr.contains("POS 39999 comes after POS 40000"),
+        "{}",
+        o.stderr
+    );
+    assert!(!out.exists());
+}
