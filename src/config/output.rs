@@ -103,6 +103,19 @@ pub struct OutputSettings {
     pub fai: Option<PathBuf>,
 }
 
+impl OutputSettings {
+    /// The daemon's output name after `<stem>.`: `haplotype.txt` (table, phase-extender) or
+    /// `vcf`, with `.gz` when compressed.
+    pub fn extension(&self) -> &'static str {
+        match (self.format, self.bgzf_level.is_some()) {
+            (Format::Vcf, false) => "vcf",
+            (Format::Vcf, true) => "vcf.gz",
+            (_, false) => "haplotype.txt",
+            (_, true) => "haplotype.txt.gz",
+        }
+    }
+}
+
 impl Default for OutputSettings {
     fn default() -> Self {
         OutputSettings {
@@ -162,6 +175,26 @@ mod tests {
             ..OutputConfig::default()
         };
         assert_eq!(c.settings(None).bgzf_level, Some(6));
+    }
+
+    #[test]
+    fn daemon_outputs_are_named_by_format_and_compression() {
+        let named = |format, compress| {
+            OutputConfig {
+                format,
+                compress,
+                ..OutputConfig::default()
+            }
+            .settings(None)
+            .extension()
+        };
+        assert_eq!(named(Format::Table, Compress::None), "haplotype.txt");
+        assert_eq!(
+            named(Format::PhaseExtender, Compress::Bgzf),
+            "haplotype.txt.gz"
+        );
+        assert_eq!(named(Format::Vcf, Compress::None), "vcf");
+        assert_eq!(named(Format::Vcf, Compress::Bgzf), "vcf.gz");
     }
 
     #[test]

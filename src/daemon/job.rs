@@ -222,7 +222,11 @@ fn convert(r: &Runner, s: &Settings, job: &mut JobV1) -> Result<Outcome> {
         peak_memory_mib = crate::sys::peak_rss().map(|b| b / (1 << 20)),
         "converted"
     );
-    let output = files::free_output_name(&r.folders.outbox, files::output_stem(&job.input));
+    let output = files::free_output_name(
+        &r.folders.outbox,
+        files::output_stem(&job.input),
+        s.output.extension(),
+    );
     publish(r, s, job, output, from)
 }
 
@@ -480,7 +484,11 @@ fn publish(
         match files::link_output(&from, &to)? {
             Linked::Done => break,
             Linked::Taken => {
-                output = files::free_output_name(&r.folders.outbox, files::output_stem(&job.input))
+                output = files::free_output_name(
+                    &r.folders.outbox,
+                    files::output_stem(&job.input),
+                    s.output.extension(),
+                )
             }
         }
     }

@@ -102,14 +102,19 @@ pub fn job_settings(c: &Config) -> Result<Settings> {
             c.memory.limit
         )));
     }
-    let mut plan = Plan::new(limit - DAEMON_RESERVE, c.worker_threads())?;
+    let output = c.output.settings(None);
+    let mut plan = Plan::for_output(
+        limit - DAEMON_RESERVE,
+        c.worker_threads(),
+        output.bgzf_level,
+    )?;
     plan.limit = limit;
     Ok(Settings {
         plan,
         pairs: c.pairs(),
         header_file: c.header_file.clone(),
         on_success: c.daemon.on_success,
-        output: c.output.settings(None),
+        output,
     })
 }
 
