@@ -79,9 +79,20 @@ pub fn convert_chunk(
             if let Some(f) = fixed_line(rest, contig, layout.columns()) {
                 let tail = &rest[f.reference + 1..f.end];
                 let kind = classify_tail(tail, rest[f.reference]);
+                let mut written = kind == Tail::Variant;
                 let done = match kind {
                     Tail::Invariant => invariant_drops,
-                    Tail::Variant if vcf => false,
+                    Tail::Variant if vcf => {
+                        match super::vcf::write_fixed(
+                            layout, rest, &f, contig, scratch, out, out_cap,
+                        ) {
+                            Some(w) => {
+                                written = w;
+                                true
+                            }
+                            None => false,
+                        }
+                    }
                     Tail::Variant => write_fixed_variant(
                         layout,
                         rest,
@@ -100,7 +111,7 @@ pub fn convert_chunk(
                     );
                     stats.lines += 1;
                     stats.rows += 1;
-                    stats.rows_out += (kind == Tail::Variant) as u64;
+                    stats.rows_out += written as u64;
                     pos += f.next;
                     continue;
                 }

@@ -222,6 +222,100 @@ pub fn convert_line(
     Ok(RowOutcome::Written)
 }
 
+/// The fast path for a variant line in the fixed one-letter layout (see
+/// [`super::fast`]): Some(true) when its record was written, Some(false) when it has none,
+/// None when the general path must decide (an allele or POS out of the ordinary, an
+/// error, no room).
+#[inline]
+pub fn write_fixed(
+    layout: &Layout,
+    line: &[u8],
+    fixed: &super::fast::FixedLine,
+    contig: &[u8],
+    s: &mut Scratch,
+    out: &mut Vec<u8>,
+    out_cap: usize,
+) -> Option<bool> {
+    const BASES: &[u8] = b"ACGTN*";
+    let reference = line[fixed.reference].to_ascii_uppercase();
+    if !b"ACGTN".contains(&reference) {
+        return None;
+    }
+    let pos_text = &line[contig.len() + 1..fixed.reference - 1];
+    if pos_text.len() > 9 || (pos_text[0] == b'0' && pos_text.len() > 1) {
+        return None;
+    }
+    let pos = pos_text
+        .iter()
+        .fold(0u64, |n, &d| n * 10 + (d - b'0') as u64);
+    // Per upper-cased allele byte: its GT character, b'.' for missing, 0 for not seen yet.
+    let mut code = [0u8; 256];
+    code[reference as usize] = b'0';
+    // A missing symbol is missing even when it is REF (`N`), as on the general path.
+    for &m in layout.missing() {
+        code[m.to_ascii_uppercase() as usize] = b'.';
+    }
+    let mut alts = [0u8; 8];
+    let mut n_alts = 0;
+    let tail = &line[fixed.reference + 1..fixed.end];
+    let v = &mut s.vcf;
+    v.codes.clear();
+    for pair in tail.chunks_exact(2) {
+        // `-` is `*`, unless `-` is a missing symbol (missing goes first, as on the
+        // general path): `code[b'-']` is only ever set by the missing symbols.
+        let a = match pair[1].to_ascii_uppercase() {
+            b'-' if code[b'-' as usize] != b'.' => b'*',
+            a => a,
+        };
+        if code[a as usize] == 0 {
+            if !BASES.contains(&a) {
+                return None;
+            }
+            alts[n_alts] = a;
+            n_alts += 1;
+            code[a as usize] = b'0' + n_alts as u8;
+        }
+        v.codes.push(code[a as usize] as u16);
+    }
+    if n_alts == 0 {
+        return Some(false);
+    }
+    if let Some(last) = v.last_pos.filter(|_| v.last_contig == contig) {
+        if pos < last {
+            return None;
+        }
+    }
+    let need = contig.len() + 1 + pos_text.len() + 5 + 2 * n_alts + 12 + 6 * layout.pairs().len();
+    if out.len() + need > out_cap {
+        return None;
+    }
+    v.last_contig.clear();
+    v.last_contig.extend_from_slice(contig);
+    v.last_pos = Some(pos);
+    out.extend_from_slice(&line[..contig.len() + 1]);
+    out.extend_from_slice(pos_text);
+    out.extend_from_slice(&[b'\t', b'.', b'\t', reference, b'\t']);
+    for (k, &a) in alts[..n_alts].iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        out.push(a);
+    }
+    out.extend_from_slice(b"\t.\t.\t.\tGT:PS");
+    for &(x, y) in layout.pairs() {
+        out.extend_from_slice(&[
+            b'\t',
+            v.codes[x - 3] as u8,
+            b'|',
+            v.codes[y - 3] as u8,
+            b':',
+            b'1',
+        ]);
+    }
+    out.push(b'\n');
+    Some(true)
+}
+
 /// The message for a POS lower than the contig's previous record's.
 pub fn decreasing(at: usize, chrom: &[u8], pos: u64, last: u64) -> LineError {
     LineError {
@@ -340,6 +434,52 @@ mod tests {
             record(&l, &mut s, "c\t1\tA\t.\tT").unwrap().unwrap(),
             "c\t1\t.\tA\tT\t.\t.\t.\tGT:PS\t.|1:1\n"
         );
+    }
+
+    /// The fixed-layout writer and the general path agree wherever the former answers.
+    #[test]
+    fn fixed_records_equal_the_general_path() {
+        for missing in [&b"N"[..], b"N-", b"N.", b"."] {
+            let l = layout(9, &[(3, 4), (5, 8), (7, 6)], missing);
+            let alleles = ["A", "C", "G", "T", "N", "-", "a", "n", "R", "."];
+            let mut x = 7u64;
+            let (mut fast_answers, mut records) = (0, 0);
+            for i in 0..5000 {
+                let mut line = format!("chr1\t{}\t{}", 10 + i, ["A", "c", "N", "G", "R"][i % 5]);
+                for _ in 0..6 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    line += "\t";
+                    line += alleles[(x % 10) as usize];
+                }
+                let bytes = line.as_bytes();
+                let f = crate::convert::fast::fixed_line(bytes, b"chr1", 9).unwrap();
+                let (mut s1, mut s2) = (Scratch::new(&l), Scratch::new(&l));
+                let (mut fast, mut general) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
+                let Some(wrote) = write_fixed(&l, bytes, &f, b"chr1", &mut s1, &mut fast, 4096)
+                else {
+                    continue;
+                };
+                fast_answers += 1;
+                records += wrote as usize;
+                let g = convert_line(&l, bytes, &mut s2, &mut general, 4096);
+                match g {
+                    Ok(RowOutcome::Written) => assert!(wrote, "{line}"),
+                    Ok(RowOutcome::Dropped) => assert!(!wrote, "{line}"),
+                    other => panic!("{line}: the general path says {other:?}"),
+                }
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    String::from_utf8(general).unwrap(),
+                    "{line}"
+                );
+            }
+            assert!(
+                fast_answers > 1000 && records > 500,
+                "{fast_answers} {records}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod contigs;
 pub mod output;
 pub mod vcf;
 
+use std::io::Seek;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -214,7 +215,7 @@ impl GroupedWriter {
             }
         };
         out.write_all(&head)?;
-        let rows = assemble::ReadFrom::new(self.spool.file(), self.header_len);
+        let rows = || assemble::ReadFrom::new(self.spool.file(), self.header_len);
         let regroup_err = |path: PathBuf| {
             move |e: std::io::Error| match e.kind() {
                 std::io::ErrorKind::Interrupted => Error::stopped(),
@@ -222,8 +223,10 @@ impl GroupedWriter {
             }
         };
         let body = if self.contigs.contiguous() {
-            let mut src = rows;
-            std::io::copy(&mut src, &mut out.file())
+            // File to file: std's copy is copy_file_range, in the kernel.
+            let mut src = self.spool.file();
+            src.seek(std::io::SeekFrom::Start(self.header_len))
+                .and_then(|_| std::io::copy(&mut src, &mut out.file()))
                 .map_err(|e| Error::io(out.path(), "write", e))?
         } else if let Some(level) = ending.bgzf_level {
             let dir = match out.path().parent() {
@@ -235,7 +238,7 @@ impl GroupedWriter {
             buf.clear();
             buf.resize(buf.capacity(), 0);
             let total = assemble::regroup(
-                &mut noodles_bgzf::io::Reader::new(rows),
+                &mut noodles_bgzf::io::Reader::new(rows()),
                 &plain,
                 0,
                 &self.contigs,
@@ -250,7 +253,7 @@ impl GroupedWriter {
             buf.clear();
             buf.resize(buf.capacity(), 0);
             assemble::regroup(
-                &mut { rows },
+                &mut rows(),
                 out.file(),
                 head.len() as u64,
                 &self.contigs,
