@@ -30,8 +30,9 @@ pub enum Compress {
     Bgzf,
 }
 
-/// The BGZF deflate level used when none is given: level 1 measured about three times as fast
-/// as level 6 here for an output a few percent larger (README, "Output formats").
+/// The BGZF deflate level used when none is given. Measured on the question's mix (a 106 MB
+/// table): level 1 compressed it in 0.26 CPU-seconds to 13.7 MB, level 6 in 1.05 s to
+/// 10.9 MB (README, "Output formats").
 pub const DEFAULT_LEVEL: u32 = 1;
 /// The highest level libdeflate has.
 pub const MAX_LEVEL: u32 = 12;
