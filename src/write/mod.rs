@@ -229,7 +229,10 @@ impl GroupedWriter {
                 .and_then(|_| std::io::copy(&mut src, &mut out.file()))
                 .map_err(|e| Error::io(out.path(), "write", e))?
         } else if let Some(level) = ending.bgzf_level {
-            let dir = match out.path().parent() {
+            // Beside the output; an unnamed output (for stdout) names the folder it is in.
+            let at = out.path();
+            let dir = match at.parent() {
+                _ if at.is_dir() => at,
                 Some(d) if d.is_dir() => d.to_path_buf(),
                 _ => std::env::temp_dir(),
             };
