@@ -92,5 +92,44 @@ fn bench_scaling(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_convert, bench_scaling);
+/// The question's mix in each output format (bytes of input per second), and BGZF
+/// compression of the table's rows at levels 1 and 6 (bytes of rows per second).
+fn bench_formats(c: &mut Criterion) {
+    use hapflow::config::Format;
+    let input = chunk(0.18);
+    let mut group = c.benchmark_group("formats");
+    group.throughput(Throughput::Bytes(input.len() as u64));
+    let mut table_rows = Vec::new();
+    for (name, format) in [
+        ("table", Format::Table),
+        ("phase-extender", Format::PhaseExtender),
+        ("vcf", Format::Vcf),
+    ] {
+        let mut layout = Layout::resolve(&default_pairs(), None, 34).unwrap();
+        layout.set_output(format, b"N");
+        let mut out = Vec::with_capacity(input.len() * 3);
+        let mut runs = Vec::with_capacity(input.len() / 16);
+        let mut scratch = Scratch::new(&layout);
+        group.bench_with_input(BenchmarkId::from_parameter(name), &input, |b, input| {
+            b.iter(|| convert_into(&layout, input, &mut out, &mut runs, &mut scratch))
+        });
+        if format == Format::Table {
+            table_rows = out.clone();
+        }
+    }
+    group.throughput(Throughput::Bytes(table_rows.len() as u64));
+    for level in [1u32, 6] {
+        let mut deflater = hapflow::write::bgzf::Deflater::new(level);
+        let mut packed = Vec::with_capacity(hapflow::write::bgzf::bound(table_rows.len()));
+        group.bench_function(format!("bgzf_level_{level}"), |b| {
+            b.iter(|| {
+                packed.clear();
+                deflater.compress(&table_rows, &mut packed);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_convert, bench_scaling, bench_formats);
 criterion_main!(benches);

@@ -99,7 +99,7 @@ fn bench_writer(c: &mut Criterion) {
                 )
                 .unwrap();
             }
-            w.write_chunk(&input, &out, &runs).unwrap()
+            w.write_chunk(&input, &out, &out, &runs).unwrap()
         })
     });
     group.finish();

@@ -7,7 +7,11 @@ peak RSS of each run's own process tree (from wait4). Writes a Markdown table an
 bar chart.
 
     scripts/compare.py [--size 1200MiB] [--contigs 16] [--runs 3] [--warmup 1]
-                       [--no-reference] [--out bench-results]
+                       [--no-reference] [--no-formats] [--bgzf-level 1] [--out bench-results]
+
+Besides the table, the output formats: `--format vcf`, and BGZF compressed in-process
+against the plain output piped into `bgzip -@2` at the same level (needs bgzip, Debian
+package `tabix`), with each compressed output's ratio to the plain one.
 
 The reference runs only when pandas is installed (it needs ~12x the file's size in RAM;
 give it --reference-size to run it on a smaller matrix).
@@ -87,6 +91,8 @@ def main():
     p.add_argument("--warmup", type=int, default=1, help="untimed runs of each tool first (hyperfine's --warmup)")
     p.add_argument("--no-reference", action="store_true")
     p.add_argument("--reference-size", default=None, help="run the reference on a matrix of this size instead")
+    p.add_argument("--no-formats", action="store_true", help="leave out --format vcf and the BGZF rows")
+    p.add_argument("--bgzf-level", type=int, default=1, help="the level of both BGZF rows (hapflow's default is 1)")
     p.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
     args = p.parse_args()
     if not os.path.exists("/usr/bin/time"):
@@ -106,6 +112,20 @@ def main():
             "hapflow convert -o FILE": [HAPFLOW, "convert", "-q", matrix, "-o", out],
             "hapflow --memory-limit 32MiB": [HAPFLOW, "convert", "-q", "--memory-limit", "32MiB", matrix, "-o", out],
         }
+        outputs = {}
+        if not args.no_formats:
+            level = str(args.bgzf_level)
+            tools["hapflow --format vcf"] = [HAPFLOW, "convert", "-q", "--format", "vcf", matrix, "-o", os.path.join(work, "out.vcf")]
+            bgzf_in = os.path.join(work, "in-process.txt.gz")
+            tools["hapflow --compress bgzf (level %s)" % level] = [HAPFLOW, "convert", "-q", "--compress-level", level, matrix, "-o", bgzf_in]
+            outputs["hapflow --compress bgzf (level %s)" % level] = bgzf_in
+            if shutil.which("bgzip"):
+                piped = os.path.join(work, "piped.txt.gz")
+                tool = "hapflow -o - | bgzip -@2 -l %s" % level
+                tools[tool] = ["sh", "-c", '"$0" convert -q "$1" -o - | bgzip -@2 -l "$2" > "$3"', HAPFLOW, matrix, level, piped]
+                outputs[tool] = piped
+            else:
+                print("bgzip not found (Debian package tabix): its row is left out", file=sys.stderr)
         sizes = {t: size for t in tools}
         have_pandas = subprocess.call([sys.executable, "-c", "import pandas"], stderr=subprocess.DEVNULL) == 0
         if have_pandas and not args.no_reference:
@@ -140,6 +160,12 @@ def main():
         wc = next(r for r in rows if r["tool"] == "wc -l")
         hf = next(r for r in rows if r["tool"] == "hapflow convert -o FILE")
         lines += ["", "hapflow / wc -l: %.1fx" % (hf["wall"] / wc["wall"])]
+        vcf = next((r for r in rows if r["tool"] == "hapflow --format vcf"), None)
+        if vcf:
+            lines.append("--format vcf / table: %.2fx" % (vcf["wall"] / hf["wall"]))
+        plain_size = os.path.getsize(out)
+        for tool, path in outputs.items():
+            lines.append("%s: %d bytes, compression ratio %.2f" % (tool, os.path.getsize(path), plain_size / os.path.getsize(path)))
         table = "\n".join(lines) + "\n"
         with open(os.path.join(args.out, "compare.md"), "w") as f:
             f.write(table)

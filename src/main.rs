@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use hapflow::config::{ByteSize, Config};
+use hapflow::config::{self as cfg, ByteSize, Config, Format};
 use hapflow::daemon::{self, Overrides};
 use hapflow::generate::{generate, Compress, Shape};
 use hapflow::pipeline::{self, Job, Observer, Position, Summary};
@@ -85,6 +85,18 @@ struct ConvertArgs {
     /// Worker threads; 0 = one per core.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Output format: table (the reference's), phase-extender, or vcf.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<Format>,
+    /// Output compression: none or bgzf (an OUTPUT ending in .gz or .bgz means bgzf).
+    #[arg(long, value_name = "KIND")]
+    compress: Option<cfg::Compress>,
+    /// BGZF deflate level, 0 to 12.
+    #[arg(long, value_name = "N")]
+    compress_level: Option<u32>,
+    /// A FASTA index (.fai) whose names and lengths the VCF header's contig lines take.
+    #[arg(long, value_name = "FILE")]
+    fai: Option<PathBuf>,
     /// No progress bar and no summary line.
     #[arg(long, short)]
     quiet: bool,
@@ -204,9 +216,26 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
             .map_err(|e| hapflow::Error::config(e.replace("alleles.missing", "--missing")))?;
     }
     config.alleles.uppercase |= args.uppercase;
+    if let Some(f) = args.format {
+        config.output.format = f;
+    }
+    if let Some(c) = args.compress {
+        config.output.compress = c;
+    }
+    if let Some(level) = args.compress_level {
+        config.output.compress_level = level;
+    }
+    config.check_output().map_err(hapflow::Error::config)?;
+    let output = Output::from_arg(args.output.as_deref());
+    let mut output_settings = config.output.settings(match &output {
+        Output::Path(p) => Some(p),
+        Output::Stdout => None,
+    });
+    output_settings.fai = args.fai;
     let job = Job {
         input: Input::from_arg(&args.input),
-        output: Output::from_arg(args.output.as_deref()),
+        output,
+        output_settings,
         pairs: config.pairs(),
         header_file: args.header.or(config.header_file.clone()),
         memory_limit: args.memory_limit.unwrap_or(config.memory.limit).0,

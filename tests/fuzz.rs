@@ -82,6 +82,7 @@ proptest! {
             output: Output::Path(output.clone()),
             pairs: default_pairs(),
             header_file: None,
+            output_settings: Default::default(),
             memory_limit: 0,
             workers: 2,
             alleles: Default::default(),

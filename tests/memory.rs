@@ -157,3 +157,72 @@ fn question_sized_matrix_and_three_copies_through_stdin() {
     let tripled = std::fs::metadata(&out).unwrap().len();
     assert_eq!(tripled, 3 * single - 2 * header);
 }
+
+/// Every format, plain and BGZF (levels 1 and 6, and libdeflate's hungriest, 12, for VCF),
+/// under 32 MiB, on
+/// a plain matrix and on interleaved contigs (the regrouping pass, which for BGZF inflates,
+/// regroups and compresses again), to a file and to stdout.
+#[test]
+fn every_format_and_compression_stays_under_32_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.txt");
+    generate(&m, &["--size", "40MiB", "--contigs", "4", "--seed", "9"]);
+    let il = dir.path().join("il.txt");
+    generate(
+        &il,
+        &[
+            "--size",
+            "16MiB",
+            "--contigs",
+            "8",
+            "--interleave",
+            "200",
+            "--seed",
+            "4",
+        ],
+    );
+    for format in ["table", "phase-extender", "vcf"] {
+        let mut levels = vec![("out.txt", "1"), ("out.gz", "1"), ("out.gz", "6")];
+        if format == "vcf" {
+            levels.push(("out.gz", "12"));
+        }
+        for (name, level) in levels {
+            let out = dir.path().join(name);
+            for input in [&m, &il] {
+                let args = [
+                    "--format",
+                    format,
+                    "--compress-level",
+                    level,
+                    input.to_str().unwrap(),
+                ];
+                let o = convert_under_limit(&args, None, &out);
+                assert!(
+                    std::fs::metadata(&out).unwrap().len() > 100 << 10,
+                    "{}",
+                    o.stderr
+                );
+            }
+        }
+        let o = run(
+            hapflow()
+                .args([
+                    "convert",
+                    "--memory-limit",
+                    "32MiB",
+                    "--compress",
+                    "bgzf",
+                    "--format",
+                    format,
+                ])
+                .arg(&m),
+            None,
+        );
+        assert_eq!(o.code, Some(0), "{}", o.stderr);
+        assert!(
+            o.max_rss <= LIMIT,
+            "stdout {format}: peak RSS {} > 32 MiB",
+            o.max_rss
+        );
+    }
+}

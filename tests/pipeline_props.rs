@@ -217,6 +217,7 @@ fn convert(c: &Case) -> String {
         output: Output::Path(output.clone()),
         pairs: specs,
         header_file: None,
+        output_settings: Default::default(),
         memory_limit: 0,
         workers: c.workers,
         alleles: Alleles::new(

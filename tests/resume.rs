@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use hapflow::config::default_pairs;
+use hapflow::config::{default_pairs, Format, OutputSettings};
 use hapflow::generate::{generate, Compress, Shape};
 use hapflow::pipeline::{self, Checkpoint, Conversion, Observer, Plan, Position, Start};
 use hapflow::read::Input;
@@ -58,12 +58,14 @@ fn conversion<'a>(
     input: &'a Input,
     pairs: &'a [hapflow::config::PairSpec],
     chunk: usize,
+    output: &'a OutputSettings,
 ) -> Conversion<'a> {
     Conversion {
         input,
         pairs,
         header_file: None,
         plan: Plan::with_chunk(chunk, 2),
+        output,
     }
 }
 
@@ -145,6 +147,8 @@ proptest! {
         header_line in any::<bool>(),
         stop_after in 1u32..40,
         chunk in prop::sample::select(vec![2048usize, 4096, 8192]),
+        format in prop::sample::select(vec![Format::Table, Format::PhaseExtender, Format::Vcf]),
+        bgzf in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.txt");
@@ -153,7 +157,8 @@ proptest! {
         generate(&shape, compress, std::fs::File::create(&path).unwrap()).unwrap();
         let input = Input::Path(path);
         let pairs = default_pairs();
-        let c = conversion(&input, &pairs, chunk);
+        let output = OutputSettings { format, bgzf_level: bgzf.then_some(1), ..OutputSettings::default() };
+        let c = conversion(&input, &pairs, chunk, &output);
         let whole = uninterrupted(&c, dir.path());
         let resumed = interrupted(&c, dir.path(), stop_after);
         prop_assert!(whole == resumed, "resumed output differs ({} vs {} bytes)", whole.len(), resumed.len());

@@ -1,6 +1,7 @@
 //! The TOML configuration (SPEC section 4): every key optional, unknown keys an error,
 //! defaults in one place, relative paths resolved against the file's own folder.
 
+pub mod output;
 pub mod pairs;
 pub mod size;
 
@@ -10,6 +11,7 @@ use serde::Deserialize;
 
 use crate::convert::Alleles;
 use crate::error::{Error, Result};
+pub use output::{Compress, Format, OutputConfig, OutputSettings};
 pub use pairs::{check_pairs, default_pairs, ColumnRef, Haplotype, PairSpec};
 pub use size::ByteSize;
 
@@ -31,7 +33,10 @@ pub struct Config {
     pub daemon: DaemonConfig,
     #[serde(default)]
     pub alleles: AllelesConfig,
+    #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub output: OutputConfig,
     /// The pairs, one table per pair, in output order; empty means the built-in layout.
     #[serde(default, rename = "pair")]
     pub pairs: Vec<PairSpec>,
@@ -265,7 +270,16 @@ impl Config {
                 ))
             }
         }
+        self.output.check()?;
         for (i, pair) in self.pairs.iter().enumerate() {
+            if let Some(name) = &pair.name {
+                if name.is_empty() || name.contains(|c: char| c.is_whitespace()) {
+                    return Err(format!(
+                        "pair {}: name {name:?} must be non-empty text without spaces, tabs or line breaks (it names a VCF sample)",
+                        i + 1
+                    ));
+                }
+            }
             for h in [&pair.first, &pair.second] {
                 if h.label.is_empty() || h.label.contains(['\t', '\n', '\r']) {
                     return Err(format!(
@@ -295,6 +309,11 @@ impl Config {
         if let Some(t) = self.metrics.textfile.as_mut() {
             fix(t);
         }
+    }
+
+    /// Checks the `[output]` settings again, after flags changed them.
+    pub fn check_output(&self) -> std::result::Result<(), String> {
+        self.output.check()
     }
 
     /// The pairs to write: the configured ones, or the built-in layout when none are given.
@@ -405,6 +424,26 @@ mod tests {
         let one = "[[pair]]\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }\n";
         let err = Config::parse(&format!("{one}{one}")).unwrap_err();
         assert!(err.contains("pairs 1 and 2 are both named \"ab\""), "{err}");
+    }
+
+    #[test]
+    fn a_pair_name_names_its_columns_and_must_be_unique() {
+        let c = Config::parse(
+            "[[pair]]\nname = \"NA12891\"\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }\n[[pair]]\nfirst = { label = \"c\", column = 5 }\nsecond = { label = \"d\", column = 6 }",
+        )
+        .unwrap();
+        assert_eq!(c.pairs[0].name(), "NA12891");
+        assert_eq!(c.pairs[1].name(), "cd");
+        let err = Config::parse(
+            "[[pair]]\nname = \"cd\"\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }\n[[pair]]\nfirst = { label = \"c\", column = 5 }\nsecond = { label = \"d\", column = 6 }",
+        )
+        .unwrap_err();
+        assert!(err.contains("pairs 1 and 2 are both named \"cd\""), "{err}");
+        let err = Config::parse(
+            "[[pair]]\nname = \"a b\"\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }",
+        )
+        .unwrap_err();
+        assert!(err.contains("without spaces"), "{err}");
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub struct Haplotype {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PairSpec {
+    /// The sample's name, which names the pair's output columns (`<name>_PI`,
+    /// `<name>:PI`, the VCF sample column); default: first label, then second.
+    #[serde(default)]
+    pub name: Option<String>,
     /// Written left of the `|`; its label comes first in the pair's name.
     pub first: Haplotype,
     /// Written right of the `|`.
@@ -39,6 +43,7 @@ impl PairSpec {
         second: ColumnRef,
     ) -> PairSpec {
         PairSpec {
+            name: None,
             first: Haplotype {
                 label: first_label.into(),
                 column: first,
@@ -50,9 +55,19 @@ impl PairSpec {
         }
     }
 
-    /// The pair's name in the output header: first label, then second (`10a10b`).
+    /// The same pair named `name` (the sample's name).
+    pub fn named(mut self, name: impl Into<String>) -> PairSpec {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The pair's name in the output header: its `name`, else first label then second
+    /// (`10a10b`, the reference's naming).
     pub fn name(&self) -> String {
-        format!("{}{}", self.first.label, self.second.label)
+        match &self.name {
+            Some(name) => name.clone(),
+            None => format!("{}{}", self.first.label, self.second.label),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use memchr::{memchr, Memchr};
 use super::fast::{classify_tail, fixed_line, write_fixed_variant, Tail};
 use super::layout::Layout;
 use super::row::{convert_line, same, RowOutcome, Scratch};
+use crate::config::Format;
 
 /// A stretch of consecutive input lines of one contig. `contig` is a range of the chunk
 /// (the contig's name); the stretch's rows start at `out_start` in the output buffer and end
@@ -68,6 +69,10 @@ pub fn convert_chunk(
     let mut pos = 0;
     // The fast paths know only the default allele model.
     let fast = layout.alleles().is_default();
+    let vcf = layout.format() == Format::Vcf;
+    // VCF: an invariant line (every haplotype N or REF) has no record only if N means no call.
+    let invariant_drops = !vcf || layout.missing().contains(&b'N');
+    scratch.vcf.start_chunk();
     while pos < chunk.len() {
         // Most rows are in the fixed one-letter layout of the previous row's contig: drop
         // the invariant ones without splitting fields, write the variant ones from a
@@ -78,8 +83,20 @@ pub fn convert_chunk(
             if let Some(f) = fixed_line(rest, contig, layout.columns()) {
                 let tail = &rest[f.reference + 1..f.end];
                 let kind = classify_tail(tail, rest[f.reference]);
+                let mut written = kind == Tail::Variant;
                 let done = match kind {
-                    Tail::Invariant => true,
+                    Tail::Invariant => invariant_drops,
+                    Tail::Variant if vcf => {
+                        match super::vcf::write_fixed(
+                            layout, rest, &f, contig, scratch, out, out_cap,
+                        ) {
+                            Some(w) => {
+                                written = w;
+                                true
+                            }
+                            None => false,
+                        }
+                    }
                     Tail::Variant => write_fixed_variant(
                         layout,
                         rest,
@@ -98,7 +115,7 @@ pub fn convert_chunk(
                     );
                     stats.lines += 1;
                     stats.rows += 1;
-                    stats.rows_out += (kind == Tail::Variant) as u64;
+                    stats.rows_out += written as u64;
                     pos += f.next;
                     continue;
                 }
@@ -144,7 +161,12 @@ pub fn convert_chunk(
             });
         }
 
-        match convert_line(layout, line, scratch, out, out_cap) {
+        let converted = if vcf {
+            super::vcf::convert_line(layout, line, scratch, out, out_cap)
+        } else {
+            convert_line(layout, line, scratch, out, out_cap)
+        };
+        match converted {
             Ok(RowOutcome::Dropped) => {}
             Ok(RowOutcome::Written) => stats.rows_out += 1,
             Ok(RowOutcome::NoRoom(need)) => {

@@ -310,12 +310,16 @@ pub fn write_fixed_variant(
     }
     template.for_contig(layout, contig);
     let prefix = &line[..=fixed.reference];
-    let need = prefix.len() + 1 + 2 * n_alts - 1 + template.bytes.len() + 1;
+    let with_ref = layout.ref_in_alleles();
+    let need = prefix.len() + 1 + 2 * n_alts - 1 + template.bytes.len() + 1 + 2 * with_ref as usize;
     if n_alts == 0 || out.len() + need > out_cap {
         return false;
     }
     out.extend_from_slice(prefix);
     out.push(b'\t');
+    if with_ref {
+        out.extend_from_slice(&[reference, b',']);
+    }
     for (i, &a) in alts[..n_alts].iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -470,25 +474,36 @@ mod tests {
     /// The fixed-layout writer and the general path agree on every variant row.
     #[test]
     fn fixed_variant_rows_equal_the_general_path() {
-        let layout = Layout::resolve(&default_pairs(), None, 34).unwrap();
+        let mut layout = Layout::resolve(&default_pairs(), None, 34).unwrap();
         let mut template = PairsTemplate::default();
         let mut scratch = Scratch::new(&layout);
-        for (reference, alleles) in [
-            ("A", ["C", "N", "-", "A", "T", "C", "a", ".", "R"]),
-            ("-", ["N", "N", "-", "A", "-", "C", "A", "N", "G"]),
-            ("N", ["N", "C", "-", "A", "N", "C", "A", "N", "G"]),
+        for format in [
+            crate::config::Format::Table,
+            crate::config::Format::PhaseExtender,
         ] {
-            let all: Vec<&str> = (0..31).map(|i| alleles[(i * 5) % 9]).collect();
-            let l = line(reference, &all);
-            let f = fixed_line(&l, b"chr1", 34).unwrap();
-            assert!(plain_tail(&l[f.reference + 1..f.end]));
-            let (fast, general) = both_paths(&layout, &l, &mut template, &mut scratch);
-            assert_eq!(general.0, RowOutcome::Written);
-            assert!(fast.0);
-            assert_eq!(
-                String::from_utf8(fast.1).unwrap(),
-                String::from_utf8(general.1).unwrap()
-            );
+            layout.set_output(format);
+            for (reference, alleles) in [
+                ("A", ["C", "N", "-", "A", "T", "C", "a", ".", "R"]),
+                ("-", ["N", "N", "-", "A", "-", "C", "A", "N", "G"]),
+                ("N", ["N", "C", "-", "A", "N", "C", "A", "N", "G"]),
+            ] {
+                let all: Vec<&str> = (0..31).map(|i| alleles[(i * 5) % 9]).collect();
+                let l = line(reference, &all);
+                let f = fixed_line(&l, b"chr1", 34).unwrap();
+                assert!(plain_tail(&l[f.reference + 1..f.end]));
+                let (fast, general) = both_paths(&layout, &l, &mut template, &mut scratch);
+                assert_eq!(general.0, RowOutcome::Written);
+                assert!(fast.0);
+                let fast = String::from_utf8(fast.1).unwrap();
+                assert_eq!(fast, String::from_utf8(general.1).unwrap());
+                let all_alleles = fast.split('\t').nth(3).unwrap();
+                let with_ref = format == crate::config::Format::PhaseExtender;
+                assert_eq!(
+                    all_alleles.starts_with(&format!("{reference},")),
+                    with_ref,
+                    "{fast}"
+                );
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //! header (or the first line), and the output header line built once.
 
 use super::alleles::Alleles;
-use crate::config::{ColumnRef, PairSpec};
+use crate::config::{ColumnRef, Format, PairSpec};
 
 /// Everything the conversion needs to know about one input's columns.
 #[derive(Debug, Clone)]
@@ -10,10 +10,15 @@ pub struct Layout {
     columns: usize,
     names: Option<Vec<String>>,
     pairs: Vec<(usize, usize)>,
+    /// The pairs' names (sample names), in output order.
+    samples: Vec<String>,
     header: Vec<u8>,
     alleles: Alleles,
     /// The input's header line as written: a later line equal to it is skipped.
     header_text: Option<Vec<u8>>,
+    format: Format,
+    /// `alleles`' missing characters, listed (VCF writes each as `.`).
+    missing: Vec<u8>,
 }
 
 impl Layout {
@@ -30,7 +35,6 @@ impl Layout {
             ));
         }
         let mut resolved = Vec::with_capacity(pairs.len());
-        let mut header = b"contig\tpos\tref\talt".to_vec();
         for (i, pair) in pairs.iter().enumerate() {
             let find = |r: &ColumnRef| -> Result<usize, String> {
                 let where_ = format!("pair {} ({})", i + 1, pair.name());
@@ -83,22 +87,67 @@ impl Layout {
                 ));
             }
             resolved.push((x, y));
-            let name = pair.name();
-            header.extend_from_slice(format!("\t{name}_PI\t{name}_PG_al").as_bytes());
         }
-        header.push(b'\n');
-        Ok(Layout {
+        let mut layout = Layout {
             columns,
             names: names.map(<[String]>::to_vec),
             pairs: resolved,
-            header,
+            samples: pairs.iter().map(PairSpec::name).collect(),
+            header: Vec::new(),
+            format: Format::Table,
+            missing: vec![b'N'],
             alleles: Alleles::default(),
             header_text: None,
-        })
+        };
+        layout.set_output(Format::Table);
+        Ok(layout)
+    }
+
+    /// Chooses the output format (the table by default).
+    pub fn set_output(&mut self, format: Format) {
+        self.format = format;
+        self.header = match format {
+            Format::Table => b"contig\tpos\tref\talt".to_vec(),
+            Format::PhaseExtender => b"CHROM\tPOS\tREF\tall-alleles".to_vec(),
+            // The VCF header lists every contig, so it is written at the end (write::vcf).
+            Format::Vcf => {
+                self.header.clear();
+                return;
+            }
+        };
+        for name in &self.samples {
+            let columns = match format {
+                Format::PhaseExtender => format!("\t{name}:PI\t{name}:PG_al"),
+                _ => format!("\t{name}_PI\t{name}_PG_al"),
+            };
+            self.header.extend_from_slice(columns.as_bytes());
+        }
+        self.header.push(b'\n');
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// True when the fourth column is REF followed by ALT (phase-extender's all-alleles).
+    #[inline]
+    pub fn ref_in_alleles(&self) -> bool {
+        self.format == Format::PhaseExtender
+    }
+
+    /// The characters that mean "no call" (`[alleles] missing`), listed.
+    pub fn missing(&self) -> &[u8] {
+        &self.missing
+    }
+
+    /// The pairs' names, in output order: VCF's sample names.
+    pub fn samples(&self) -> &[String] {
+        &self.samples
     }
 
     /// The same layout reading alleles by `alleles`.
     pub fn with_alleles(mut self, alleles: Alleles) -> Layout {
+        self.missing = alleles.missing_chars();
         self.alleles = alleles;
         self
     }
@@ -129,7 +178,7 @@ impl Layout {
         &self.pairs
     }
 
-    /// The output's header line, `\n` included.
+    /// The output's header line, `\n` included (empty for VCF, whose header comes last).
     pub fn header_line(&self) -> &[u8] {
         &self.header
     }
@@ -160,6 +209,25 @@ mod tests {
         assert!(h.ends_with("8a8b_PI\t8a8b_PG_al\n"));
         assert_eq!(h.split('\t').count(), 4 + 30);
         assert_eq!(l.pairs()[0], (33, 18));
+    }
+
+    #[test]
+    fn phase_extender_header_names_samples_with_colons() {
+        let pairs =
+            [PairSpec::new("a", ColumnRef::Index(3), "b", ColumnRef::Index(4)).named("NA12891")];
+        let mut l = Layout::resolve(&pairs, None, 5).unwrap();
+        assert_eq!(
+            l.header_line(),
+            b"contig\tpos\tref\talt\tNA12891_PI\tNA12891_PG_al\n"
+        );
+        l.set_output(Format::PhaseExtender);
+        assert_eq!(
+            l.header_line(),
+            b"CHROM\tPOS\tREF\tall-alleles\tNA12891:PI\tNA12891:PG_al\n"
+        );
+        l.set_output(Format::Vcf);
+        assert!(l.header_line().is_empty());
+        assert_eq!(l.samples(), ["NA12891"]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod chunk;
 pub mod fast;
 pub mod layout;
 pub mod row;
+pub mod vcf;
 
 pub use alleles::Alleles;
 pub use chunk::{convert_chunk, ChunkError, ChunkOutput, ChunkStats, Run};

@@ -32,7 +32,7 @@ pub struct LineError {
 #[derive(Debug, Default)]
 pub struct Scratch {
     /// `fields[i]` is where field `i` starts; one extra entry marks the end of the line.
-    fields: Vec<usize>,
+    pub(super) fields: Vec<usize>,
     /// ALT alleles as ranges of the line, in order of first appearance.
     alts: Vec<(usize, usize)>,
     /// REF with every `-` replaced by REF: what an `N` becomes after both replacements.
@@ -41,6 +41,8 @@ pub struct Scratch {
     upper: Vec<u8>,
     /// The fast path's pairs section for the current contig.
     pub(crate) template: PairsTemplate,
+    /// VCF records' buffers.
+    pub(crate) vcf: super::vcf::VcfScratch,
 }
 
 impl Scratch {
@@ -51,6 +53,7 @@ impl Scratch {
             ref_for_n: Vec::new(),
             upper: Vec::new(),
             template: PairsTemplate::default(),
+            vcf: Default::default(),
         }
     }
 }
@@ -124,6 +127,10 @@ fn write_row(
     let chrom = field(0);
     let prefix = f[3] - 1; // CHROM \t POS \t REF
     let mut need = prefix + 1 + s.alts.len() - 1 + 1;
+    let with_ref = layout.ref_in_alleles();
+    if with_ref {
+        need += reference.len() + 1;
+    }
     need += s.alts.iter().map(|&(a, b)| b - a).sum::<usize>();
     let sub_len = |a: &[u8]| substituted_len(a, reference.len(), ref_for_n.len(), alleles);
     for &(x, y) in layout.pairs() {
@@ -137,6 +144,10 @@ fn write_row(
     let start = out.len();
     out.extend_from_slice(&line[..prefix]);
     out.push(b'\t');
+    if with_ref {
+        out.extend_from_slice(reference);
+        out.push(b',');
+    }
     for (k, &(a, b)) in s.alts.iter().enumerate() {
         if k > 0 {
             out.push(b',');
@@ -194,7 +205,11 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
 ///
 /// A plain byte loop: fields here are one or two bytes long, so a SIMD search per tab
 /// (memchr) would cost a call for every two bytes.
-fn split_fields(layout: &Layout, line: &[u8], fields: &mut Vec<usize>) -> Result<(), LineError> {
+pub(super) fn split_fields(
+    layout: &Layout,
+    line: &[u8],
+    fields: &mut Vec<usize>,
+) -> Result<(), LineError> {
     let expected = layout.columns();
     fields.clear();
     fields.push(0);
@@ -227,7 +242,7 @@ fn field_count(line: &[u8], found: usize, expected: usize) -> LineError {
 }
 
 /// Empty fields and a POS that is not a non-negative integer are errors.
-fn check_fields(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineError> {
+pub(super) fn check_fields(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineError> {
     for i in 0..layout.columns() {
         if f[i + 1] - 1 == f[i] {
             let what = match i {

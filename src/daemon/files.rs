@@ -43,19 +43,20 @@ pub fn report_name(name: &OsStr) -> std::ffi::OsString {
     std::ffi::OsString::from_vec(out)
 }
 
-/// The n-th name tried for an output: `<stem>.haplotype.txt`, then `<stem>.1.haplotype.txt`...
-pub fn output_name(stem: &str, n: u32) -> String {
+/// The n-th name tried for an output with extension `ext` (`haplotype.txt`, `vcf.gz`...):
+/// `<stem>.haplotype.txt`, then `<stem>.1.haplotype.txt`...
+pub fn output_name(stem: &str, n: u32, ext: &str) -> String {
     if n == 0 {
-        format!("{stem}.haplotype.txt")
+        format!("{stem}.{ext}")
     } else {
-        format!("{stem}.{n}.haplotype.txt")
+        format!("{stem}.{n}.{ext}")
     }
 }
 
 /// The first `output_name` that does not exist in `dir`.
-pub fn free_output_name(dir: &Path, stem: &str) -> String {
+pub fn free_output_name(dir: &Path, stem: &str, ext: &str) -> String {
     (0..)
-        .map(|n| output_name(stem, n))
+        .map(|n| output_name(stem, n, ext))
         .find(|name| std::fs::symlink_metadata(dir.join(name)).is_err())
         .expect("some name is free")
 }
@@ -213,7 +214,7 @@ mod tests {
         let work = dir.path().join(".work");
         std::fs::write(&work, "new").unwrap();
         std::fs::write(dir.path().join("m.haplotype.txt"), "old").unwrap();
-        let name = free_output_name(dir.path(), "m");
+        let name = free_output_name(dir.path(), "m", "haplotype.txt");
         assert_eq!(name, "m.1.haplotype.txt");
         let taken = dir.path().join("m.haplotype.txt");
         assert_eq!(link_output(&work, &taken).unwrap(), Linked::Taken);

@@ -9,8 +9,9 @@
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
-use crate::config::{Config, PairSpec};
+use crate::config::{Config, OutputSettings, PairSpec};
 use crate::convert::Alleles;
+use crate::pipeline::Plan;
 
 /// Everything in the configuration that shapes the bytes of an output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,14 +23,23 @@ pub struct ConversionSettings {
     pub header_file: Option<PathBuf>,
     /// How alleles are read (`[alleles] missing` and `uppercase`).
     pub alleles: Alleles,
+    /// The output's format and compression (`[output]`).
+    pub output: OutputSettings,
+    /// For a BGZF output, the chunk size: blocks end where chunks end, so a job resumed
+    /// under another memory limit would cut its blocks elsewhere than an uninterrupted one.
+    pub bgzf_chunk: Option<usize>,
 }
 
 impl ConversionSettings {
-    pub fn from_config(c: &Config) -> ConversionSettings {
+    /// The settings `c` gives, for outputs converted under `plan`.
+    pub fn from_config(c: &Config, plan: &Plan) -> ConversionSettings {
+        let output = c.output.settings(None);
         ConversionSettings {
             pairs: c.pairs(),
             header_file: c.header_file.clone(),
             alleles: c.alleles.alleles(),
+            bgzf_chunk: output.bgzf_level.map(|_| plan.chunk),
+            output,
         }
     }
 
@@ -58,7 +68,8 @@ mod tests {
     #[test]
     fn every_field_and_the_header_file_contents_count() {
         let c = Config::parse("").unwrap();
-        let base = ConversionSettings::from_config(&c);
+        let plan = Plan::new(64 << 20, 2).unwrap();
+        let base = ConversionSettings::from_config(&c, &plan);
         assert_eq!(base.fingerprint(), base.clone().fingerprint());
         let mut fewer = base.clone();
         fewer.pairs.truncate(1);
@@ -70,6 +81,20 @@ mod tests {
         let mut dot = base.clone();
         dot.alleles = Alleles::new(b"N.", false);
         assert_ne!(base.fingerprint(), dot.fingerprint());
+        let vcf = Config::parse("[output]\nformat = \"vcf\"").unwrap();
+        assert_ne!(
+            base.fingerprint(),
+            ConversionSettings::from_config(&vcf, &plan).fingerprint()
+        );
+        let bgzf = Config::parse("[output]\ncompress = \"bgzf\"").unwrap();
+        let packed = ConversionSettings::from_config(&bgzf, &plan);
+        assert_ne!(base.fingerprint(), packed.fingerprint());
+        let other_chunks = ConversionSettings::from_config(&bgzf, &Plan::new(32 << 20, 2).unwrap());
+        assert_ne!(
+            packed.fingerprint(),
+            other_chunks.fingerprint(),
+            "BGZF blocks follow the chunk size"
+        );
         let mut upper = base.clone();
         upper.alleles = Alleles::new(b"N", true);
         assert_ne!(base.fingerprint(), upper.fingerprint());

@@ -188,6 +188,7 @@ fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
         header_file: s.conversion.header_file.as_deref(),
         alleles: &s.conversion.alleles,
         plan: s.plan,
+        output: &s.conversion.output,
     };
     let spool = match &start {
         Start::Fresh(t) => t.file(),
@@ -240,7 +241,11 @@ fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
         peak_memory_mib = crate::sys::peak_rss().map(|b| b / (1 << 20)),
         "converted"
     );
-    let output = files::free_output_name(&r.folders.outbox, files::output_stem(&job.input));
+    let output = files::free_output_name(
+        &r.folders.outbox,
+        files::output_stem(&job.input),
+        s.output.extension(),
+    );
     publish(r, s, job, output, from)
 }
 
@@ -543,7 +548,11 @@ fn publish(
         match files::link_output(&from, &to)? {
             Linked::Done => break,
             Linked::Taken => {
-                output = files::free_output_name(&r.folders.outbox, files::output_stem(&job.input))
+                output = files::free_output_name(
+                    &r.folders.outbox,
+                    files::output_stem(&job.input),
+                    s.output.extension(),
+                )
             }
         }
     }

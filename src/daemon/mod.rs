@@ -115,7 +115,10 @@ fn load_serve_config(path: Option<&Path>, overrides: &Overrides) -> Result<Confi
 pub fn job_settings(c: &Config) -> Result<Settings> {
     let limit = c.memory.limit.0;
     let workers = c.worker_threads();
-    let plan_for = |limit: u64| Plan::new(limit.checked_sub(DAEMON_RESERVE)?, workers).ok();
+    let output = c.output.settings(None);
+    let plan_for = |limit: u64| {
+        Plan::for_output(limit.checked_sub(DAEMON_RESERVE)?, workers, output.bgzf_level).ok()
+    };
     let Some(mut plan) = plan_for(limit) else {
         // Quote the user's figure, and the smallest whole MiB that works (the daemon's own
         // reserve included: it is not the user's to subtract).
@@ -131,7 +134,7 @@ pub fn job_settings(c: &Config) -> Result<Settings> {
         )));
     };
     plan.limit = limit;
-    let conversion = ConversionSettings::from_config(c);
+    let conversion = ConversionSettings::from_config(c, &plan);
     Ok(Settings {
         plan,
         fingerprint: conversion.fingerprint(),

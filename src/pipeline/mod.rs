@@ -16,16 +16,17 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::budget::{Budget, Grant};
-use crate::config::{ColumnRef, PairSpec};
+use crate::config::{ColumnRef, Format, OutputSettings, PairSpec};
 use crate::convert::{
     convert_chunk, Alleles, ChunkError, ChunkOutput, ChunkStats, Layout, Run, Scratch,
 };
 use crate::error::{Error, Result};
-use crate::read::format::{DecoderCaps, Format};
+use crate::read::format::{DecoderCaps, Format as InputFormat};
 use crate::read::header::read_header_file;
 use crate::read::start::{read_start, StartError};
 use crate::read::{Chunker, Cut, Input, ReadError, Source};
-use crate::write::{ContigTable, GroupedWriter, Output, TempOutput, WriteError};
+use crate::write::bgzf::{self, Deflater};
+use crate::write::{ContigTable, Ending, GroupedWriter, Output, TempOutput, WriteError};
 pub use observer::{Observer, Silent};
 pub use plan::Plan;
 
@@ -35,6 +36,8 @@ pub use plan::Plan;
 pub struct Job {
     pub input: Input,
     pub output: Output,
+    /// Format and compression of the output.
+    pub output_settings: OutputSettings,
     pub pairs: Vec<PairSpec>,
     /// Column names for an input without a header line.
     pub header_file: Option<PathBuf>,
@@ -90,6 +93,8 @@ pub struct Conversion<'a> {
     pub header_file: Option<&'a Path>,
     pub alleles: &'a Alleles,
     pub plan: Plan,
+    /// Format and compression of the output.
+    pub output: &'a OutputSettings,
 }
 
 /// Where a conversion starts.
@@ -116,6 +121,8 @@ pub struct Checkpoint {
 struct Slot {
     input: Vec<u8>,
     out: Vec<u8>,
+    /// `out` compressed as BGZF blocks, when the output is compressed.
+    packed: Vec<u8>,
     runs: Vec<Run>,
     _grant: Grant,
 }
@@ -127,6 +134,7 @@ impl Slot {
             _grant: budget.reserve(plan.slot_bytes(), "a chunk buffer")?,
             input: vec![0u8; plan.chunk],
             out: Vec::with_capacity(plan.out_cap),
+            packed: Vec::with_capacity(plan.packed_cap),
             runs: Vec::with_capacity(plan.runs_cap),
         })
     }
@@ -138,6 +146,7 @@ impl Slot {
             _grant: budget.reserve(plan.slot_bytes() - plan.chunk, "the writer's spare buffer")?,
             input: Vec::new(),
             out: Vec::with_capacity(plan.out_cap),
+            packed: Vec::with_capacity(plan.packed_cap),
             runs: Vec::with_capacity(plan.runs_cap),
         })
     }
@@ -171,7 +180,11 @@ enum Failure {
 /// converted. `stop` is polled between chunks; when it is set, the conversion ends with
 /// [`crate::ErrorKind::Stopped`] and publishes nothing.
 pub fn convert(job: &Job, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<Summary> {
-    let plan = Plan::new(job.memory_limit, job.workers)?;
+    let plan = Plan::for_output(
+        job.memory_limit,
+        job.workers,
+        job.output_settings.bgzf_level,
+    )?;
     convert_with_plan(job, &plan, observer, stop)
 }
 
@@ -189,6 +202,7 @@ pub fn convert_with_plan(
         header_file: job.header_file.as_deref(),
         alleles: &job.alleles,
         plan: *plan,
+        output: &job.output_settings,
     };
     let spool = TempOutput::create(&job.output)?;
     let (output, summary) = run(&conversion, Start::Fresh(spool), observer, stop, || {
@@ -208,12 +222,17 @@ pub fn run(
     grouped: impl FnOnce() -> Result<TempOutput>,
 ) -> Result<(TempOutput, Summary)> {
     let started = Instant::now();
+    let bgzf_level = conversion.output.bgzf_level;
+    let plan = match bgzf_level {
+        Some(level) if conversion.plan.packed_cap == 0 => conversion.plan.with_bgzf(level),
+        _ => conversion.plan,
+    };
     let name = conversion.input.display_name();
     // The input's first bytes say how it is stored, and so what its decoder needs.
-    let caps = DecoderCaps::for_pool(conversion.plan.pool);
-    let source = Source::open(conversion.input, conversion.plan.inflaters(), caps)?;
-    let format = source.format;
-    let plan = conversion.plan.with_decoder(caps.extra_bytes(format))?;
+    let caps = DecoderCaps::for_pool(plan.pool);
+    let source = Source::open(conversion.input, plan.inflaters(), caps)?;
+    let stored = source.format;
+    let plan = plan.with_decoder(caps.extra_bytes(stored))?;
     let budget = Budget::new(plan.pool);
 
     let mut slots = (0..plan.window)
@@ -221,6 +240,7 @@ pub fn run(
         .collect::<Result<Vec<_>>>()?;
     let mut spare = Slot::spare(&plan, &budget)?;
     let contig_grant = budget.reserve(plan.contig_bytes, "the contig table")?;
+    let _compressors = budget.reserve(plan.compressor_bytes, "the BGZF compressors")?;
     let _decompress = budget.reserve(
         crate::read::source::decompress_bytes(plan.inflaters()) + plan.decoder_bytes,
         "the decompressor",
@@ -236,16 +256,24 @@ pub fn run(
         }
         StartError::NotAMatrix { line, byte, what } => Error::bad_line(&name, line, byte, what),
         StartError::Read { error, line, byte } => {
-            read_error(conversion.input, format, error, line, byte)
+            read_error(conversion.input, stored, error, line, byte)
         }
     })?;
-    let layout = resolve_layout(conversion, &begin, &name)?
+    let mut layout = resolve_layout(conversion, &begin, &name)?
         .with_alleles(conversion.alleles.clone())
         .with_repeated_header(begin.header_text.clone());
+    layout.set_output(conversion.output.format);
+    let header = match bgzf_level {
+        Some(level) => bgzf::compress_to_vec(level, layout.header_line()),
+        None => layout.header_line().to_vec(),
+    };
 
     let (mut writer, mut state, filled, start_byte, source_bytes) = match start {
         Start::Fresh(spool) => {
-            let writer = GroupedWriter::create(spool, layout.header_line(), contig_grant)?;
+            let mut writer = GroupedWriter::create(spool, &header, contig_grant)?;
+            if layout.format() == Format::Vcf {
+                writer.check_positions();
+            }
             let state = Position {
                 lines: begin.skipped_lines,
                 ..Position::default()
@@ -264,7 +292,10 @@ pub fn run(
             };
             let table = ContigTable::restore(contig_grant, cp.contigs, cp.current, cp.contiguous)
                 .map_err(|e| Error::config(format!("cannot resume: {e}")))?;
-            let writer = GroupedWriter::resume(cp.spool, layout.header_line(), table, cp.spool_len);
+            let mut writer = GroupedWriter::resume(cp.spool, &header, table, cp.spool_len);
+            if layout.format() == Format::Vcf {
+                writer.check_positions();
+            }
             let source = Source::open_at(path, cp.position.input_bytes, plan.inflaters(), caps)?;
             chunker = Chunker::new(source.reader);
             let state = Position {
@@ -295,14 +326,15 @@ pub fn run(
         s.spawn(move || read_chunks(chunker, first_chunk, work_tx, free_rx, stop));
         for _ in 0..workers {
             let (rx, tx, layout) = (work_rx.clone(), done_tx.clone(), &layout);
-            s.spawn(move || convert_chunks(layout, rx, tx));
+            s.spawn(move || convert_chunks(layout, bgzf_level, rx, tx));
         }
         drop((work_rx, done_tx));
         let mut ctx = WriteCtx {
+            deflater: bgzf_level.map(Deflater::new),
             input: conversion.input,
             name: &name,
             plan: &plan,
-            format,
+            format: stored,
             repeated_headers: &mut repeated_headers,
             layout: &layout,
             writer: &mut writer,
@@ -320,7 +352,20 @@ pub fn run(
     state.left_contig = false;
     state.contigs = writer.contigs().len();
     observer.written(&state, &mut writer)?;
-    let (output, written) = writer.finish(&mut spare.out, grouped, stop)?;
+    let vcf_header = |contigs: &ContigTable| {
+        crate::write::vcf::header(layout.samples(), contigs, conversion.output.fai.as_deref())
+            .map_err(|e| Error::bad_input(&name, e))
+    };
+    let ending = Ending {
+        bgzf_level,
+        header_last: match layout.format() {
+            Format::Vcf => Some(&vcf_header),
+            _ => None,
+        },
+    };
+    let spare = &mut spare;
+    let (output, written) =
+        writer.finish(&ending, &mut spare.out, &mut spare.packed, grouped, stop)?;
     Ok((
         output,
         Summary {
@@ -349,7 +394,7 @@ fn too_long(plan: &Plan) -> String {
 /// A read that failed: for compressed input, bad input that names where the data ends
 /// (`line`, `byte` of the decompressed input: the same whatever the chunk size); else an
 /// I/O error.
-fn read_error(input: &Input, format: Format, e: std::io::Error, line: u64, byte: u64) -> Error {
+fn read_error(input: &Input, format: InputFormat, e: std::io::Error, line: u64, byte: u64) -> Error {
     use std::io::ErrorKind::{InvalidData, InvalidInput, Other, UnexpectedEof};
     if format.is_compressed()
         && matches!(e.kind(), UnexpectedEof | InvalidData | InvalidInput | Other)
@@ -358,7 +403,7 @@ fn read_error(input: &Input, format: Format, e: std::io::Error, line: u64, byte:
         let text = e.to_string();
         let what = if text.to_lowercase().contains("memory") || text.contains("window") {
             let (fits, hint) = match format {
-                Format::Xz => (
+                InputFormat::Xz => (
                     "xz -6 and lower always fit; xz -9 needs a limit of about 200 MiB",
                     "xz -6",
                 ),
@@ -511,8 +556,14 @@ fn read_chunks<R: std::io::Read>(
 }
 
 /// A worker thread: converts chunks until the reader is done.
-fn convert_chunks(layout: &Layout, work: Receiver<Chunk>, done: Sender<Chunk>) {
+fn convert_chunks(
+    layout: &Layout,
+    bgzf_level: Option<u32>,
+    work: Receiver<Chunk>,
+    done: Sender<Chunk>,
+) {
     let mut scratch = Scratch::new(layout);
+    let mut deflater = bgzf_level.map(Deflater::new);
     for mut chunk in work {
         if chunk.outcome.is_none() {
             let slot = &mut chunk.slot;
@@ -529,6 +580,10 @@ fn convert_chunks(layout: &Layout, work: Receiver<Chunk>, done: Sender<Chunk>) {
                     runs: &mut slot.runs,
                 },
             );
+            if let (Some(d), Ok(_)) = (&mut deflater, &result) {
+                slot.packed.clear();
+                d.compress(&slot.out, &mut slot.packed);
+            }
             chunk.outcome = Some(result.map_err(Failure::Line));
         }
         if done.send(chunk).is_err() {
@@ -538,10 +593,12 @@ fn convert_chunks(layout: &Layout, work: Receiver<Chunk>, done: Sender<Chunk>) {
 }
 
 struct WriteCtx<'a> {
+    /// Compresses what the writer converts itself, when the output is BGZF.
+    deflater: Option<Deflater>,
     input: &'a Input,
     name: &'a str,
     plan: &'a Plan,
-    format: Format,
+    format: InputFormat,
     repeated_headers: &'a mut u64,
     layout: &'a Layout,
     writer: &'a mut GroupedWriter,
@@ -608,26 +665,39 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
             ));
         }
     };
-    let (out, runs) = (&chunk.slot.out, &chunk.slot.runs);
     let mut scratch = None;
     let mut at = 0;
     let mut left = false;
     loop {
         let piece = &input[at..];
-        let (out, runs) = if at == 0 {
-            (out, runs)
-        } else {
-            (&ctx.spare.out, &ctx.spare.runs)
+        let slot = if at == 0 { &chunk.slot } else { &*ctx.spare };
+        let (out, runs) = (&slot.out, &slot.runs);
+        let stored = match ctx.deflater {
+            Some(_) => &slot.packed,
+            None => out,
         };
         left |= ctx
             .writer
-            .write_chunk(piece, out, runs)
+            .write_chunk(piece, out, stored, runs)
             .map_err(|e| match e {
                 WriteError::TooManyContigs(what) => Error::bad_line(
                     ctx.name,
                     state.lines + 1,
                     chunk.start_byte + at as u64,
                     what,
+                ),
+                WriteError::Unsorted {
+                    run_start,
+                    contig,
+                    before,
+                } => unsorted(
+                    ctx.name,
+                    state.lines,
+                    chunk.start_byte + at as u64,
+                    piece,
+                    run_start,
+                    &contig,
+                    before,
                 ),
                 WriteError::Io(e) => e,
             })?;
@@ -657,6 +727,10 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
             },
         )
         .map_err(|e| line_error(ctx, state, chunk.start_byte + at as u64, &e))?;
+        if let Some(d) = &mut ctx.deflater {
+            ctx.spare.packed.clear();
+            d.compress(&ctx.spare.out, &mut ctx.spare.packed);
+        }
     }
     state.input_bytes = chunk.start_byte + chunk.len as u64;
     state.source_bytes = ctx.source_bytes.load(Ordering::Relaxed);
@@ -670,6 +744,40 @@ fn stopping(ctx: &mut WriteCtx<'_>, state: &mut Position) -> Result<()> {
     state.left_contig = false;
     ctx.observer.stopping(state, ctx.writer)?;
     Err(Error::stopped())
+}
+
+/// The error for the first line of `contig` from `run_start` on in `piece` whose POS is
+/// below `before` (the run's first record is one). `lines` counts the lines before `piece`,
+/// which starts at byte `base` of the input.
+fn unsorted(
+    name: &str,
+    lines: u64,
+    base: u64,
+    piece: &[u8],
+    run_start: usize,
+    contig: &[u8],
+    before: u64,
+) -> Error {
+    let mut start = run_start;
+    let (mut at, mut pos) = (run_start, before);
+    for line in piece[run_start..].split(|&b| b == b'\n') {
+        let mut fields = line.splitn(3, |&b| b == b'\t');
+        if fields.next() == Some(contig) {
+            if let Some(p) = fields.next() {
+                let value = std::str::from_utf8(p)
+                    .ok()
+                    .and_then(|p| p.parse::<u64>().ok());
+                if let Some(value) = value.filter(|&v| v < before) {
+                    (at, pos) = (start + contig.len() + 1, value);
+                    break;
+                }
+            }
+        }
+        start += line.len() + 1;
+    }
+    let line = lines + crate::convert::chunk::count_lines(&piece[..at]) + 1;
+    let e = crate::convert::vcf::decreasing(at, contig, pos, before);
+    Error::bad_line(name, line, base + at as u64, e.what)
 }
 
 fn line_error(ctx: &WriteCtx<'_>, state: &Position, base: u64, e: &ChunkError) -> Error {

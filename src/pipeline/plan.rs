@@ -5,6 +5,7 @@ use crate::config::size::format_size;
 use crate::convert::Run;
 use crate::error::{Error, Result};
 use crate::read::source::decompress_bytes;
+use crate::write::bgzf;
 
 /// Resident memory of the process before any chunk buffer: the binary's pages, thread
 /// stacks, the allocator's per-thread arenas, the gzip decoder. Measured with `VmHWM` on a
@@ -35,6 +36,10 @@ pub struct Plan {
     /// Bytes of input per chunk, which is also the longest line accepted.
     pub chunk: usize,
     pub out_cap: usize,
+    /// Room for a chunk's output compressed as BGZF; 0 when the output is not compressed.
+    pub packed_cap: usize,
+    /// Bytes of the BGZF compressors' state (one per worker and one for the writer).
+    pub compressor_bytes: usize,
     pub runs_cap: usize,
     /// Bytes set aside for contig names.
     pub contig_bytes: usize,
@@ -46,11 +51,22 @@ pub struct Plan {
     /// The chunk size was chosen by the caller ([`Plan::with_chunk`]), not derived from the
     /// limit: it stays as it is, and the pool grows for a decoder.
     pub fixed_chunk: bool,
+    /// The BGZF level of the output (None: not compressed), kept to size the plan again
+    /// for a decoder.
+    pub bgzf_level: Option<u32>,
 }
 
 impl Plan {
+    /// The plan for an uncompressed output.
     pub fn new(limit: u64, workers: usize) -> Result<Plan> {
-        Plan::from_pool(limit.saturating_sub(BASE_RSS) as usize, limit, workers, 0)
+        Plan::for_output(limit, workers, None)
+    }
+
+    /// The plan for an output compressed as BGZF at `bgzf_level` (None: not compressed):
+    /// each slot then also holds its output compressed, and each worker a compressor.
+    pub fn for_output(limit: u64, workers: usize, bgzf_level: Option<u32>) -> Result<Plan> {
+        let pool = limit.saturating_sub(BASE_RSS) as usize;
+        Plan::from_pool(pool, limit, workers, 0, bgzf_level)
     }
 
     /// The same plan with `decoder_bytes` set aside for the input's decoder: chunks shrink to
@@ -68,19 +84,48 @@ impl Plan {
                 ..self
             });
         }
-        Plan::from_pool(self.pool, self.limit, self.workers, decoder_bytes)
+        Plan::from_pool(
+            self.pool,
+            self.limit,
+            self.workers,
+            decoder_bytes,
+            self.bgzf_level,
+        )
     }
 
-    fn from_pool(pool: usize, limit: u64, workers: usize, decoder_bytes: usize) -> Result<Plan> {
+    fn from_pool(
+        pool: usize,
+        limit: u64,
+        workers: usize,
+        decoder_bytes: usize,
+        bgzf_level: Option<u32>,
+    ) -> Result<Plan> {
         let workers = workers.max(1);
         let window = 2 * workers + 2;
         let contig_bytes = (pool / 16).max(256 << 10);
-        let misc = decompress_bytes(workers) + decoder_bytes + (64 << 10);
+        let compressor_bytes = bgzf_level.map_or(0, |l| (workers + 1) * bgzf::compressor_bytes(l));
+        // A compressed output takes at most its plain size and 1/16 more (in 16ths of a
+        // chunk's byte), and 64 KiB of room (in `misc`).
+        let packed = if bgzf_level.is_some() {
+            OUT_FACTOR * 16 + 1
+        } else {
+            0
+        };
+        let packed_room = if bgzf_level.is_some() {
+            (window + 1) * (64 << 10)
+        } else {
+            0
+        };
+        let misc = decompress_bytes(workers)
+            + decoder_bytes
+            + (64 << 10)
+            + compressor_bytes
+            + packed_room;
         let run = std::mem::size_of::<Run>();
-        // Per slot: input + output + runs. The writer keeps one spare output for the rest of a
-        // chunk whose rows did not fit, and to regroup contigs.
-        let per_chunk_byte = |n: usize| n * (1 + OUT_FACTOR) * 16 + n * run;
-        let spare_per_byte = OUT_FACTOR * 16 + run;
+        // Per slot: input + output (+ compressed output) + runs. The writer keeps one spare
+        // output for the rest of a chunk whose rows did not fit, and to regroup contigs.
+        let per_chunk_byte = |n: usize| n * ((1 + OUT_FACTOR) * 16 + packed) + n * run;
+        let spare_per_byte = OUT_FACTOR * 16 + packed + run;
         let avail = pool.saturating_sub(contig_bytes + misc);
         let chunk = avail * 16 / (per_chunk_byte(window) + spare_per_byte);
         let chunk = (chunk.min(MAX_CHUNK)) & !4095;
@@ -101,17 +146,21 @@ impl Plan {
                 format_size(need as u64 + (1 << 20)),
             )));
         }
+        let out_cap = chunk * OUT_FACTOR;
         Ok(Plan {
             limit,
             workers,
             window,
             chunk,
-            out_cap: chunk * OUT_FACTOR,
+            out_cap,
+            packed_cap: bgzf_level.map_or(0, |_| bgzf::bound(out_cap)),
+            compressor_bytes,
             runs_cap: chunk / RUN_EVERY,
             contig_bytes,
             pool,
             decoder_bytes,
             fixed_chunk: false,
+            bgzf_level,
         })
     }
 
@@ -125,11 +174,14 @@ impl Plan {
             window: 2 * workers + 2,
             chunk,
             out_cap: chunk * OUT_FACTOR,
+            packed_cap: 0,
+            compressor_bytes: 0,
             runs_cap: (chunk / RUN_EVERY).max(1),
             contig_bytes: 1 << 20,
             pool: 0,
             decoder_bytes: 0,
             fixed_chunk: true,
+            bgzf_level: None,
         };
         plan.pool = plan.slot_bytes() * (plan.window + 1)
             + plan.contig_bytes
@@ -145,9 +197,19 @@ impl Plan {
         self.workers
     }
 
+    /// The same plan for an output compressed as BGZF at `level` (tests and benchmarks).
+    pub fn with_bgzf(mut self, level: u32) -> Plan {
+        self.bgzf_level = Some(level);
+        self.packed_cap = bgzf::bound(self.out_cap);
+        self.compressor_bytes = (self.workers + 1) * bgzf::compressor_bytes(level);
+        self.pool += (self.window + 1) * self.packed_cap + self.compressor_bytes;
+        self.limit = self.pool as u64 + BASE_RSS;
+        self
+    }
+
     /// Bytes one chunk slot holds.
     pub fn slot_bytes(&self) -> usize {
-        self.chunk + self.out_cap + self.runs_cap * std::mem::size_of::<Run>()
+        self.chunk + self.out_cap + self.packed_cap + self.runs_cap * std::mem::size_of::<Run>()
     }
 }
 
@@ -158,14 +220,18 @@ mod tests {
     #[test]
     fn every_buffer_fits_in_the_pool() {
         for limit in [24u64 << 20, 32 << 20, 64 << 20, 256 << 20, 4 << 30] {
-            for workers in [1, 2, 4, 16] {
-                let Ok(p) = Plan::new(limit, workers) else {
+            for (workers, level) in [1, 2, 4, 16]
+                .into_iter()
+                .flat_map(|w| [(w, None), (w, Some(1)), (w, Some(12))])
+            {
+                let Ok(p) = Plan::for_output(limit, workers, level) else {
                     continue;
                 };
                 let spare = p.slot_bytes() - p.chunk;
                 let used = p.slot_bytes() * p.window
                     + spare
                     + p.contig_bytes
+                    + p.compressor_bytes
                     + decompress_bytes(p.inflaters());
                 assert!(used <= p.pool, "{limit} {workers}: {used} > {}", p.pool);
                 assert!(p.chunk >= MIN_CHUNK && p.chunk <= MAX_CHUNK);
@@ -175,6 +241,7 @@ mod tests {
                 let used = d.slot_bytes() * d.window
                     + (d.slot_bytes() - d.chunk)
                     + d.contig_bytes
+                    + d.compressor_bytes
                     + decompress_bytes(d.inflaters())
                     + d.decoder_bytes;
                 assert!(used <= d.pool, "{limit} {workers} with a decoder");

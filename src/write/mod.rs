@@ -2,9 +2,14 @@
 //! order), in a temporary file that becomes the output only when the input is done.
 
 pub mod assemble;
+pub mod bgzf;
 pub mod contigs;
 pub mod output;
+pub mod vcf;
 
+use std::io::Seek;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use crate::budget::Grant;
@@ -19,6 +24,8 @@ pub struct GroupedWriter {
     header_len: u64,
     rows_bytes: u64,
     contigs: ContigTable,
+    /// For VCF: each contig's last record's POS, which the next must not be below.
+    last_pos: Option<Vec<u64>>,
 }
 
 /// Why a chunk could not be written.
@@ -26,8 +33,26 @@ pub struct GroupedWriter {
 pub enum WriteError {
     /// A new contig did not fit the memory set aside for contig names.
     TooManyContigs(String),
+    /// A VCF record's POS is below its contig's previous record's (`before`); its run of
+    /// lines starts at `run_start` in the input.
+    Unsorted {
+        run_start: usize,
+        contig: Vec<u8>,
+        before: u64,
+    },
     Io(Error),
 }
+
+/// What finishing an output takes besides its rows.
+pub struct Ending<'a> {
+    /// The BGZF level the rows were compressed at (None: plain text).
+    pub bgzf_level: Option<u32>,
+    /// For VCF, the header made from the contigs seen, put before the rows at the end.
+    pub header_last: Option<&'a MakeHeader<'a>>,
+}
+
+/// Makes a header from the contigs seen.
+pub type MakeHeader<'a> = dyn Fn(&ContigTable) -> Result<Vec<u8>> + 'a;
 
 /// How the output came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +73,7 @@ impl GroupedWriter {
             header_len: header.len() as u64,
             rows_bytes: 0,
             contigs: ContigTable::new(contigs),
+            last_pos: None,
         })
     }
 
@@ -65,19 +91,22 @@ impl GroupedWriter {
             header_len,
             rows_bytes: spool_len - header_len,
             contigs,
+            last_pos: None,
         }
     }
 
-    /// Appends a converted chunk: `out` holds its rows, `runs` its contig stretches, whose
-    /// names are ranges of `input`. Returns true if the input moved on to another contig.
+    /// Appends a converted chunk: `out` holds its rows, `stored` the bytes that go into the
+    /// spool (`out` itself, or `out` compressed), `runs` its contig stretches, whose names
+    /// are ranges of `input`. Returns true if the input moved on to another contig.
     pub fn write_chunk(
         &mut self,
         input: &[u8],
         out: &[u8],
+        stored: &[u8],
         runs: &[Run],
     ) -> Result<bool, WriteError> {
-        self.spool.write_all(out).map_err(WriteError::Io)?;
-        self.rows_bytes += out.len() as u64;
+        self.spool.write_all(stored).map_err(WriteError::Io)?;
+        self.rows_bytes += stored.len() as u64;
         let mut left = false;
         for (i, run) in runs.iter().enumerate() {
             let end = runs.get(i + 1).map_or(out.len(), |r| r.out_start as usize);
@@ -87,8 +116,34 @@ impl GroupedWriter {
                 .observe(name, (end - run.out_start as usize) as u64)
                 .map_err(WriteError::TooManyContigs)?;
             left |= seen.left.is_some();
+            if let Some(last_pos) = &mut self.last_pos {
+                let rows = &out[run.out_start as usize..end];
+                if rows.is_empty() {
+                    continue;
+                }
+                let last_row = memchr::memrchr(b'\n', &rows[..rows.len() - 1]).map_or(0, |i| i + 1);
+                let pos = |r: &[u8]| crate::convert::vcf::record_pos(r).unwrap_or(0);
+                let id = seen.id as usize;
+                if last_pos.len() <= id {
+                    last_pos.resize(id + 1, 0);
+                }
+                if pos(rows) < last_pos[id] {
+                    return Err(WriteError::Unsorted {
+                        run_start: run.contig.0 as usize,
+                        contig: name.to_vec(),
+                        before: last_pos[id],
+                    });
+                }
+                last_pos[id] = pos(&rows[last_row..]);
+            }
         }
         Ok(left)
+    }
+
+    /// Checks that the rows (VCF records) of each contig come in POS order across chunks
+    /// (within a chunk the conversion checks). A resumed writer checks from its checkpoint on.
+    pub fn check_positions(&mut self) {
+        self.last_pos = Some(Vec::new());
     }
 
     pub fn contigs(&self) -> &ContigTable {
@@ -109,39 +164,114 @@ impl GroupedWriter {
         self.spool.sync()
     }
 
-    /// Finishes the output, unpublished: the spool itself when the contigs came in one
-    /// stretch each, else a regrouped copy made by `grouped()`, using `buf`, whose capacity
-    /// (reserved from the budget, at least the longest row) is filled only then. Setting
-    /// `stop` abandons the regrouping.
+    /// Finishes the output, unpublished. The spool itself when the contigs came in one
+    /// stretch each and the header is already at its head; else a copy made by `grouped()`:
+    /// the header (for VCF, made now from the contigs), then the rows, regrouped by contig
+    /// if they came interleaved. BGZF output ends with the end-of-file block.
+    ///
+    /// `buf` and `packed` (capacities reserved from the budget; `buf` holds at least the
+    /// longest row) are used only here. Interleaved BGZF rows are inflated, regrouped as
+    /// plain text in an unnamed temporary file beside the output, and compressed again: the
+    /// workers' blocks mix contigs, and a block cannot be cut.
     pub fn finish(
-        self,
+        mut self,
+        ending: &Ending<'_>,
         buf: &mut Vec<u8>,
+        packed: &mut Vec<u8>,
         grouped: impl FnOnce() -> Result<TempOutput>,
         stop: &AtomicBool,
     ) -> Result<(TempOutput, Written)> {
-        let written = Written {
+        let mut written = Written {
             bytes: self.spool_len(),
             contigs: self.contigs.len(),
             regrouped: !self.contigs.contiguous(),
         };
-        if self.contigs.contiguous() {
+        let eof: &[u8] = if ending.bgzf_level.is_some() {
+            &bgzf::EOF
+        } else {
+            b""
+        };
+        if self.contigs.contiguous() && ending.header_last.is_none() {
+            self.spool.write_all(eof)?;
+            written.bytes += eof.len() as u64;
             return Ok((self.spool, written));
         }
-        let out = grouped()?;
-        buf.clear();
-        buf.resize(buf.capacity(), 0);
-        assemble::regroup(
-            self.spool.file(),
-            out.file(),
-            self.header_len,
-            &self.contigs,
-            buf,
-            stop,
-        )
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::Interrupted => Error::stopped(),
-            _ => Error::io(out.path(), "regroup contigs into", e),
-        })?;
+        let mut out = grouped()?;
+        let head = match ending.header_last {
+            Some(make) => {
+                let text = make(&self.contigs)?;
+                match ending.bgzf_level {
+                    Some(level) => bgzf::compress_to_vec(level, &text),
+                    None => text,
+                }
+            }
+            None => {
+                let mut head = vec![0u8; self.header_len as usize];
+                self.spool
+                    .file()
+                    .read_exact_at(&mut head, 0)
+                    .map_err(|e| Error::io(self.spool.path(), "read", e))?;
+                head
+            }
+        };
+        out.write_all(&head)?;
+        let rows = || assemble::ReadFrom::new(self.spool.file(), self.header_len);
+        let regroup_err = |path: PathBuf| {
+            move |e: std::io::Error| match e.kind() {
+                std::io::ErrorKind::Interrupted => Error::stopped(),
+                _ => Error::io(path.clone(), "regroup contigs into", e),
+            }
+        };
+        let body = if self.contigs.contiguous() {
+            // File to file: std's copy is copy_file_range, in the kernel.
+            let mut src = self.spool.file();
+            src.seek(std::io::SeekFrom::Start(self.header_len))
+                .and_then(|_| std::io::copy(&mut src, &mut out.file()))
+                .map_err(|e| Error::io(out.path(), "write", e))?
+        } else if let Some(level) = ending.bgzf_level {
+            // Beside the output; an unnamed output (for stdout) names the folder it is in.
+            let at = out.path();
+            let dir = match at.parent() {
+                _ if at.is_dir() => at,
+                Some(d) if d.is_dir() => d.to_path_buf(),
+                _ => std::env::temp_dir(),
+            };
+            let plain = tempfile::tempfile_in(&dir)
+                .map_err(|e| Error::io(&dir, "create a temporary file in", e))?;
+            buf.clear();
+            buf.resize(buf.capacity(), 0);
+            let total = assemble::regroup(
+                &mut noodles_bgzf::io::Reader::new(rows()),
+                &plain,
+                0,
+                &self.contigs,
+                buf,
+                stop,
+            )
+            .map_err(regroup_err(dir.clone()))?;
+            assemble::compress_file(&plain, &mut out, level, buf, packed, stop)
+                .map_err(regroup_err(out.path()))?;
+            total
+        } else {
+            buf.clear();
+            buf.resize(buf.capacity(), 0);
+            assemble::regroup(
+                &mut rows(),
+                out.file(),
+                head.len() as u64,
+                &self.contigs,
+                buf,
+                stop,
+            )
+            .map_err(regroup_err(out.path()))?
+        };
+        let _ = body;
+        out.write_all(eof)?;
+        written.bytes = out
+            .file()
+            .metadata()
+            .map_err(|e| Error::io(out.path(), "stat", e))?
+            .len();
         Ok((out, written))
     }
 }

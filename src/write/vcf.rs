@@ -1,0 +1,128 @@
+//! The VCF header, written once the contigs are known (VCF 4.2, section 1.4): the records
+//! are spooled first, and the header is put before them when the output is finished.
+
+use std::path::Path;
+
+use super::contigs::ContigTable;
+
+/// The header for `samples` (the pairs' names) and the contigs seen, in first-appearance
+/// order; with `fai` (a FASTA index), each contig line carries its length, and a contig
+/// the index does not list is an error. The error is a sentence for a bad-input message.
+pub fn header(
+    samples: &[String],
+    contigs: &ContigTable,
+    fai: Option<&Path>,
+) -> Result<Vec<u8>, String> {
+    let lengths = match fai {
+        Some(path) => Some(read_fai(path)?),
+        None => None,
+    };
+    let mut h = String::from("##fileformat=VCFv4.2\n");
+    h.push_str(concat!(
+        "##source=hapflow ",
+        env!("CARGO_PKG_VERSION"),
+        "\n"
+    ));
+    for id in 0..contigs.len() as u32 {
+        let name = String::from_utf8_lossy(contigs.name(id));
+        if !valid_contig_id(contigs.name(id)) {
+            return Err(format!(
+                "contig {name:?} cannot be a VCF contig ID (VCF 4.2 allows no whitespace, commas, angle brackets or '=' in one)"
+            ));
+        }
+        match &lengths {
+            Some(l) => match l.iter().find(|(n, _)| n.as_bytes() == contigs.name(id)) {
+                Some((_, len)) => h.push_str(&format!("##contig=<ID={name},length={len}>\n")),
+                None => {
+                    return Err(format!(
+                        "contig {name:?} is not in the FASTA index given with --fai"
+                    ))
+                }
+            },
+            None => h.push_str(&format!("##contig=<ID={name}>\n")),
+        }
+    }
+    h.push_str("##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Phased genotype: the pair's two haplotype alleles, first|second\">\n");
+    h.push_str("##FORMAT=<ID=PS,Number=1,Type=Integer,Description=\"Phase set: the matrix phases each contig as one block, named 1\">\n");
+    h.push_str("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT");
+    for s in samples {
+        h.push('\t');
+        h.push_str(s);
+    }
+    h.push('\n');
+    Ok(h.into_bytes())
+}
+
+/// VCF 4.2's contig ID: `[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*`.
+fn valid_contig_id(name: &[u8]) -> bool {
+    let ok = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&+./:;?@^_|~-*=".contains(&b);
+    match name {
+        [first, rest @ ..] => {
+            ok(*first) && !matches!(first, b'*' | b'=') && rest.iter().all(|&b| ok(b))
+        }
+        [] => false,
+    }
+}
+
+/// Names and lengths from a FASTA index (`samtools faidx`: NAME, LENGTH, OFFSET, ...).
+fn read_fai(path: &Path) -> Result<Vec<(String, u64)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the FASTA index {}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(i, l)| {
+            let mut f = l.split('\t');
+            match (f.next(), f.next().and_then(|n| n.parse().ok())) {
+                (Some(name), Some(len)) => Ok((name.to_string(), len)),
+                _ => Err(format!(
+                    "{} line {}: not a FASTA index line (NAME, LENGTH, ...)",
+                    path.display(),
+                    i + 1
+                )),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::Budget;
+
+    #[test]
+    fn the_header_lists_contigs_formats_and_samples() {
+        let b = Budget::new(1 << 20);
+        let mut t = ContigTable::new(b.reserve(4096, "t").unwrap());
+        t.observe(b"chr2", 1).unwrap();
+        t.observe(b"chr1", 1).unwrap();
+        let h = String::from_utf8(header(&["s1".into(), "s2".into()], &t, None).unwrap()).unwrap();
+        assert!(h.starts_with("##fileformat=VCFv4.2\n##source=hapflow "));
+        assert!(h.contains("##contig=<ID=chr2>\n##contig=<ID=chr1>\n"));
+        assert!(h.ends_with("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ts1\ts2\n"));
+        let dir = tempfile::tempdir().unwrap();
+        let fai = dir.path().join("r.fa.fai");
+        std::fs::write(&fai, "chr1\t100\t6\t60\t61\nchr2\t50\t200\t60\t61\n").unwrap();
+        let h = String::from_utf8(header(&[], &t, Some(&fai)).unwrap()).unwrap();
+        assert!(h.contains("##contig=<ID=chr2,length=50>\n##contig=<ID=chr1,length=100>\n"));
+        std::fs::write(&fai, "chr1\t100\t6\t60\t61\n").unwrap();
+        assert!(header(&[], &t, Some(&fai))
+            .unwrap_err()
+            .contains("\"chr2\" is not in the FASTA index"));
+    }
+
+    #[test]
+    fn contig_ids_follow_the_vcf_grammar() {
+        assert!(
+            valid_contig_id(b"chr1")
+                && valid_contig_id(b"HLA-A*01:01")
+                && valid_contig_id(b"scaffold_1|x")
+        );
+        assert!(
+            !valid_contig_id(b"a b")
+                && !valid_contig_id(b"a,b")
+                && !valid_contig_id(b"*x")
+                && !valid_contig_id(b"<x>")
+        );
+    }
+}
