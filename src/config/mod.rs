@@ -31,6 +31,7 @@ pub struct Config {
     pub daemon: DaemonConfig,
     #[serde(default)]
     pub alleles: AllelesConfig,
+    #[serde(default)]
     pub metrics: MetricsConfig,
     /// The pairs, one table per pair, in output order; empty means the built-in layout.
     #[serde(default, rename = "pair")]
