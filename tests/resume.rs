@@ -64,6 +64,7 @@ fn conversion<'a>(
         input,
         pairs,
         header_file: None,
+        alleles: &hapflow::convert::Alleles::DEFAULT,
         plan: Plan::with_chunk(chunk, 2),
         output,
     }

@@ -13,23 +13,28 @@ pub struct Alleles {
 
 impl Default for Alleles {
     fn default() -> Self {
-        Alleles::new(b"N", false)
+        Alleles::DEFAULT
     }
 }
 
 impl Alleles {
     /// `missing`: the bytes that mean "no call" (each an ASCII character); `uppercase`:
     /// upper-case REF and every allele before anything else.
-    pub fn new(missing: &[u8], uppercase: bool) -> Alleles {
+    pub const fn new(missing: &[u8], uppercase: bool) -> Alleles {
         let mut table = [false; 256];
-        for &b in missing {
-            table[b as usize] = true;
+        let mut i = 0;
+        while i < missing.len() {
+            table[missing[i] as usize] = true;
+            i += 1;
         }
         Alleles {
             missing: table,
             uppercase,
         }
     }
+
+    /// `N` as the only missing character, case kept: the reference's conversion.
+    pub const DEFAULT: Alleles = Alleles::new(b"N", false);
 
     /// True for the defaults, the only options the fast paths handle.
     pub fn is_default(&self) -> bool {

@@ -408,7 +408,7 @@ fn read_error(input: &Input, format: InputFormat, e: std::io::Error, line: u64, 
                     "xz -6",
                 ),
                 _ => (
-                    "zstd -19 and lower always fit",
+                    "zstd -19 and lower always fit; a window over 128 MiB (--long=28 and up) never does, as zstd itself refuses it without --memory",
                     "zstd -19, without --long or --ultra",
                 ),
             };

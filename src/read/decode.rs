@@ -17,7 +17,8 @@ pub struct GzipMembers<R: BufRead> {
 }
 
 enum Members<R> {
-    In(GzDecoder<R>),
+    /// Boxed: the decoder's state is large, and one per input.
+    In(Box<GzDecoder<R>>),
     Between(R),
     Done,
 }
@@ -25,7 +26,7 @@ enum Members<R> {
 impl<R: BufRead> GzipMembers<R> {
     pub fn new(inner: R) -> GzipMembers<R> {
         GzipMembers {
-            state: Members::In(GzDecoder::new(inner)),
+            state: Members::In(Box::new(GzDecoder::new(inner))),
         }
     }
 }
@@ -50,7 +51,7 @@ impl<R: BufRead> Read for GzipMembers<R> {
                     let next = inner.fill_buf()?;
                     match next.first() {
                         None => return Ok(0),
-                        Some(0x1f) => self.state = Members::In(GzDecoder::new(inner)),
+                        Some(0x1f) => self.state = Members::In(Box::new(GzDecoder::new(inner))),
                         Some(0) => {
                             let zeros = next.iter().take_while(|&&b| b == 0).count();
                             let all = zeros == next.len();

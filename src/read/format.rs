@@ -187,9 +187,16 @@ mod tests {
     #[test]
     fn decoder_caps_grow_with_the_pool_between_their_bounds() {
         let least = DecoderCaps::default();
-        assert_eq!((least.xz_memlimit, least.zstd_window_log_max), (9 << 20, 23));
+        assert_eq!(
+            (least.xz_memlimit, least.zstd_window_log_max),
+            (9 << 20, 23)
+        );
         let default_limit = DecoderCaps::for_pool(249 << 20);
-        assert_eq!(default_limit.xz_memlimit, 65 << 20, "xz -9 fits the default limit");
+        assert_eq!(
+            default_limit.xz_memlimit,
+            65 << 20,
+            "xz -9 fits the default limit"
+        );
         assert_eq!(default_limit.zstd_window_log_max, 26);
         let huge = DecoderCaps::for_pool(8 << 30);
         assert_eq!((huge.xz_memlimit, huge.zstd_window_log_max), (65 << 20, 27));

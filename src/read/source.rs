@@ -109,22 +109,15 @@ impl Source {
                 Source::from_reader_with(Box::new(file), total, inflaters, caps)
                     .map_err(|e| open_error(path, e))
             }
-            Input::Stdin => {
-                Source::from_reader_with(Box::new(io::stdin()), None, inflaters, caps)
-                    .map_err(|e| open_error(Path::new("<stdin>"), e))
-            }
+            Input::Stdin => Source::from_reader_with(Box::new(io::stdin()), None, inflaters, caps)
+                .map_err(|e| open_error(Path::new("<stdin>"), e)),
         }
     }
 
     /// Opens a file to be read from `skip` bytes of (decompressed) input on: a plain file is
     /// sought there, compressed input is decompressed and the first `skip` bytes dropped
     /// (re-read, but not re-converted). Used to resume from a checkpoint.
-    pub fn open_at(
-        path: &Path,
-        skip: u64,
-        inflaters: usize,
-        caps: DecoderCaps,
-    ) -> Result<Source> {
+    pub fn open_at(path: &Path, skip: u64, inflaters: usize, caps: DecoderCaps) -> Result<Source> {
         let mut source = Source::open(&Input::Path(path.to_path_buf()), inflaters, caps)?;
         if skip == 0 {
             return Ok(source);
