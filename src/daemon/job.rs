@@ -244,7 +244,7 @@ fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
     let output = files::free_output_name(
         &r.folders.outbox,
         files::output_stem(&job.input),
-        s.output.extension(),
+        s.conversion.output.extension(),
     );
     publish(r, s, job, output, from)
 }
@@ -551,7 +551,7 @@ fn publish(
                 output = files::free_output_name(
                     &r.folders.outbox,
                     files::output_stem(&job.input),
-                    s.output.extension(),
+                    s.conversion.output.extension(),
                 )
             }
         }
