@@ -106,7 +106,7 @@ fn bench_formats(c: &mut Criterion) {
         ("vcf", Format::Vcf),
     ] {
         let mut layout = Layout::resolve(&default_pairs(), None, 34).unwrap();
-        layout.set_output(format, b"N");
+        layout.set_output(format);
         let mut out = Vec::with_capacity(input.len() * 3);
         let mut runs = Vec::with_capacity(input.len() / 16);
         let mut scratch = Scratch::new(&layout);

@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::sync::atomic::AtomicBool;
 
+use hapflow::convert::Alleles;
 use hapflow::config::{ColumnRef, Format, OutputSettings, PairSpec};
 use hapflow::pipeline::{convert_with_plan, Job, Plan, Silent};
 use hapflow::read::Input;
@@ -177,9 +178,9 @@ proptest! {
             output_settings: OutputSettings {
                 format: Format::Vcf,
                 bgzf_level: c.bgzf.then_some(1),
-                missing: c.missing.as_bytes().to_vec(),
                 fai: None,
             },
+            alleles: Alleles::new(c.missing.as_bytes(), false),
             pairs,
             header_file: None,
             memory_limit: 0,

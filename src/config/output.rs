@@ -98,8 +98,6 @@ impl OutputConfig {
 pub struct OutputSettings {
     pub format: Format,
     pub bgzf_level: Option<u32>,
-    /// Characters that mean "no call" (`.` in a VCF genotype, never in ALT).
-    pub missing: Vec<u8>,
     /// A FASTA index (`.fai`) giving the VCF's contig names and lengths.
     pub fai: Option<PathBuf>,
 }
@@ -122,7 +120,6 @@ impl Default for OutputSettings {
         OutputSettings {
             format: Format::Table,
             bgzf_level: None,
-            missing: vec![b'N'],
             fai: None,
         }
     }
