@@ -43,7 +43,8 @@ pub fn fixed_line(rest: &[u8], contig: &[u8], columns: usize) -> Option<FixedLin
         return None;
     }
     let reference = *rest.get(q + 1)?;
-    if matches!(reference, b'\t' | b'\n' | b'\r' | 0) || not_one_allele(reference) {
+    // Not a field's end, nor a genotype or list separator: one bit test.
+    if reference < 128 && (NOT_A_REF >> reference) & 1 != 0 {
         return None;
     }
     let end = q + 2 + 2 * (columns - 3);
@@ -230,11 +231,10 @@ fn plain_tail(tail: &[u8]) -> bool {
         .all(|p| p[0] == b'\t' && !matches!(p[1], b'\t' | b'\n' | b'\r' | 0))
 }
 
-/// `/`, `|` and `,` separate the alleles of a genotype call or a list: never one allele.
-#[inline(always)]
-fn not_one_allele(b: u8) -> bool {
-    matches!(b, b'/' | b'|' | b',')
-}
+/// The bytes a one-byte REF of the fixed layout cannot be, as a bit set: NUL, tab, `\n`,
+/// `\r`, and the genotype and list separators `/`, `|` and `,`.
+const NOT_A_REF: u128 =
+    1 | (1 << b'\t') | (1 << b'\n') | (1 << b'\r') | (1 << b'/') | (1 << b'|') | (1 << b',');
 
 /// `/` (47) and `,` (44) in the first word of a 256-bit byte set, `|` (124) in the second.
 const SEPARATORS_LOW: u64 = (1 << b'/') | (1 << b',');
