@@ -43,7 +43,8 @@ pub fn fixed_line(rest: &[u8], contig: &[u8], columns: usize) -> Option<FixedLin
         return None;
     }
     let reference = *rest.get(q + 1)?;
-    if matches!(reference, b'\t' | b'\n' | b'\r' | 0) || not_one_allele(reference) {
+    // Not a field's end, nor a genotype or list separator: one bit test.
+    if reference < 128 && (NOT_A_REF >> reference) & 1 != 0 {
         return None;
     }
     let end = q + 2 + 2 * (columns - 3);
@@ -92,13 +93,7 @@ pub fn classify_tail(tail: &[u8], reference: u8) -> Tail {
     #[cfg(target_arch = "x86_64")]
     if tail.len() >= 16 {
         // SAFETY: SSE2 is part of x86-64; every load reads 16 bytes inside `tail`.
-        return match unsafe { sse2::classify(tail, reference) } {
-            // A genotype or list separator (never in an invariant tail: REF is not one) is
-            // looked for only in the variant rows, the few, so the invariant pass stays as
-            // short as it was; the general path reports it.
-            Tail::Variant if memchr::memchr3(b'/', b'|', b',', tail).is_some() => Tail::Other,
-            kind => kind,
-        };
+        return unsafe { sse2::classify(tail, reference) };
     }
     classify_scalar(tail, reference)
 }
@@ -228,20 +223,22 @@ fn invariant_tail(tail: &[u8], reference: u8) -> bool {
 }
 
 /// True if `tail` is `\tX` repeated with every `X` an ordinary byte: not a tab, a line
-/// ending or NUL (those make an empty or malformed field), nor `/`, `|` or `,` (not one
-/// allele); the general path reports those.
+/// ending or NUL (those make an empty or malformed field, which the general path reports).
+/// A `/`, `|` or `,` passes here; [`write_fixed_variant`] turns such a row down.
 #[inline]
 fn plain_tail(tail: &[u8]) -> bool {
-    tail.chunks_exact(2).all(|p| {
-        p[0] == b'\t' && !matches!(p[1], b'\t' | b'\n' | b'\r' | 0) && !not_one_allele(p[1])
-    })
+    tail.chunks_exact(2)
+        .all(|p| p[0] == b'\t' && !matches!(p[1], b'\t' | b'\n' | b'\r' | 0))
 }
 
-/// `/`, `|` and `,` separate the alleles of a genotype call or a list: never one allele.
-#[inline(always)]
-fn not_one_allele(b: u8) -> bool {
-    matches!(b, b'/' | b'|' | b',')
-}
+/// The bytes a one-byte REF of the fixed layout cannot be, as a bit set: NUL, tab, `\n`,
+/// `\r`, and the genotype and list separators `/`, `|` and `,`.
+const NOT_A_REF: u128 =
+    1 | (1 << b'\t') | (1 << b'\n') | (1 << b'\r') | (1 << b'/') | (1 << b'|') | (1 << b',');
+
+/// `/` (47) and `,` (44) in the first word of a 256-bit byte set, `|` (124) in the second.
+const SEPARATORS_LOW: u64 = (1 << b'/') | (1 << b',');
+const SEPARATORS_HIGH: u64 = 1 << (b'|' - 64);
 
 /// The pairs section of a row (`\tCHROM\tX|Y` per pair) for one contig, with the offsets of
 /// every `X` (each `Y` is two bytes further).
@@ -307,6 +304,12 @@ pub fn write_fixed_variant(
             }
         }
         None => tail.chunks_exact(2).for_each(|p| add(p[1])),
+    }
+    // A genotype or list separator is never one allele (nor N, nor REF: it is in the
+    // seen-set only as an ALT): the general path reports the row. Three bit tests, on the
+    // variant rows only, so the invariant pass is as short as before.
+    if seen[0] & SEPARATORS_LOW != 0 || seen[1] & SEPARATORS_HIGH != 0 {
+        return false;
     }
     template.for_contig(layout, contig);
     let prefix = &line[..=fixed.reference];
@@ -540,6 +543,31 @@ mod tests {
                     assert_eq!(fast.0, general.0 == RowOutcome::Written, "{alleles:?}");
                     assert_eq!(fast.1, general.1, "{alleles:?}");
                 }
+            }
+        }
+    }
+
+    /// A genotype or list separator anywhere in a fixed-layout variant row sends it to the
+    /// general path, which reports it.
+    #[test]
+    fn separators_are_turned_down_by_the_fast_writer() {
+        let layout = Layout::resolve(&default_pairs(), None, 34).unwrap();
+        let mut template = PairsTemplate::default();
+        for sep in ["/", "|", ","] {
+            for at in [0, 7, 30] {
+                let mut alleles = ["A"; 31];
+                alleles[(at + 3) % 31] = "C";
+                alleles[at] = sep;
+                let l = line("A", &alleles);
+                let f = fixed_line(&l, b"chr1", 34).unwrap();
+                let mut out = Vec::with_capacity(4096);
+                assert!(
+                    !write_fixed_variant(&layout, &l, &f, b"chr1", &mut template, &mut out, 4096),
+                    "{sep:?} at {at}"
+                );
+                assert!(out.is_empty());
+                let mut scratch = Scratch::new(&layout);
+                assert!(convert_line(&layout, &l, &mut scratch, &mut out, 4096).is_err());
             }
         }
     }
