@@ -5,8 +5,8 @@
 use std::io::Read;
 use std::sync::atomic::AtomicBool;
 
-use hapflow::convert::Alleles;
 use hapflow::config::{ColumnRef, Format, OutputSettings, PairSpec};
+use hapflow::convert::Alleles;
 use hapflow::pipeline::{convert_with_plan, Job, Plan, Silent};
 use hapflow::read::Input;
 use hapflow::write::Output;

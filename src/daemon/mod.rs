@@ -117,7 +117,12 @@ pub fn job_settings(c: &Config) -> Result<Settings> {
     let workers = c.worker_threads();
     let output = c.output.settings(None);
     let plan_for = |limit: u64| {
-        Plan::for_output(limit.checked_sub(DAEMON_RESERVE)?, workers, output.bgzf_level).ok()
+        Plan::for_output(
+            limit.checked_sub(DAEMON_RESERVE)?,
+            workers,
+            output.bgzf_level,
+        )
+        .ok()
     };
     let Some(mut plan) = plan_for(limit) else {
         // Quote the user's figure, and the smallest whole MiB that works (the daemon's own

@@ -394,7 +394,13 @@ fn too_long(plan: &Plan) -> String {
 /// A read that failed: for compressed input, bad input that names where the data ends
 /// (`line`, `byte` of the decompressed input: the same whatever the chunk size); else an
 /// I/O error.
-fn read_error(input: &Input, format: InputFormat, e: std::io::Error, line: u64, byte: u64) -> Error {
+fn read_error(
+    input: &Input,
+    format: InputFormat,
+    e: std::io::Error,
+    line: u64,
+    byte: u64,
+) -> Error {
     use std::io::ErrorKind::{InvalidData, InvalidInput, Other, UnexpectedEof};
     if format.is_compressed()
         && matches!(e.kind(), UnexpectedEof | InvalidData | InvalidInput | Other)

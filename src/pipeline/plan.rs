@@ -116,11 +116,8 @@ impl Plan {
         } else {
             0
         };
-        let misc = decompress_bytes(workers)
-            + decoder_bytes
-            + (64 << 10)
-            + compressor_bytes
-            + packed_room;
+        let misc =
+            decompress_bytes(workers) + decoder_bytes + (64 << 10) + compressor_bytes + packed_room;
         let run = std::mem::size_of::<Run>();
         // Per slot: input + output (+ compressed output) + runs. The writer keeps one spare
         // output for the rest of a chunk whose rows did not fit, and to regroup contigs.
