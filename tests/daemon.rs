@@ -802,6 +802,13 @@ fn status_says_starting_during_start_and_refuses_a_missing_state_folder() {
         .unwrap();
     let mut seen = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // Until the daemon has made its state folder, there is nothing to ask (and asking is
+    // an error: a missing state folder is refused, as checked below).
+    let state = root.path().join("state");
+    while !state.exists() {
+        assert!(std::time::Instant::now() < deadline, "no state folder");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     while seen.last().map(String::as_str) != Some("ready") {
         assert!(std::time::Instant::now() < deadline, "{seen:?}");
         let (code, stdout, stderr) = status(&[]);

@@ -116,7 +116,7 @@ fn case() -> impl Strategy<Value = Case> {
             any::<bool>(),
             prop::bool::weighted(0.3),
         )
-            .prop_map(|(rows, pairs, missing, chunk, bgzf, odd)| {
+            .prop_map(move |(rows, pairs, missing, chunk, bgzf, odd)| {
                 // POS rises by a step per contig; now and then it falls (bad input for VCF).
                 let mut last = [0u64; 3];
                 let lines = rows
@@ -142,6 +142,11 @@ fn case() -> impl Strategy<Value = Case> {
                         };
                         (format!("c{c}"), last[c], reference, alleles)
                     })
+                    .collect();
+                // A pair is two different columns (one column twice is refused at load).
+                let pairs = pairs
+                    .into_iter()
+                    .map(|(a, b)| (a, if a == b { 3 + (a - 2) % haplotypes } else { b }))
                     .collect();
                 Case {
                     lines,
