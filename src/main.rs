@@ -143,8 +143,9 @@ struct GenerateArgs {
     /// Use odd alleles too (AT, R, a, n, ., AN).
     #[arg(long)]
     odd_alleles: bool,
-    /// Haplotype columns per row.
-    #[arg(long, default_value_t = 31)]
+    /// Haplotype columns per row (at least 2).
+    #[arg(long, default_value_t = 31,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..))]
     haplotypes: usize,
     /// Compress as one gzip member.
     #[arg(long, conflicts_with = "bgzip")]

@@ -537,6 +537,49 @@ fn vcf_refuses_odd_alleles_and_unsorted_positions_by_line() {
         o.stderr
     );
     assert!(!out.exists());
+
+    // POS 0 (tabix warns "Coordinate <= 0") and a genotype in REF, on the one-letter fast
+    // path (after a row of the same contig) and on the general path (a first row): refused
+    // for VCF, by line, as the table refuses the genotype.
+    for (rows, line, cause) in [
+        (
+            "c\t1\tA\tA\tC\nc\t0\tA\tA\tC\n",
+            "line 3",
+            "POS 0 cannot be written in VCF",
+        ),
+        (
+            "c\t0\tA\tA\tC\n",
+            "line 2",
+            "POS 0 cannot be written in VCF",
+        ),
+        (
+            "c\t1\tA\tA\tC\nc\t2\tC/T\tN\tN\n",
+            "line 3",
+            "REF holds \"C/T\", a genotype",
+        ),
+    ] {
+        std::fs::write(&m, format!("CHROM\tPOS\tREF\ts1\ts2\n{rows}")).unwrap();
+        let o = convert(
+            &[
+                "-q",
+                "--config",
+                c,
+                "--format",
+                "vcf",
+                path(&m),
+                "-o",
+                path(&out),
+            ],
+            None,
+        );
+        assert_eq!(o.code, Some(2), "{rows:?}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(line) && o.stderr.contains(cause),
+            "{rows:?}: {}",
+            o.stderr
+        );
+        assert!(!out.exists());
+    }
 }
 
 /// The daemon writing VCF + BGZF, killed (-9) mid-file three times: the resumed job

@@ -272,13 +272,18 @@ impl Config {
         }
         self.output.check()?;
         for (i, pair) in self.pairs.iter().enumerate() {
-            if let Some(name) = &pair.name {
-                if name.is_empty() || name.contains(|c: char| c.is_whitespace()) {
-                    return Err(format!(
-                        "pair {}: name {name:?} must be non-empty text without spaces, tabs or line breaks (it names a VCF sample)",
-                        i + 1
-                    ));
-                }
+            // The name, given or made of the two labels, names a VCF sample and columns.
+            let name = pair.name();
+            if name.is_empty() || name.contains(|c: char| c.is_whitespace()) {
+                let whose = if pair.name.is_some() {
+                    "name"
+                } else {
+                    "name (its first label then its second; or set `name`)"
+                };
+                return Err(format!(
+                    "pair {}: {whose} {name:?} must be non-empty text without spaces, tabs or line breaks (it names a VCF sample)",
+                    i + 1
+                ));
             }
             for h in [&pair.first, &pair.second] {
                 if h.label.is_empty() || h.label.contains(['\t', '\n', '\r']) {
@@ -444,6 +449,14 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("without spaces"), "{err}");
+        let err = Config::parse(
+            "[[pair]]\nfirst = { label = \"a b\", column = 3 }\nsecond = { label = \"c\", column = 4 }",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("\"a bc\" must be") && err.contains("or set `name`"),
+            "{err}"
+        );
     }
 
     #[test]

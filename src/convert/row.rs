@@ -169,7 +169,7 @@ fn write_row(
 
 /// REF and every allele must be one allele: a `/`, `|` or `,` in one (a genotype call such
 /// as `A/T` or `G|A`, or a list) would make `_PG_al` or ALT ambiguous.
-fn check_alleles(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineError> {
+pub(super) fn check_alleles(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineError> {
     let Some(i) = memchr::memchr3(b'|', b'/', b',', &line[f[2]..]) else {
         return Ok(());
     };

@@ -14,7 +14,7 @@
 //!   chunks).
 
 use super::layout::Layout;
-use super::row::{check_fields, split_fields, LineError, RowOutcome, Scratch};
+use super::row::{check_alleles, check_fields, split_fields, LineError, RowOutcome, Scratch};
 
 /// The largest POS htslib reads (`hts_pos_t` in VCF is limited to 2^31 - 1).
 pub const MAX_POS: u64 = (1 << 31) - 1;
@@ -92,6 +92,8 @@ pub fn convert_line(
     let f = &s.fields;
     let field = |i: usize| &line[f[i]..f[i + 1] - 1];
     check_fields(layout, line, f)?;
+    // The same cells are refused whatever the format: a genotype or a list is not an allele.
+    check_alleles(layout, line, f)?;
     let missing = layout.missing();
     let v = &mut s.vcf;
 
@@ -159,6 +161,12 @@ pub fn convert_line(
     } else {
         Some(digits.iter().fold(0u64, |n, &d| n * 10 + (d - b'0') as u64)).filter(|&p| p <= MAX_POS)
     };
+    if pos == Some(0) {
+        return Err(LineError {
+            at: f[1],
+            what: "POS 0 cannot be written in VCF, whose positions start at 1".into(),
+        });
+    }
     let Some(pos) = pos else {
         return Err(LineError {
             at: f[1],
@@ -248,6 +256,10 @@ pub fn write_fixed(
     let pos = pos_text
         .iter()
         .fold(0u64, |n, &d| n * 10 + (d - b'0') as u64);
+    if pos == 0 {
+        // The general path says why POS 0 cannot be written.
+        return None;
+    }
     // Per upper-cased allele byte: its GT character, b'.' for missing, 0 for not seen yet.
     let mut code = [0u8; 256];
     code[reference as usize] = b'0';
@@ -427,8 +439,19 @@ mod tests {
         );
         let e = record(&l, &mut s, "c\t1\t-\tA\tA").unwrap_err();
         assert!(e.what.starts_with("REF \"-\""), "{}", e.what);
-        // A row that is no record is not checked.
+        // A row that is no record is not checked for VCF's alphabet...
         assert_eq!(record(&l, &mut s, "c\t2\tR\tR\tN").unwrap(), None);
+        // ...but a genotype or a list is refused whatever the format, record or not.
+        let e = record(&l, &mut s, "c\t3\tC/T\tN\tN").unwrap_err();
+        assert!(
+            e.what.contains("REF holds \"C/T\", a genotype"),
+            "{}",
+            e.what
+        );
+        // VCF positions start at 1.
+        let e = record(&l, &mut s, "c\t0\tA\tC\tA").unwrap_err();
+        assert_eq!(e.at, 2);
+        assert!(e.what.contains("POS 0"), "{}", e.what);
         // With `.` missing, it is a no-call.
         let l = layout(5, &[(3, 4)], b"N.");
         let mut s = Scratch::new(&l);
