@@ -304,3 +304,25 @@ fn a_full_disk_shows_as_paused_with_retries_until_space_returns() {
     );
     assert_eq!(d.terminate().status.code(), Some(0));
 }
+
+/// A metrics file inside the inbox would be taken as a matrix every time it is rewritten:
+/// `serve` refuses it at start, exit 2, naming it, before it creates anything.
+#[test]
+fn a_metrics_file_in_the_inbox_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hapflow.toml");
+    std::fs::write(
+        &config,
+        "[paths]\ninbox = \"q\"\noutbox = \"o\"\nfailed = \"f\"\nstate = \"s\"\n\
+         [metrics]\ntextfile = \"q/hapflow.prom\"\n",
+    )
+    .unwrap();
+    let o = run(hapflow().arg("serve").arg("--config").arg(&config), None);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("[metrics] textfile") && o.stderr.contains("inside the inbox"),
+        "{}",
+        o.stderr
+    );
+    assert!(!dir.path().join("s").exists(), "nothing is created");
+}

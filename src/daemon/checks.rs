@@ -66,7 +66,8 @@ fn normalize(path: &Path) -> PathBuf {
 /// The inbox, outbox, failed and state folders must be four different folders, none
 /// inside another: an outbox that is the inbox takes every output back as input, a failed
 /// folder that is the inbox loops one bad file forever, and a folder inside the inbox gets
-/// moved into `failed/` with the daemon's own store in it.
+/// moved into `failed/` with the daemon's own store in it. The metrics file must not be in
+/// the inbox either.
 pub fn check_folders(c: &Config) -> Result<()> {
     let p = &c.paths;
     let named = [
@@ -95,6 +96,18 @@ pub fn check_folders(c: &Config) -> Result<()> {
                  four different folders, none inside another",
                 a_path.display(),
                 b_path.display()
+            )));
+        }
+    }
+    // The metrics file is rewritten every few seconds: in the inbox, it would be taken as a
+    // matrix, again and again.
+    if let Some(textfile) = &c.metrics.textfile {
+        if normalize(textfile).starts_with(&resolved[0].2) {
+            return Err(Error::config(format!(
+                "[metrics] textfile ({}) is inside the inbox ({}): the daemon would take its \
+                 own metrics as a matrix; put it in node_exporter's textfile folder",
+                textfile.display(),
+                p.inbox.display()
             )));
         }
     }
@@ -178,6 +191,20 @@ mod tests {
                 assert!(text.contains(n), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn the_metrics_file_stays_out_of_the_inbox() {
+        let mut c = Config::default();
+        c.paths.inbox = "in".into();
+        c.metrics.textfile = Some("in/hapflow.prom".into());
+        let e = check_folders(&c).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e
+            .to_string()
+            .contains("[metrics] textfile (in/hapflow.prom) is inside the inbox"));
+        c.metrics.textfile = Some("./in/../metrics/hapflow.prom".into());
+        assert!(check_folders(&c).is_ok());
     }
 
     #[test]
