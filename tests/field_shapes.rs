@@ -296,11 +296,40 @@ fn refused_inputs() -> Vec<Refused> {
             says: &["this is a zip archive", "not a genome matrix"],
         },
         Refused {
+            name: "tar_gz",
+            bytes: gzip(&tar),
+            config: BY_INDEX,
+            line: 1,
+            says: &["once decompressed, this is a tar archive"],
+        },
+        Refused {
             name: "tar",
             bytes: tar,
             config: BY_INDEX,
             line: 1,
             says: &["this is a tar archive"],
+        },
+        // BCF and BAM are BGZF outside: named by what the blocks hold.
+        Refused {
+            name: "bcf",
+            bytes: bgzf(b"BCF\x02\x02\x00\x00\x00##fileformat=VCFv4.2\n"),
+            config: BY_INDEX,
+            line: 1,
+            says: &["once decompressed, this is a BCF file", "not a genome matrix"],
+        },
+        Refused {
+            name: "bam",
+            bytes: bgzf(b"BAM\x01\x00\x00\x00\x00"),
+            config: BY_INDEX,
+            line: 1,
+            says: &["once decompressed, this is a BAM file"],
+        },
+        Refused {
+            name: "gzip_twice",
+            bytes: gzip(&gzip(clean.as_bytes())),
+            config: BY_INDEX,
+            line: 1,
+            says: &["compressed twice", "gzip"],
         },
     ]
 }

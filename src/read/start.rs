@@ -8,6 +8,7 @@ use std::io;
 use memchr::{memchr, Memchr};
 
 use super::chunker::{Chunker, ReadError};
+use super::format::sniff;
 use super::header::header_line_names;
 
 /// UTF-8's byte-order mark, which Windows editors put before the first line.
@@ -118,6 +119,32 @@ pub fn read_start<R: io::Read>(
         filled = chunker
             .fill(buf, filled)
             .map_err(|e| read_failed(&start, buf, e))?;
+    }
+    // What a compression holds is recognised too: BAM and BCF are BGZF inside, a tar is
+    // often gzipped, and a file may have been compressed twice.
+    match sniff(&buf[..filled]) {
+        Err(name) => {
+            return Err(StartError::NotAMatrix {
+                line: 1,
+                byte: 0,
+                what: format!(
+                    "once decompressed, this is {name}, not a genome matrix: hapflow reads a \
+                     plain-text matrix, plain or compressed once (extract the matrix first)"
+                ),
+            })
+        }
+        Ok(inner) if inner.is_compressed() => {
+            return Err(StartError::NotAMatrix {
+                line: 1,
+                byte: 0,
+                what: format!(
+                    "once decompressed, this is {} data again: the file was compressed twice; \
+                     decompress it once and give hapflow the result",
+                    inner.name()
+                ),
+            })
+        }
+        Ok(_) => {}
     }
     let line_end =
         |buf: &[u8], from: usize, filled: usize, eof: bool| match memchr(b'\n', &buf[from..filled])
