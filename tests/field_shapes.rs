@@ -623,3 +623,29 @@ fn pairs_that_cannot_make_a_table_are_refused_before_any_work() {
         );
     }
 }
+
+/// An empty input (no byte, or blank lines only, plain or compressed) is a matrix without
+/// sites: a header-only table, exit 0, with a warning, whether the pairs name their columns
+/// by index or by header name (there is no header to look the names up in, and none is
+/// needed for a header-only table).
+#[test]
+fn an_empty_input_is_a_header_only_table_whatever_the_pairs_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = "contig\tpos\tref\talt\tab_PI\tab_PG_al\tcd_PI\tcd_PG_al\n";
+    for (name, bytes) in [
+        ("empty.txt", Vec::new()),
+        ("blank.txt", b"\n\n".to_vec()),
+        ("empty.gz", gzip(b"")),
+    ] {
+        for (pairs, config) in [("by_name", BY_NAME), ("by_index", BY_INDEX)] {
+            let o = converted(dir.path(), &format!("{pairs}_{name}"), &bytes, config, &[]);
+            assert_eq!(o.code, Some(0), "{pairs} {name}: {}", o.stderr);
+            assert_eq!(String::from_utf8_lossy(&o.stdout), want, "{pairs} {name}");
+            assert!(
+                o.stderr.contains("has no data line"),
+                "{pairs} {name}: {}",
+                o.stderr
+            );
+        }
+    }
+}

@@ -453,21 +453,42 @@ fn resolve_layout(
         (None, Some(file)) => Some(read_header_file(file)?),
         (None, None) => None,
     };
-    let columns = match (start.first_line_fields, &names) {
-        (Some(n), _) => n,
-        (None, Some(names)) => names.len(),
-        // No data and no names: any index-only layout will do for a header-only output.
-        (None, None) => conversion
-            .pairs
-            .iter()
-            .flat_map(|p| [&p.first.column, &p.second.column])
-            .map(|c| match c {
-                ColumnRef::Index(i) => i + 1,
-                ColumnRef::Name(_) => 0,
-            })
-            .max()
-            .unwrap_or(0)
-            .max(4),
+    let (names, columns) = match (start.first_line_fields, names) {
+        (Some(n), names) => (names, n),
+        (None, Some(names)) => {
+            let n = names.len();
+            (Some(names), n)
+        }
+        // No data and no names (an empty input): any layout will do for a header-only
+        // output. Columns named by the pairs get stand-in columns of their own, after the
+        // highest index a pair gives.
+        (None, None) => {
+            let refs = || {
+                conversion
+                    .pairs
+                    .iter()
+                    .flat_map(|p| [&p.first.column, &p.second.column])
+            };
+            let top = refs()
+                .map(|c| match c {
+                    ColumnRef::Index(i) => i + 1,
+                    ColumnRef::Name(_) => 0,
+                })
+                .max()
+                .unwrap_or(0)
+                .max(3);
+            let mut stand_in: Vec<String> = (0..top).map(|i| format!("\0{i}")).collect();
+            for c in refs() {
+                if let ColumnRef::Name(n) = c {
+                    if !stand_in.contains(n) {
+                        stand_in.push(n.clone());
+                    }
+                }
+            }
+            let n = stand_in.len().max(4);
+            let named = stand_in.len() > top;
+            (named.then_some(stand_in), n)
+        }
     };
     if let (Some(names), Some(n)) = (&names, start.first_line_fields) {
         if names.len() != n {
