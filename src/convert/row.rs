@@ -300,11 +300,13 @@ fn substitute(allele: &[u8], reference: &[u8], ref_for_n: &[u8], a: &Alleles, ou
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::{ColumnRef, PairSpec};
 
-    fn layout(columns: usize, pairs: &[(usize, usize)]) -> Layout {
+    /// A layout of `columns` fields whose pairs are `pairs` by index (labels `p<i>x`,
+    /// `p<i>y`), for the conversion paths' unit tests.
+    pub(in crate::convert) fn layout(columns: usize, pairs: &[(usize, usize)]) -> Layout {
         let specs: Vec<PairSpec> = pairs
             .iter()
             .enumerate()

@@ -361,23 +361,10 @@ pub fn record_pos(record: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ColumnRef, Format, PairSpec};
+    use crate::config::Format;
 
     fn layout(columns: usize, pairs: &[(usize, usize)], missing: &[u8]) -> Layout {
-        let specs: Vec<PairSpec> = pairs
-            .iter()
-            .enumerate()
-            .map(|(i, &(a, b))| {
-                PairSpec::new(
-                    format!("p{i}x"),
-                    ColumnRef::Index(a),
-                    format!("p{i}y"),
-                    ColumnRef::Index(b),
-                )
-            })
-            .collect();
-        let mut l = Layout::resolve(&specs, None, columns)
-            .unwrap()
+        let mut l = super::super::row::tests::layout(columns, pairs)
             .with_alleles(crate::convert::Alleles::new(missing, false));
         l.set_output(Format::Vcf);
         l
