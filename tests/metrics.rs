@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use helper::daemon::{drop_by_rename, names, Daemon};
-use helper::{generate, hapflow, run};
+use helper::{generate, hapflow, run, Mount};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -234,42 +234,12 @@ fn a_restarted_daemon_starts_its_counters_from_zero() {
     assert_eq!(d.terminate().status.code(), Some(0));
 }
 
-/// A tmpfs mounted for a test, unmounted when dropped.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(at.to_path_buf()))
-    }
-
-    fn resize(&self, size: &str) {
-        let ok = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "cannot resize the tmpfs");
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 /// A full outbox disk: the file shows the queue paused and the retries while it lasts, and
 /// the job done once the disk is grown.
 #[test]
 fn a_full_disk_shows_as_paused_with_retries_until_space_returns() {
     let root = tempfile::tempdir().unwrap();
-    let Some(outbox) = Tmpfs::mount(&root.path().join("outbox"), "2m") else {
+    let Some(outbox) = Mount::tmpfs(&root.path().join("outbox"), "2m") else {
         eprintln!("cannot mount a tmpfs here (needs root): skipping");
         return;
     };

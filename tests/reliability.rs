@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use helper::daemon::{drop_by_rename, names, Daemon};
-use helper::{convert_once, generate};
+use helper::{convert_once, generate, Mount};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -532,39 +532,6 @@ fn nothing_the_daemon_creates_is_world_writable() {
         "0666 less the umask, less others' write"
     );
     assert!(checked >= 4);
-}
-
-/// A tmpfs mounted for a test, unmounted when dropped.
-struct Mount(std::path::PathBuf);
-
-impl Mount {
-    fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Mount(at.to_path_buf()))
-    }
-
-    fn resize(&self, size: &str) {
-        let ok = std::process::Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
 }
 
 /// The outbox's disk fills up mid-file: the job pauses, says so in the status and the log,
