@@ -2,12 +2,11 @@
 //! workers hand the writer instead of a converted chunk, and the messages that name the line
 //! and byte of the input where it happened.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::convert::ChunkError;
 use crate::error::Error;
 use crate::read::format::Format as InputFormat;
-use crate::read::Input;
 
 use super::plan::Plan;
 
@@ -41,7 +40,8 @@ pub(super) fn too_long(plan: &Plan) -> String {
 /// (`line`, `byte` of the decompressed input: the same whatever the chunk size); else an
 /// I/O error.
 pub(super) fn read_error(
-    input: &Input,
+    name: &str,
+    io_path: &Path,
     format: InputFormat,
     e: std::io::Error,
     line: u64,
@@ -51,7 +51,7 @@ pub(super) fn read_error(
     if format.is_compressed()
         && matches!(e.kind(), UnexpectedEof | InvalidData | InvalidInput | Other)
     {
-        let name = format.name();
+        let stored = format.name();
         let text = e.to_string();
         let what = if text.to_lowercase().contains("memory") || text.contains("window") {
             let (fits, hint) = match format {
@@ -65,7 +65,7 @@ pub(super) fn read_error(
                 ),
             };
             format!(
-                "this {name} file needs more memory to decompress than this memory limit sets aside for it (a third of the limit; {fits}): raise --memory-limit, or recompress it with {hint} ({text})"
+                "this {stored} file needs more memory to decompress than this memory limit sets aside for it (a third of the limit; {fits}): raise --memory-limit, or recompress it with {hint} ({text})"
             )
         } else {
             let problem = if text.contains("follow the last gzip member") {
@@ -74,17 +74,13 @@ pub(super) fn read_error(
                 "is cut short or corrupt"
             };
             format!(
-                "the {name} input {problem}: the data ends here, after {} lines ({text})",
+                "the {stored} input {problem}: the data ends here, after {} lines ({text})",
                 line - 1
             )
         };
-        Error::bad_line(input.display_name(), line, byte, what)
+        Error::bad_line(name, line, byte, what)
     } else {
-        let path = match input {
-            Input::Path(p) => p.clone(),
-            Input::Stdin => PathBuf::from("<stdin>"),
-        };
-        Error::io(path, "read", e)
+        Error::io(io_path, "read", e)
     }
 }
 

@@ -10,41 +10,16 @@ mod errors;
 pub mod observer;
 pub mod plan;
 mod reader;
+mod request;
 mod run;
 mod slot;
 mod worker;
 mod writer;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-
-use crate::config::{OutputSettings, PairSpec};
-use crate::convert::Alleles;
-use crate::error::Result;
-use crate::read::Input;
-use crate::write::{Output, TempOutput};
-pub use observer::{Observer, Silent};
+use crate::write::TempOutput;
+pub use observer::{CheckpointHandle, CheckpointState, Observer, Silent};
 pub use plan::Plan;
-pub use run::run;
-
-/// One conversion for the command line: which input, which output, which pairs, under
-/// which limit.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub input: Input,
-    pub output: Output,
-    /// Format and compression of the output.
-    pub output_settings: OutputSettings,
-    pub pairs: Vec<PairSpec>,
-    /// Column names for an input without a header line.
-    pub header_file: Option<PathBuf>,
-    /// Ceiling on the process's peak resident memory, in bytes.
-    pub memory_limit: u64,
-    /// Worker threads (at least 1).
-    pub workers: usize,
-    /// How alleles are read (missing characters, upper-casing).
-    pub alleles: Alleles,
-}
+pub use request::Request;
 
 /// What a finished conversion did.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -82,18 +57,6 @@ pub struct Position {
     pub finished: bool,
 }
 
-/// What a conversion reads, and how it reads it.
-#[derive(Debug, Clone, Copy)]
-pub struct Conversion<'a> {
-    pub input: &'a Input,
-    pub pairs: &'a [PairSpec],
-    pub header_file: Option<&'a Path>,
-    pub alleles: &'a Alleles,
-    pub plan: Plan,
-    /// Format and compression of the output.
-    pub output: &'a OutputSettings,
-}
-
 /// Where a conversion starts.
 pub enum Start {
     /// From the beginning of the input, into this empty spool.
@@ -112,40 +75,4 @@ pub struct Checkpoint {
     pub contigs: Vec<(Vec<u8>, u64)>,
     pub current: Option<u32>,
     pub contiguous: bool,
-}
-
-/// Converts `job.input` into `job.output`, publishing it only when the whole input is
-/// converted. `stop` is polled between chunks; when it is set, the conversion ends with
-/// [`crate::ErrorKind::Stopped`] and publishes nothing.
-pub fn convert(job: &Job, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<Summary> {
-    let plan = Plan::for_output(
-        job.memory_limit,
-        job.workers,
-        job.output_settings.bgzf_level,
-    )?;
-    convert_with_plan(job, &plan, observer, stop)
-}
-
-/// [`convert`] with buffer sizes chosen by the caller rather than derived from
-/// `job.memory_limit` (which this ignores).
-pub fn convert_with_plan(
-    job: &Job,
-    plan: &Plan,
-    observer: &mut dyn Observer,
-    stop: &AtomicBool,
-) -> Result<Summary> {
-    let conversion = Conversion {
-        input: &job.input,
-        pairs: &job.pairs,
-        header_file: job.header_file.as_deref(),
-        alleles: &job.alleles,
-        plan: *plan,
-        output: &job.output_settings,
-    };
-    let spool = TempOutput::create(&job.output)?;
-    let (output, summary) = run(&conversion, Start::Fresh(spool), observer, stop, || {
-        TempOutput::create(&job.output)
-    })?;
-    output.publish()?;
-    Ok(summary)
 }

@@ -13,37 +13,39 @@ use crate::convert::layout::resolve_for_input;
 use crate::error::{Error, Result};
 use crate::read::format::DecoderCaps;
 use crate::read::start::{read_start, StartError};
-use crate::read::{Chunker, Input, Source};
+use crate::read::{Chunker, Source};
 use crate::write::bgzf::{self, Deflater};
 use crate::write::{ContigTable, Ending, GroupedWriter, TempOutput};
 
 use super::errors::{read_error, too_long};
-use super::observer::Observer;
+use super::observer::{CheckpointHandle, Observer};
 use super::reader::read_chunks;
+use super::request::Parts;
 use super::slot::{Chunk, Slot};
 use super::worker::convert_chunks;
 use super::writer::{write_in_order, WriteCtx};
-use super::{Conversion, Position, Start, Summary};
+use super::{Position, Start, Summary};
 
 /// Runs a conversion from `start` to its finished, unpublished output: the spool itself, or
 /// the regrouped copy `grouped()` gives when contigs were interleaved.
-pub fn run(
-    conversion: &Conversion<'_>,
+pub(super) fn run(
+    mut request: Parts,
     start: Start,
     observer: &mut dyn Observer,
     stop: &AtomicBool,
     grouped: impl FnOnce() -> Result<TempOutput>,
 ) -> Result<(TempOutput, Summary)> {
     let started = Instant::now();
-    let bgzf_level = conversion.output.bgzf_level;
+    let bgzf_level = request.output.bgzf_level;
     let plan = match bgzf_level {
-        Some(level) if conversion.plan.packed_cap == 0 => conversion.plan.with_bgzf(level),
-        _ => conversion.plan,
+        Some(level) if request.plan.packed_cap == 0 => request.plan.with_bgzf(level),
+        _ => request.plan,
     };
-    let name = conversion.input.display_name();
     // The input's first bytes say how it is stored, and so what its decoder needs.
     let caps = DecoderCaps::for_pool(plan.pool);
-    let source = Source::open(conversion.input, plan.inflaters(), caps)?;
+    let opened = request.open(plan.inflaters(), caps)?;
+    let name = opened.name.clone();
+    let source = opened.source;
     let stored = source.format;
     let plan = plan.with_decoder(caps.extra_bytes(stored))?;
     let budget = Budget::new(plan.pool);
@@ -69,13 +71,18 @@ pub fn run(
         }
         StartError::NotAMatrix { line, byte, what } => Error::bad_line(&name, line, byte, what),
         StartError::Read { error, line, byte } => {
-            read_error(conversion.input, stored, error, line, byte)
+            read_error(&name, &opened.io_path, stored, error, line, byte)
         }
     })?;
-    let mut layout = resolve_for_input(conversion.pairs, conversion.header_file, &begin, &name)?
-        .with_alleles(conversion.alleles.clone())
-        .with_repeated_header(begin.header_text.clone());
-    layout.set_output(conversion.output.format);
+    let mut layout = resolve_for_input(
+        &request.pairs,
+        request.header_file.as_deref(),
+        &begin,
+        &name,
+    )?
+    .with_alleles(request.alleles.clone())
+    .with_repeated_header(begin.header_text.clone());
+    layout.set_output(request.output.format);
     let header = match bgzf_level {
         Some(level) => bgzf::compress_to_vec(level, layout.header_line()),
         None => layout.header_line().to_vec(),
@@ -100,7 +107,7 @@ pub fn run(
             )
         }
         Start::Resume(cp) => {
-            let Input::Path(path) = conversion.input else {
+            let Some(path) = &opened.path else {
                 return Err(Error::config("only a file can be resumed"));
             };
             let table = ContigTable::restore(contig_grant, cp.contigs, cp.current, cp.contiguous)
@@ -144,7 +151,7 @@ pub fn run(
         drop((work_rx, done_tx));
         let mut ctx = WriteCtx {
             deflater: bgzf_level.map(Deflater::new),
-            input: conversion.input,
+            io_path: &opened.io_path,
             name: &name,
             plan: &plan,
             format: stored,
@@ -164,9 +171,9 @@ pub fn run(
     state.finished = true;
     state.left_contig = false;
     state.contigs = writer.contigs().len();
-    observer.written(&state, &mut writer)?;
+    observer.written(&state, &mut CheckpointHandle::new(&mut writer))?;
     let vcf_header = |contigs: &ContigTable| {
-        crate::write::vcf::header(layout.samples(), contigs, conversion.output.fai.as_deref())
+        crate::write::vcf::header(layout.samples(), contigs, request.output.fai.as_deref())
             .map_err(|e| Error::bad_input(&name, e))
     };
     let ending = Ending {

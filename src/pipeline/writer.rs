@@ -2,6 +2,7 @@
 //! reorder window (one place per slot), writes them, tells the observer, and returns each
 //! slot to the reader.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -9,12 +10,11 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::convert::{convert_chunk, ChunkOutput, Layout, Scratch};
 use crate::error::{Error, Result};
 use crate::read::format::Format as InputFormat;
-use crate::read::Input;
 use crate::write::bgzf::Deflater;
 use crate::write::{GroupedWriter, WriteError};
 
 use super::errors::{line_error, read_error, too_long, unsorted, Failure, ReadFailure};
-use super::observer::Observer;
+use super::observer::{CheckpointHandle, Observer};
 use super::plan::Plan;
 use super::slot::{Chunk, Slot};
 use super::Position;
@@ -23,7 +23,8 @@ use super::Position;
 pub(super) struct WriteCtx<'a> {
     /// Compresses what the writer converts itself, when the output is BGZF.
     pub(super) deflater: Option<Deflater>,
-    pub(super) input: &'a Input,
+    /// The path named in I/O errors.
+    pub(super) io_path: &'a Path,
     pub(super) name: &'a str,
     pub(super) plan: &'a Plan,
     pub(super) format: InputFormat,
@@ -87,7 +88,8 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
             // The data ends after the chunk's `len` bytes.
             let e = std::io::Error::new(e.kind(), e.to_string());
             return Err(read_error(
-                ctx.input,
+                ctx.name,
+                ctx.io_path,
                 ctx.format,
                 e,
                 state.lines + crate::convert::chunk::count_lines(input) + 1,
@@ -166,12 +168,14 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
     state.source_bytes = ctx.source_bytes.load(Ordering::Relaxed);
     state.contigs = ctx.writer.contigs().len();
     state.left_contig = left;
-    ctx.observer.written(state, ctx.writer)
+    ctx.observer
+        .written(state, &mut CheckpointHandle::new(ctx.writer))
 }
 
 /// Lets the observer checkpoint what is written, and ends the conversion as stopped.
 fn stopping(ctx: &mut WriteCtx<'_>, state: &mut Position) -> Result<()> {
     state.left_contig = false;
-    ctx.observer.stopping(state, ctx.writer)?;
+    ctx.observer
+        .stopping(state, &mut CheckpointHandle::new(ctx.writer))?;
     Err(Error::stopped())
 }

@@ -108,6 +108,17 @@ impl TempOutput {
         Ok(TempOutput { file, publish })
     }
 
+    /// A new empty unnamed file in the temporary folder, published by the caller
+    /// ([`TempOutput::publish_into`] a writer, for one).
+    pub fn unnamed() -> Result<TempOutput> {
+        let file = tempfile::tempfile()
+            .map_err(|e| Error::io(std::env::temp_dir(), "create a temporary file in", e))?;
+        Ok(TempOutput {
+            file: TempFile::Unnamed(file),
+            publish: Publish::Caller,
+        })
+    }
+
     /// A work file at `path`: created empty, or, with `keep`, opened and cut back to its
     /// first `keep` bytes (the part a checkpoint found durable).
     pub fn at(path: &Path, keep: Option<u64>) -> Result<TempOutput> {
@@ -221,6 +232,18 @@ impl TempOutput {
             )),
             _ => unreachable!("a named temporary file is renamed, an unnamed one copied"),
         }
+    }
+
+    /// Copies the whole file into `writer` and flushes it: how a table reaches a writer
+    /// that is not a file (the file itself is then dropped).
+    pub fn publish_into(self, writer: &mut dyn Write) -> Result<()> {
+        let mut f = self.file();
+        f.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(self.path(), "rewind the spool for", e))?;
+        io::copy(&mut f, writer)
+            .and_then(|_| writer.flush())
+            .map(drop)
+            .map_err(|e| Error::io("<writer>", "write", e))
     }
 }
 
