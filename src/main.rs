@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use hapflow::config::{self as cfg, ByteSize, Config, Format};
 use hapflow::daemon::{self, Overrides};
 use hapflow::generate::{generate, Compress, Shape};
-use hapflow::pipeline::{CheckpointHandle, Observer, Position, Request, Summary};
+use hapflow::pipeline::{CheckpointHandle, Observer, Progress, Request, Summary};
 use hapflow::read::Input;
 use hapflow::write::Output;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -346,7 +346,7 @@ impl Observer for Bar {
             bar.set_length(total);
         }
     }
-    fn written(&mut self, at: &Position, _: &mut CheckpointHandle<'_>) -> hapflow::Result<()> {
+    fn written(&mut self, at: &Progress, _: &mut CheckpointHandle<'_>) -> hapflow::Result<()> {
         if let Some(bar) = &self.0 {
             bar.set_position(at.source_bytes);
         }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use hapflow::config::{default_pairs, Format, OutputSettings};
 use hapflow::generate::{generate, Compress, Shape};
 use hapflow::pipeline::{
-    CheckpointHandle, CheckpointState, Observer, Plan, Position, Request, Silent, Start,
+    CheckpointHandle, CheckpointState, Observer, Plan, Progress, Request, Silent, StartFrom,
 };
 use hapflow::read::Input;
 use hapflow::write::TempOutput;
@@ -25,14 +25,14 @@ struct Checkpointer<'a> {
 }
 
 impl Checkpointer<'_> {
-    fn save(&mut self, at: &Position, out: &mut CheckpointHandle<'_>) {
+    fn save(&mut self, at: &Progress, out: &mut CheckpointHandle<'_>) {
         out.capture(at, &mut self.state).unwrap();
         self.saved = Some(self.state.clone());
     }
 }
 
 impl Observer for Checkpointer<'_> {
-    fn written(&mut self, at: &Position, out: &mut CheckpointHandle<'_>) -> hapflow::Result<()> {
+    fn written(&mut self, at: &Progress, out: &mut CheckpointHandle<'_>) -> hapflow::Result<()> {
         self.chunks += 1;
         if self.chunks == self.stop_after {
             self.save(at, out);
@@ -40,7 +40,7 @@ impl Observer for Checkpointer<'_> {
         }
         Ok(())
     }
-    fn stopping(&mut self, at: &Position, out: &mut CheckpointHandle<'_>) -> hapflow::Result<()> {
+    fn stopping(&mut self, at: &Progress, out: &mut CheckpointHandle<'_>) -> hapflow::Result<()> {
         // The reader may have been a chunk ahead: what was written since is durable too.
         self.save(at, out);
         Ok(())
@@ -85,7 +85,7 @@ fn uninterrupted(c: &Conversion<'_>, dir: &Path) -> Vec<u8> {
     let grouped = || TempOutput::at(&dir.join("whole.grouped"), None);
     let (out, _) = c
         .request()
-        .run(Start::Fresh(spool), &mut Silent, &never, grouped)
+        .run(StartFrom::Fresh(spool), &mut Silent, &never, grouped)
         .unwrap();
     std::fs::read(out.path()).unwrap()
 }
@@ -102,7 +102,7 @@ fn interrupted(c: &Conversion<'_>, dir: &Path, stop_after: u32) -> Vec<u8> {
         state: CheckpointState::default(),
     };
     let first = c.request().run(
-        Start::Fresh(TempOutput::at(&spool_path, None).unwrap()),
+        StartFrom::Fresh(TempOutput::at(&spool_path, None).unwrap()),
         &mut cp,
         &stop,
         grouped,
@@ -112,7 +112,7 @@ fn interrupted(c: &Conversion<'_>, dir: &Path, stop_after: u32) -> Vec<u8> {
         Err(e) => assert!(matches!(e.kind(), hapflow::ErrorKind::Stopped), "{e}"),
     }
     let saved = cp.saved.expect("a checkpoint before stopping");
-    let (position, spool_len) = (saved.position, saved.spool_len);
+    let (position, spool_len) = (saved.progress, saved.spool_len);
     // Bytes written after the checkpoint are garbage to a resume: prove it by adding some.
     std::fs::OpenOptions::new()
         .append(true)
@@ -123,7 +123,7 @@ fn interrupted(c: &Conversion<'_>, dir: &Path, stop_after: u32) -> Vec<u8> {
     let never = AtomicBool::new(false);
     let (out, summary) = c
         .request()
-        .run(Start::Resume(resume), &mut Silent, &never, grouped)
+        .run(StartFrom::Resume(resume), &mut Silent, &never, grouped)
         .unwrap();
     assert!(summary.input_bytes >= position.input_bytes);
     std::fs::read(out.path()).unwrap()

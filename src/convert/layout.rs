@@ -8,6 +8,16 @@ use crate::config::{ColumnRef, Format, PairSpec};
 use crate::error::Error;
 use crate::read::header::read_header_file;
 
+/// Suffix of a sample's phase block index column (`<sample>_PI`): the phase block the row's
+/// two haplotypes are phased within, which is the contig (a matrix is phased per contig).
+/// The name is the reference script's (`matrix_to_haplotype.py`) and phaseExtender's.
+pub const PHASE_BLOCK_INDEX: &str = "PI";
+
+/// Suffix of a sample's phased genotype alleles column (`<sample>_PG_al`): the pair's two
+/// alleles as `A|G`, first haplotype first, a missing allele written as REF. The name is
+/// the reference script's and phaseExtender's.
+pub const PHASED_GENOTYPE_ALLELES: &str = "PG_al";
+
 /// Everything the conversion needs to know about one input's columns.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -119,11 +129,14 @@ impl Layout {
                 return;
             }
         };
+        // phaseExtender joins sample and column with `:`, the reference script with `_`.
+        let sep = match format {
+            Format::PhaseExtender => ':',
+            _ => '_',
+        };
         for name in &self.samples {
-            let columns = match format {
-                Format::PhaseExtender => format!("\t{name}:PI\t{name}:PG_al"),
-                _ => format!("\t{name}_PI\t{name}_PG_al"),
-            };
+            let columns =
+                format!("\t{name}{sep}{PHASE_BLOCK_INDEX}\t{name}{sep}{PHASED_GENOTYPE_ALLELES}");
             self.header.extend_from_slice(columns.as_bytes());
         }
         self.header.push(b'\n');
@@ -207,7 +220,7 @@ impl Layout {
 pub fn resolve_for_input(
     pairs: &[PairSpec],
     header_file: Option<&Path>,
-    start: &crate::read::start::Start,
+    start: &crate::read::start::InputStart,
     name: &str,
 ) -> crate::error::Result<Layout> {
     let names = match (&start.header_line, header_file) {

@@ -23,7 +23,7 @@ use super::systemd::Systemd;
 use crate::config::OnSuccess;
 use crate::error::{Error, ErrorKind, Result};
 use crate::failpoints::hit as failpoint;
-use crate::pipeline::{Checkpoint, CheckpointHandle, Observer, Plan, Position, Request, Start};
+use crate::pipeline::{Checkpoint, CheckpointHandle, Observer, Plan, Progress, Request, StartFrom};
 use crate::read::Input;
 use crate::write::TempOutput;
 
@@ -152,12 +152,12 @@ fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
     let (spool_path, grouped_path) = work_files(&r.folders, job);
     let (start, journal) = match resume_point(r, s, job, &spool_path)? {
         Some((cp, journal)) => {
-            job.resumed_at_byte = Some(cp.position.input_bytes);
-            tracing::info!(job = job.id, input = %job.input, at_byte = cp.position.input_bytes, "resume");
+            job.resumed_at_byte = Some(cp.progress.input_bytes);
+            tracing::info!(job = job.id, input = %job.input, at_byte = cp.progress.input_bytes, "resume");
             job.state = JobState::Running;
             r.store.put_job(job)?;
             r.store.flush()?;
-            (Start::Resume(cp), journal)
+            (StartFrom::Resume(cp), journal)
         }
         None => {
             // The record forgets the checkpoint before its journal goes.
@@ -169,7 +169,7 @@ fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
             tracing::info!(job = job.id, input = %job.input, bytes = job.identity.size, "start");
             let spool = TempOutput::at(&spool_path, None)?;
             (
-                Start::Fresh(spool),
+                StartFrom::Fresh(spool),
                 Journal::fresh(&r.folders.state, job.id)?,
             )
         }
@@ -188,8 +188,8 @@ fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
         .output_settings(s.conversion.output.clone())
         .plan(s.plan);
     let spool = match &start {
-        Start::Fresh(t) => t.file(),
-        Start::Resume(cp) => cp.spool.file(),
+        StartFrom::Fresh(t) => t.file(),
+        StartFrom::Resume(cp) => cp.spool.file(),
     }
     .try_clone()
     .map_err(|e| Error::io(&spool_path, "open work file", e))?;
@@ -295,7 +295,7 @@ fn resume_point(
     let checkpoint = Checkpoint {
         spool,
         spool_len: cp.spool_len,
-        position: Position {
+        progress: Progress {
             source_bytes: cp.source_bytes,
             input_bytes: cp.input_bytes,
             lines: cp.lines,
@@ -335,7 +335,7 @@ struct Checkpointer<'a> {
 struct Pending {
     job: Job,
     journal: Durable,
-    at: Position,
+    at: Progress,
     contigs: usize,
     contigs_done: Vec<String>,
     contigs_done_count: usize,
@@ -352,7 +352,7 @@ impl Checkpointer<'_> {
         }
     }
 
-    fn save(&mut self, at: &Position, w: &mut CheckpointHandle<'_>, wait: bool) -> Result<()> {
+    fn save(&mut self, at: &Progress, w: &mut CheckpointHandle<'_>, wait: bool) -> Result<()> {
         self.failure()?;
         let (journal_at, journal) = self.journal.record(w.contigs_mut())?;
         let t = w.contigs();
@@ -485,7 +485,7 @@ fn commit(r: &Runner, spool: &std::fs::File, path: &Path, p: &Pending) -> Result
 }
 
 impl Observer for Checkpointer<'_> {
-    fn written(&mut self, at: &Position, w: &mut CheckpointHandle<'_>) -> Result<()> {
+    fn written(&mut self, at: &Progress, w: &mut CheckpointHandle<'_>) -> Result<()> {
         failpoint("chunk.written");
         self.r.systemd.alive();
         self.r
@@ -506,7 +506,7 @@ impl Observer for Checkpointer<'_> {
         self.failure()
     }
 
-    fn stopping(&mut self, at: &Position, w: &mut CheckpointHandle<'_>) -> Result<()> {
+    fn stopping(&mut self, at: &Progress, w: &mut CheckpointHandle<'_>) -> Result<()> {
         self.save(at, w, true)
     }
 }

@@ -42,7 +42,7 @@ pub struct Summary {
 /// Where a conversion is: after the last chunk written, everything before `input_bytes`
 /// is converted and in the writer's spool.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Position {
+pub struct Progress {
     /// Bytes read from the file or stdin (compressed bytes for gzip).
     pub source_bytes: u64,
     /// Bytes of (decompressed) input converted: a line boundary.
@@ -58,7 +58,7 @@ pub struct Position {
 }
 
 /// Where a conversion starts.
-pub enum Start {
+pub enum StartFrom {
     /// From the beginning of the input, into this empty spool.
     Fresh(TempOutput),
     /// From a checkpoint.
@@ -67,10 +67,10 @@ pub enum Start {
 
 /// Everything a conversion needs to carry on where a checkpoint left it.
 pub struct Checkpoint {
-    /// The spool, cut back to `position`'s bytes ([`TempOutput::at`]).
+    /// The spool, cut back to `progress`'s bytes ([`TempOutput::at`]).
     pub spool: TempOutput,
     pub spool_len: u64,
-    pub position: Position,
+    pub progress: Progress,
     /// Contig names in first-appearance order, with their output bytes.
     pub contigs: Vec<(Vec<u8>, u64)>,
     pub current: Option<u32>,

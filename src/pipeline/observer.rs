@@ -1,7 +1,7 @@
 //! What a running conversion tells its caller: where it is after every chunk written, with a
 //! handle on the output so far so a caller can make a checkpoint there.
 
-use super::{Checkpoint, Position};
+use super::{Checkpoint, Progress};
 use crate::error::Result;
 use crate::write::{ContigTable, GroupedWriter, TempOutput};
 
@@ -11,11 +11,11 @@ pub trait Observer {
     fn started(&mut self, _total_source_bytes: Option<u64>) {}
     /// A chunk has been written, or (with `at.finished`) the whole input has. An error
     /// stops the conversion.
-    fn written(&mut self, _at: &Position, _output: &mut CheckpointHandle<'_>) -> Result<()> {
+    fn written(&mut self, _at: &Progress, _output: &mut CheckpointHandle<'_>) -> Result<()> {
         Ok(())
     }
     /// The conversion is stopping on request; everything up to `at` has been written.
-    fn stopping(&mut self, _at: &Position, _output: &mut CheckpointHandle<'_>) -> Result<()> {
+    fn stopping(&mut self, _at: &Progress, _output: &mut CheckpointHandle<'_>) -> Result<()> {
         Ok(())
     }
 }
@@ -69,7 +69,7 @@ impl<'a> CheckpointHandle<'a> {
     /// # Errors
     ///
     /// An I/O error syncing the spool.
-    pub fn capture(&mut self, at: &Position, state: &mut CheckpointState) -> Result<()> {
+    pub fn capture(&mut self, at: &Progress, state: &mut CheckpointState) -> Result<()> {
         self.sync()?;
         let contigs = &mut state.contigs;
         self.writer.contigs_mut().take_changed(|id, name, bytes| {
@@ -80,7 +80,7 @@ impl<'a> CheckpointHandle<'a> {
             }
         });
         let t = self.writer.contigs();
-        state.position = *at;
+        state.progress = *at;
         state.spool_len = self.writer.spool_len();
         state.current = t.current();
         state.contiguous = t.contiguous();
@@ -94,7 +94,7 @@ impl<'a> CheckpointHandle<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckpointState {
     /// Where the conversion was.
-    pub position: Position,
+    pub progress: Progress,
     /// Bytes of the spool that belong to the checkpoint; anything after them is discarded
     /// on resume.
     pub spool_len: u64,
@@ -113,7 +113,7 @@ impl CheckpointState {
         Checkpoint {
             spool,
             spool_len: self.spool_len,
-            position: self.position,
+            progress: self.progress,
             contigs: self.contigs,
             current: self.current,
             contiguous: self.contiguous,

@@ -2,7 +2,7 @@
 //! allocator), the contig table, and the chunk slots that bound the pipeline.
 
 use crate::config::size::format_size;
-use crate::convert::Run;
+use crate::convert::ContigRun;
 use crate::error::{Error, Result};
 use crate::read::source::decompress_bytes;
 use crate::write::bgzf;
@@ -118,7 +118,7 @@ impl Plan {
         };
         let misc =
             decompress_bytes(workers) + decoder_bytes + (64 << 10) + compressor_bytes + packed_room;
-        let run = std::mem::size_of::<Run>();
+        let run = std::mem::size_of::<ContigRun>();
         // Per slot: input + output (+ compressed output) + runs. The writer keeps one spare
         // output for the rest of a chunk whose rows did not fit, and to regroup contigs.
         let per_chunk_byte = |n: usize| n * ((1 + OUT_FACTOR) * 16 + packed) + n * run;
@@ -206,7 +206,10 @@ impl Plan {
 
     /// Bytes one chunk slot holds.
     pub fn slot_bytes(&self) -> usize {
-        self.chunk + self.out_cap + self.packed_cap + self.runs_cap * std::mem::size_of::<Run>()
+        self.chunk
+            + self.out_cap
+            + self.packed_cap
+            + self.runs_cap * std::mem::size_of::<ContigRun>()
     }
 }
 

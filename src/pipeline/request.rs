@@ -17,7 +17,7 @@ use crate::write::{Output, TempOutput};
 
 use super::observer::Observer;
 use super::plan::Plan;
-use super::{Start, Summary};
+use super::{StartFrom, Summary};
 
 /// One conversion: where the matrix comes from, where the haplotype table goes, which pairs
 /// of haplotype columns become which samples, and under which memory limit.
@@ -179,7 +179,7 @@ impl Request {
             To::Output(target) => {
                 let spool = TempOutput::create(&target)?;
                 let (output, summary) =
-                    super::run::run(parts, Start::Fresh(spool), observer, stop, || {
+                    super::run::run(parts, StartFrom::Fresh(spool), observer, stop, || {
                         TempOutput::create(&target)
                     })?;
                 output.publish()?;
@@ -189,7 +189,7 @@ impl Request {
                 let spool = TempOutput::unnamed()?;
                 let (output, summary) = super::run::run(
                     parts,
-                    Start::Fresh(spool),
+                    StartFrom::Fresh(spool),
                     observer,
                     stop,
                     TempOutput::unnamed,
@@ -210,7 +210,7 @@ impl Request {
     /// the input is not a file, or the checkpoint's contigs do not fit.
     pub fn run(
         self,
-        start: Start,
+        start: StartFrom,
         observer: &mut dyn Observer,
         stop: &AtomicBool,
         grouped: impl FnOnce() -> Result<TempOutput>,

@@ -24,13 +24,13 @@ use super::request::Parts;
 use super::slot::{Chunk, Slot};
 use super::worker::convert_chunks;
 use super::writer::{write_in_order, WriteCtx};
-use super::{Position, Start, Summary};
+use super::{Progress, StartFrom, Summary};
 
 /// Runs a conversion from `start` to its finished, unpublished output: the spool itself, or
 /// the regrouped copy `grouped()` gives when contigs were interleaved.
 pub(super) fn run(
     mut request: Parts,
-    start: Start,
+    start: StartFrom,
     observer: &mut dyn Observer,
     stop: &AtomicBool,
     grouped: impl FnOnce() -> Result<TempOutput>,
@@ -89,14 +89,14 @@ pub(super) fn run(
     };
 
     let (mut writer, mut state, filled, start_byte, source_bytes) = match start {
-        Start::Fresh(spool) => {
+        StartFrom::Fresh(spool) => {
             let mut writer = GroupedWriter::create(spool, &header, contig_grant)?;
             if layout.format() == Format::Vcf {
                 writer.check_positions();
             }
-            let state = Position {
+            let state = Progress {
                 lines: begin.skipped_lines,
-                ..Position::default()
+                ..Progress::default()
             };
             (
                 writer,
@@ -106,7 +106,7 @@ pub(super) fn run(
                 source.source_bytes,
             )
         }
-        Start::Resume(cp) => {
+        StartFrom::Resume(cp) => {
             let Some(path) = &opened.path else {
                 return Err(Error::config("only a file can be resumed"));
             };
@@ -116,18 +116,18 @@ pub(super) fn run(
             if layout.format() == Format::Vcf {
                 writer.check_positions();
             }
-            let source = Source::open_at(path, cp.position.input_bytes, plan.inflaters(), caps)?;
+            let source = Source::open_at(path, cp.progress.input_bytes, plan.inflaters(), caps)?;
             chunker = Chunker::new(source.reader);
-            let state = Position {
+            let state = Progress {
                 left_contig: false,
                 finished: false,
-                ..cp.position
+                ..cp.progress
             };
             (
                 writer,
                 state,
                 0,
-                cp.position.input_bytes,
+                cp.progress.input_bytes,
                 source.source_bytes,
             )
         }

@@ -2,7 +2,7 @@
 //! input, output and contig-run buffers, reserved from the [`Budget`] once for the whole run.
 
 use crate::budget::{Budget, Grant};
-use crate::convert::{ChunkStats, Run};
+use crate::convert::{ChunkStats, ContigRun};
 use crate::error::Result;
 
 use super::errors::Failure;
@@ -14,7 +14,7 @@ pub(super) struct Slot {
     pub(super) out: Vec<u8>,
     /// `out` compressed as BGZF blocks, when the output is compressed.
     pub(super) packed: Vec<u8>,
-    pub(super) runs: Vec<Run>,
+    pub(super) runs: Vec<ContigRun>,
     _grant: Grant,
 }
 

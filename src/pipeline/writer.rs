@@ -17,7 +17,7 @@ use super::errors::{line_error, read_error, too_long, unsorted, Failure, ReadFai
 use super::observer::{CheckpointHandle, Observer};
 use super::plan::Plan;
 use super::slot::{Chunk, Slot};
-use super::Position;
+use super::Progress;
 
 /// What the writer works with, borrowed from the run for its length.
 pub(super) struct WriteCtx<'a> {
@@ -41,7 +41,7 @@ pub(super) struct WriteCtx<'a> {
 /// writes them, returning each slot to the reader.
 pub(super) fn write_in_order(
     ctx: &mut WriteCtx<'_>,
-    state: &mut Position,
+    state: &mut Progress,
     done: Receiver<Chunk>,
     free: Sender<Slot>,
 ) -> Result<()> {
@@ -67,7 +67,7 @@ pub(super) fn write_in_order(
     Ok(())
 }
 
-fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> Result<()> {
+fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Progress, chunk: &Chunk) -> Result<()> {
     let outcome = chunk.outcome.as_ref().expect("workers fill every outcome");
     let input = &chunk.slot.input[..chunk.len];
     let mut stats = match outcome {
@@ -173,7 +173,7 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
 }
 
 /// Lets the observer checkpoint what is written, and ends the conversion as stopped.
-fn stopping(ctx: &mut WriteCtx<'_>, state: &mut Position) -> Result<()> {
+fn stopping(ctx: &mut WriteCtx<'_>, state: &mut Progress) -> Result<()> {
     state.left_contig = false;
     ctx.observer
         .stopping(state, &mut CheckpointHandle::new(ctx.writer))?;

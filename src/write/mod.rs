@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use crate::budget::Grant;
-use crate::convert::Run;
+use crate::convert::ContigRun;
 use crate::error::{Error, Result};
 pub use contigs::ContigTable;
 pub use output::{Output, TempOutput};
@@ -103,7 +103,7 @@ impl GroupedWriter {
         input: &[u8],
         out: &[u8],
         stored: &[u8],
-        runs: &[Run],
+        runs: &[ContigRun],
     ) -> Result<bool, WriteError> {
         self.spool.write_all(stored).map_err(WriteError::Io)?;
         self.rows_bytes += stored.len() as u64;
