@@ -142,6 +142,7 @@ impl Layout {
         self.header.push(b'\n');
     }
 
+    /// The output format the header was built for ([`Layout::set_output`]).
     pub fn format(&self) -> Format {
         self.format
     }
@@ -176,6 +177,7 @@ impl Layout {
         self
     }
 
+    /// How alleles are read (missing characters, upper-casing).
     pub fn alleles(&self) -> &Alleles {
         &self.alleles
     }

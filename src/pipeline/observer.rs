@@ -3,7 +3,7 @@
 
 use super::{Checkpoint, Progress};
 use crate::error::Result;
-use crate::write::{ContigTable, GroupedWriter, TempOutput};
+use crate::write::{ContigBytes, ContigTable, GroupedWriter, TempOutput};
 
 /// Hears about a conversion as it goes; called from the writing thread, between chunks.
 pub trait Observer {
@@ -72,11 +72,14 @@ impl<'a> CheckpointHandle<'a> {
     pub fn capture(&mut self, at: &Progress, state: &mut CheckpointState) -> Result<()> {
         self.sync()?;
         let contigs = &mut state.contigs;
-        self.writer.contigs_mut().take_changed(|id, name, bytes| {
-            if id as usize == contigs.len() {
-                contigs.push((name.to_vec(), bytes));
+        self.writer.contigs_mut().take_changed(|c| {
+            if c.id as usize == contigs.len() {
+                contigs.push(ContigBytes {
+                    name: c.name.to_vec(),
+                    bytes: c.bytes,
+                });
             } else {
-                contigs[id as usize].1 = bytes;
+                contigs[c.id as usize].bytes = c.bytes;
             }
         });
         let t = self.writer.contigs();
@@ -99,7 +102,7 @@ pub struct CheckpointState {
     /// on resume.
     pub spool_len: u64,
     /// Contig names in first-appearance order, with their output bytes.
-    pub contigs: Vec<(Vec<u8>, u64)>,
+    pub contigs: Vec<ContigBytes>,
     /// The contig of the last run of rows written.
     pub current: Option<u32>,
     /// Every contig came in one stretch so far.

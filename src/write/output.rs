@@ -15,7 +15,10 @@ use crate::error::{Error, Result};
 /// Where the haplotype table is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
+    /// A file, replaced in one step when the conversion is done (or written into, when it
+    /// is a device or a FIFO).
     Path(PathBuf),
+    /// The process's standard output.
     Stdout,
 }
 
@@ -164,6 +167,7 @@ impl TempOutput {
         }
     }
 
+    /// The open file, positioned at its end for writing.
     pub fn file(&self) -> &File {
         match &self.file {
             TempFile::Named(t) => t.as_file(),
@@ -187,6 +191,7 @@ impl TempOutput {
             .map_err(|e| Error::io(self.path(), "sync", e))
     }
 
+    /// Appends `bytes`; an I/O error names the file.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
         let mut f = self.file();
         f.write_all(bytes)
