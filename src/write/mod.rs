@@ -16,7 +16,7 @@ use crate::budget::Grant;
 use crate::convert::ContigRun;
 use crate::error::{Error, Result};
 pub use contigs::{ChangedContig, ContigBytes, ContigTable};
-pub use output::{Output, TempOutput};
+pub use output::{AtomicOutput, Output, Spool, TempOutput};
 
 /// Takes converted chunks in input order and produces the grouped output.
 pub struct GroupedWriter {
