@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hapflow::config::default_pairs;
-use hapflow::convert::{convert_chunk, ChunkOutput, ChunkStats, Layout, Run, Scratch};
+use hapflow::convert::{convert_chunk, ChunkOutput, ChunkStats, ContigRun, Layout, Scratch};
 use hapflow::generate::{generate, Compress, Shape};
 
 fn chunk(variant_rate: f64) -> Vec<u8> {
@@ -24,7 +24,7 @@ fn convert_into(
     layout: &Layout,
     input: &[u8],
     out: &mut Vec<u8>,
-    runs: &mut Vec<Run>,
+    runs: &mut Vec<ContigRun>,
     scratch: &mut Scratch,
 ) -> ChunkStats {
     out.clear();

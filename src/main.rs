@@ -10,9 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use hapflow::config::{self as cfg, ByteSize, Config, Format};
 use hapflow::daemon::{self, Overrides};
 use hapflow::generate::{generate, Compress, Shape};
-use hapflow::pipeline::{self, Job, Observer, Position, Summary};
+use hapflow::pipeline::{CheckpointHandle, Observer, Progress, Request, Summary};
 use hapflow::read::Input;
-use hapflow::write::GroupedWriter;
 use hapflow::write::Output;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -233,20 +232,19 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
         Output::Stdout => None,
     });
     output_settings.fai = args.fai;
-    let job = Job {
-        input: Input::from_arg(&args.input),
-        output,
-        output_settings,
-        pairs: config.pairs(),
-        header_file: args.header.or(config.header_file.clone()),
-        memory_limit: args.memory_limit.unwrap_or(config.memory.limit).0,
-        workers: config.worker_threads(),
-        alleles: config.alleles.alleles(),
-    };
+    let request = Request::new(Input::from_arg(&args.input))
+        .output(output)
+        .output_settings(output_settings)
+        .pairs(config.pairs())
+        .header_file(args.header.or(config.header_file.clone()))
+        .memory_limit(args.memory_limit.unwrap_or(config.memory.limit).0)
+        .workers(config.worker_threads())
+        .alleles(config.alleles.alleles());
+    let input_name = request.input_name();
     let show = !args.quiet;
     let mut bar = Bar::new(show && std::io::stderr().is_terminal());
     let stop = AtomicBool::new(false);
-    let summary = pipeline::convert(&job, &mut bar, &stop)?;
+    let summary = request.convert(&mut bar, &stop)?;
     bar.finish();
     if show {
         eprintln!("{}", summary_line(&summary));
@@ -256,7 +254,7 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
         // rarely what was meant: say so even with --quiet.
         eprintln!(
             "hapflow: warning: {} has no data line; the output is only the header line",
-            job.input.display_name()
+            input_name
         );
     }
     Ok(())
@@ -348,7 +346,7 @@ impl Observer for Bar {
             bar.set_length(total);
         }
     }
-    fn written(&mut self, at: &Position, _: &mut GroupedWriter) -> hapflow::Result<()> {
+    fn written(&mut self, at: &Progress, _: &mut CheckpointHandle<'_>) -> hapflow::Result<()> {
         if let Some(bar) = &self.0 {
             bar.set_position(at.source_bytes);
         }

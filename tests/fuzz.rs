@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use hapflow::config::default_pairs;
 use hapflow::convert::{convert_chunk, ChunkOutput, Layout, Scratch};
 use hapflow::daemon::records::{decode, encode, ContigRecord, JobRecord};
-use hapflow::pipeline::{convert_with_plan, Job, Plan, Silent};
+use hapflow::pipeline::{Plan, Request, Silent};
 use hapflow::read::Input;
 use hapflow::write::Output;
 use proptest::prelude::*;
@@ -77,17 +77,11 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let (input, output) = (dir.path().join("m"), dir.path().join("o"));
         std::fs::write(&input, &bytes).unwrap();
-        let job = Job {
-            input: Input::Path(input),
-            output: Output::Path(output.clone()),
-            pairs: default_pairs(),
-            header_file: None,
-            output_settings: Default::default(),
-            memory_limit: 0,
-            workers: 2,
-            alleles: Default::default(),
-        };
-        match convert_with_plan(&job, &Plan::with_chunk(256, 2), &mut Silent, &AtomicBool::new(false)) {
+        let request = Request::new(Input::Path(input))
+            .output(Output::Path(output.clone()))
+            .pairs(default_pairs())
+            .plan(Plan::with_chunk(256, 2));
+        match request.convert(&mut Silent, &AtomicBool::new(false)) {
             Ok(_) => prop_assert!(output.exists()),
             Err(e) => {
                 prop_assert!(e.is_user_error(), "{}", e);

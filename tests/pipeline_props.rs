@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use hapflow::config::{ColumnRef, PairSpec};
 use hapflow::convert::Alleles;
-use hapflow::pipeline::{convert_with_plan, Job, Plan, Silent};
+use hapflow::pipeline::{Plan, Request, Silent};
 use hapflow::read::Input;
 use hapflow::write::Output;
 use proptest::prelude::*;
@@ -212,15 +212,10 @@ fn convert(c: &Case) -> String {
             )
         })
         .collect();
-    let job = Job {
-        input: Input::Path(input),
-        output: Output::Path(output.clone()),
-        pairs: specs,
-        header_file: None,
-        output_settings: Default::default(),
-        memory_limit: 0,
-        workers: c.workers,
-        alleles: Alleles::new(
+    let request = Request::new(Input::Path(input))
+        .output(Output::Path(output.clone()))
+        .pairs(specs)
+        .alleles(Alleles::new(
             c.options
                 .missing
                 .iter()
@@ -228,10 +223,11 @@ fn convert(c: &Case) -> String {
                 .collect::<Vec<u8>>()
                 .as_slice(),
             c.options.uppercase,
-        ),
-    };
-    let plan = Plan::with_chunk(c.chunk, c.workers);
-    convert_with_plan(&job, &plan, &mut Silent, &AtomicBool::new(false)).unwrap();
+        ))
+        .plan(Plan::with_chunk(c.chunk, c.workers));
+    request
+        .convert(&mut Silent, &AtomicBool::new(false))
+        .unwrap();
     std::fs::read_to_string(output).unwrap()
 }
 

@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use hapflow::config::{default_pairs, Format, OutputSettings};
 use hapflow::generate::{generate, Compress, Shape};
-use hapflow::pipeline::{self, Checkpoint, Conversion, Observer, Plan, Position, Start};
+use hapflow::pipeline::{
+    CheckpointHandle, CheckpointState, Observer, Plan, Progress, Request, Silent, StartFrom,
+};
 use hapflow::read::Input;
-use hapflow::write::{GroupedWriter, TempOutput};
+use hapflow::write::TempOutput;
 use proptest::prelude::*;
 
 /// Keeps what the daemon's checkpoint keeps, after `stop_after` chunks.
@@ -18,39 +20,48 @@ struct Checkpointer<'a> {
     stop_after: u32,
     chunks: u32,
     stop: &'a AtomicBool,
-    contigs: Vec<(Vec<u8>, u64)>,
-    saved: Option<(Position, u64, Option<u32>, bool)>,
+    saved: Option<CheckpointState>,
+    state: CheckpointState,
 }
 
 impl Checkpointer<'_> {
-    fn save(&mut self, at: &Position, w: &mut GroupedWriter) {
-        w.sync().unwrap();
-        let contigs = &mut self.contigs;
-        w.contigs_mut().take_changed(|id, name, bytes| {
-            if id as usize == contigs.len() {
-                contigs.push((name.to_vec(), bytes));
-            } else {
-                contigs[id as usize].1 = bytes;
-            }
-        });
-        let t = w.contigs();
-        self.saved = Some((*at, w.spool_len(), t.current(), t.contiguous()));
+    fn save(&mut self, at: &Progress, out: &mut CheckpointHandle<'_>) {
+        out.capture(at, &mut self.state).unwrap();
+        self.saved = Some(self.state.clone());
     }
 }
 
 impl Observer for Checkpointer<'_> {
-    fn written(&mut self, at: &Position, w: &mut GroupedWriter) -> hapflow::Result<()> {
+    fn written(&mut self, at: &Progress, out: &mut CheckpointHandle<'_>) -> hapflow::Result<()> {
         self.chunks += 1;
         if self.chunks == self.stop_after {
-            self.save(at, w);
+            self.save(at, out);
             self.stop.store(true, Ordering::Relaxed);
         }
         Ok(())
     }
-    fn stopping(&mut self, at: &Position, w: &mut GroupedWriter) -> hapflow::Result<()> {
+    fn stopping(&mut self, at: &Progress, out: &mut CheckpointHandle<'_>) -> hapflow::Result<()> {
         // The reader may have been a chunk ahead: what was written since is durable too.
-        self.save(at, w);
+        self.save(at, out);
         Ok(())
+    }
+}
+
+/// The same request each time it is asked for: a request is used up by its run.
+struct Conversion<'a> {
+    input: &'a Input,
+    pairs: &'a [hapflow::config::PairSpec],
+    chunk: usize,
+    output: &'a OutputSettings,
+}
+
+impl Conversion<'_> {
+    fn request(&self) -> Request {
+        Request::new(self.input.clone())
+            .pairs(self.pairs.to_vec())
+            .alleles(hapflow::convert::Alleles::DEFAULT)
+            .plan(Plan::with_chunk(self.chunk, 2))
+            .output_settings(self.output.clone())
     }
 }
 
@@ -63,9 +74,7 @@ fn conversion<'a>(
     Conversion {
         input,
         pairs,
-        header_file: None,
-        alleles: &hapflow::convert::Alleles::DEFAULT,
-        plan: Plan::with_chunk(chunk, 2),
+        chunk,
         output,
     }
 }
@@ -74,14 +83,10 @@ fn uninterrupted(c: &Conversion<'_>, dir: &Path) -> Vec<u8> {
     let spool = TempOutput::at(&dir.join("whole.part"), None).unwrap();
     let never = AtomicBool::new(false);
     let grouped = || TempOutput::at(&dir.join("whole.grouped"), None);
-    let (out, _) = pipeline::run(
-        c,
-        Start::Fresh(spool),
-        &mut pipeline::Silent,
-        &never,
-        grouped,
-    )
-    .unwrap();
+    let (out, _) = c
+        .request()
+        .run(StartFrom::Fresh(spool), &mut Silent, &never, grouped)
+        .unwrap();
     std::fs::read(out.path()).unwrap()
 }
 
@@ -93,12 +98,11 @@ fn interrupted(c: &Conversion<'_>, dir: &Path, stop_after: u32) -> Vec<u8> {
         stop_after,
         chunks: 0,
         stop: &stop,
-        contigs: Vec::new(),
         saved: None,
+        state: CheckpointState::default(),
     };
-    let first = pipeline::run(
-        c,
-        Start::Fresh(TempOutput::at(&spool_path, None).unwrap()),
+    let first = c.request().run(
+        StartFrom::Fresh(TempOutput::at(&spool_path, None).unwrap()),
         &mut cp,
         &stop,
         grouped,
@@ -107,31 +111,20 @@ fn interrupted(c: &Conversion<'_>, dir: &Path, stop_after: u32) -> Vec<u8> {
         Ok((out, _)) => return std::fs::read(out.path()).unwrap(), // finished before the stop
         Err(e) => assert!(matches!(e.kind(), hapflow::ErrorKind::Stopped), "{e}"),
     }
-    let (position, spool_len, current, contiguous) =
-        cp.saved.expect("a checkpoint before stopping");
+    let saved = cp.saved.expect("a checkpoint before stopping");
+    let (position, spool_len) = (saved.progress, saved.spool_len);
     // Bytes written after the checkpoint are garbage to a resume: prove it by adding some.
     std::fs::OpenOptions::new()
         .append(true)
         .open(&spool_path)
         .and_then(|mut f| std::io::Write::write_all(&mut f, b"torn row\tafter the checkpoint"))
         .unwrap();
-    let resume = Checkpoint {
-        spool: TempOutput::at(&spool_path, Some(spool_len)).unwrap(),
-        spool_len,
-        position,
-        contigs: cp.contigs,
-        current,
-        contiguous,
-    };
+    let resume = saved.resume_with(TempOutput::at(&spool_path, Some(spool_len)).unwrap());
     let never = AtomicBool::new(false);
-    let (out, summary) = pipeline::run(
-        c,
-        Start::Resume(resume),
-        &mut pipeline::Silent,
-        &never,
-        grouped,
-    )
-    .unwrap();
+    let (out, summary) = c
+        .request()
+        .run(StartFrom::Resume(resume), &mut Silent, &never, grouped)
+        .unwrap();
     assert!(summary.input_bytes >= position.input_bytes);
     std::fs::read(out.path()).unwrap()
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use hapflow::config::{ColumnRef, Format, OutputSettings, PairSpec};
 use hapflow::convert::Alleles;
-use hapflow::pipeline::{convert_with_plan, Job, Plan, Silent};
+use hapflow::pipeline::{Plan, Request, Silent};
 use hapflow::read::Input;
 use hapflow::write::Output;
 use proptest::prelude::*;
@@ -177,21 +177,17 @@ proptest! {
             .enumerate()
             .map(|(i, &(a, b))| PairSpec::new(format!("p{i}x"), ColumnRef::Index(a), format!("{i}y"), ColumnRef::Index(b)))
             .collect();
-        let job = Job {
-            input: Input::Path(input),
-            output: Output::Path(output.clone()),
-            output_settings: OutputSettings {
+        let request = Request::new(Input::Path(input))
+            .output(Output::Path(output.clone()))
+            .output_settings(OutputSettings {
                 format: Format::Vcf,
                 bgzf_level: c.bgzf.then_some(1),
                 fai: None,
-            },
-            alleles: Alleles::new(c.missing.as_bytes(), false),
-            pairs,
-            header_file: None,
-            memory_limit: 0,
-            workers: 2,
-        };
-        let got = convert_with_plan(&job, &Plan::with_chunk(c.chunk, 2), &mut Silent, &AtomicBool::new(false));
+            })
+            .alleles(Alleles::new(c.missing.as_bytes(), false))
+            .pairs(pairs)
+            .plan(Plan::with_chunk(c.chunk, 2));
+        let got = request.convert(&mut Silent, &AtomicBool::new(false));
         match model(&c.lines, &c.pairs, c.missing) {
             Ok(expected) => {
                 prop_assert!(got.is_ok(), "{}", got.unwrap_err());

@@ -12,7 +12,7 @@ use crate::config::Format;
 /// (the contig's name); the stretch's rows start at `out_start` in the output buffer and end
 /// where the next run starts (or at the end of the output).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Run {
+pub struct ContigRun {
     pub contig: (u32, u32),
     pub out_start: u32,
 }
@@ -21,7 +21,7 @@ pub struct Run {
 pub struct ChunkOutput<'a> {
     pub out: &'a mut Vec<u8>,
     pub out_cap: usize,
-    pub runs: &'a mut Vec<Run>,
+    pub runs: &'a mut Vec<ContigRun>,
     pub runs_cap: usize,
 }
 
@@ -155,7 +155,7 @@ pub fn convert_chunk(
             if runs.len() == runs_cap {
                 break;
             }
-            runs.push(Run {
+            runs.push(ContigRun {
                 contig,
                 out_start: out.len() as u32,
             });
@@ -222,7 +222,7 @@ mod tests {
         l: &Layout,
         chunk: &[u8],
         cap: usize,
-    ) -> (Result<ChunkStats, ChunkError>, Vec<u8>, Vec<Run>) {
+    ) -> (Result<ChunkStats, ChunkError>, Vec<u8>, Vec<ContigRun>) {
         let mut out = Vec::with_capacity(cap);
         let mut runs = Vec::with_capacity(16);
         let mut s = Scratch::new(l);

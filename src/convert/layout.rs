@@ -1,8 +1,22 @@
 //! The configured pairs resolved against one matrix: column indexes checked against the
 //! header (or the first line), and the output header line built once.
 
+use std::path::Path;
+
 use super::alleles::Alleles;
 use crate::config::{ColumnRef, Format, PairSpec};
+use crate::error::Error;
+use crate::read::header::read_header_file;
+
+/// Suffix of a sample's phase block index column (`<sample>_PI`): the phase block the row's
+/// two haplotypes are phased within, which is the contig (a matrix is phased per contig).
+/// The name is the reference script's (`matrix_to_haplotype.py`) and phaseExtender's.
+pub const PHASE_BLOCK_INDEX: &str = "PI";
+
+/// Suffix of a sample's phased genotype alleles column (`<sample>_PG_al`): the pair's two
+/// alleles as `A|G`, first haplotype first, a missing allele written as REF. The name is
+/// the reference script's and phaseExtender's.
+pub const PHASED_GENOTYPE_ALLELES: &str = "PG_al";
 
 /// Everything the conversion needs to know about one input's columns.
 #[derive(Debug, Clone)]
@@ -115,16 +129,20 @@ impl Layout {
                 return;
             }
         };
+        // phaseExtender joins sample and column with `:`, the reference script with `_`.
+        let sep = match format {
+            Format::PhaseExtender => ':',
+            _ => '_',
+        };
         for name in &self.samples {
-            let columns = match format {
-                Format::PhaseExtender => format!("\t{name}:PI\t{name}:PG_al"),
-                _ => format!("\t{name}_PI\t{name}_PG_al"),
-            };
+            let columns =
+                format!("\t{name}{sep}{PHASE_BLOCK_INDEX}\t{name}{sep}{PHASED_GENOTYPE_ALLELES}");
             self.header.extend_from_slice(columns.as_bytes());
         }
         self.header.push(b'\n');
     }
 
+    /// The output format the header was built for ([`Layout::set_output`]).
     pub fn format(&self) -> Format {
         self.format
     }
@@ -159,6 +177,7 @@ impl Layout {
         self
     }
 
+    /// How alleles are read (missing characters, upper-casing).
     pub fn alleles(&self) -> &Alleles {
         &self.alleles
     }
@@ -190,6 +209,89 @@ impl Layout {
             None => format!("column {index}"),
         }
     }
+}
+
+/// `pairs` resolved against what the start of the input `name` told (its header line, or
+/// else the names in `header_file`, and the fields of its first data line).
+///
+/// # Errors
+///
+/// Bad input naming the line that set the columns (the header line or the first data line)
+/// when a line's field count differs from the names' or a pair names a column the matrix
+/// does not have; an I/O error when `header_file` cannot be read.
+pub fn resolve_for_input(
+    pairs: &[PairSpec],
+    header_file: Option<&Path>,
+    start: &crate::read::start::InputStart,
+    name: &str,
+) -> crate::error::Result<Layout> {
+    let names = match (&start.header_line, header_file) {
+        (Some(names), _) => Some(names.clone()),
+        (None, Some(file)) => Some(read_header_file(file)?),
+        (None, None) => None,
+    };
+    let (names, columns) = match (start.first_line_fields, names) {
+        (Some(n), names) => (names, n),
+        (None, Some(names)) => {
+            let n = names.len();
+            (Some(names), n)
+        }
+        // No data and no names (an empty input): any layout will do for a header-only
+        // output. Columns named by the pairs get stand-in columns of their own, after the
+        // highest index a pair gives.
+        (None, None) => {
+            let refs = || {
+                pairs
+                    .iter()
+                    .flat_map(|p| [&p.first.column, &p.second.column])
+            };
+            let top = refs()
+                .map(|c| match c {
+                    ColumnRef::Index(i) => i + 1,
+                    ColumnRef::Name(_) => 0,
+                })
+                .max()
+                .unwrap_or(0)
+                .max(3);
+            let mut stand_in: Vec<String> = (0..top).map(|i| format!("\0{i}")).collect();
+            for c in refs() {
+                if let ColumnRef::Name(n) = c {
+                    if !stand_in.contains(n) {
+                        stand_in.push(n.clone());
+                    }
+                }
+            }
+            let n = stand_in.len().max(4);
+            let named = stand_in.len() > top;
+            (named.then_some(stand_in), n)
+        }
+    };
+    if let (Some(names), Some(n)) = (&names, start.first_line_fields) {
+        if names.len() != n {
+            let from = if start.header_line.is_some() {
+                "header line"
+            } else {
+                "header file"
+            };
+            return Err(Error::bad_line(
+                name,
+                start.skipped_lines + 1,
+                start.skipped_bytes,
+                format!("{n} fields, but the {from} has {}", names.len()),
+            ));
+        }
+    }
+    // A layout that does not fit is the fault of the line that set the columns: the header
+    // line, or the first data line (a header file has no line in the input).
+    Layout::resolve(pairs, names.as_deref(), columns).map_err(|e| {
+        match (&start.header_line, header_file, start.first_line_fields) {
+            (Some(_), _, _) => Error::bad_line(name, 1, 0, e),
+            (None, None, Some(_)) => {
+                Error::bad_line(name, start.skipped_lines + 1, start.skipped_bytes, e)
+            }
+            _ => Error::bad_input(name, e),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,6 @@ pub mod row;
 pub mod vcf;
 
 pub use alleles::Alleles;
-pub use chunk::{convert_chunk, ChunkError, ChunkOutput, ChunkStats, Run};
+pub use chunk::{convert_chunk, ChunkError, ChunkOutput, ChunkStats, ContigRun};
 pub use layout::Layout;
 pub use row::{convert_line, LineError, RowOutcome, Scratch};

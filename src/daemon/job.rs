@@ -23,9 +23,9 @@ use super::systemd::Systemd;
 use crate::config::OnSuccess;
 use crate::error::{Error, ErrorKind, Result};
 use crate::failpoints::hit as failpoint;
-use crate::pipeline::{self, Checkpoint, Conversion, Observer, Plan, Position, Start};
+use crate::pipeline::{Checkpoint, CheckpointHandle, Observer, Plan, Progress, Request, StartFrom};
 use crate::read::Input;
-use crate::write::{GroupedWriter, TempOutput};
+use crate::write::TempOutput;
 
 /// Input converted since the last checkpoint that calls for a new one.
 pub const CHECKPOINT_BYTES: u64 = 256 << 20;
@@ -152,12 +152,12 @@ fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
     let (spool_path, grouped_path) = work_files(&r.folders, job);
     let (start, journal) = match resume_point(r, s, job, &spool_path)? {
         Some((cp, journal)) => {
-            job.resumed_at_byte = Some(cp.position.input_bytes);
-            tracing::info!(job = job.id, input = %job.input, at_byte = cp.position.input_bytes, "resume");
+            job.resumed_at_byte = Some(cp.progress.input_bytes);
+            tracing::info!(job = job.id, input = %job.input, at_byte = cp.progress.input_bytes, "resume");
             job.state = JobState::Running;
             r.store.put_job(job)?;
             r.store.flush()?;
-            (Start::Resume(cp), journal)
+            (StartFrom::Resume(cp), journal)
         }
         None => {
             // The record forgets the checkpoint before its journal goes.
@@ -169,7 +169,7 @@ fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
             tracing::info!(job = job.id, input = %job.input, bytes = job.identity.size, "start");
             let spool = TempOutput::at(&spool_path, None)?;
             (
-                Start::Fresh(spool),
+                StartFrom::Fresh(spool),
                 Journal::fresh(&r.folders.state, job.id)?,
             )
         }
@@ -181,18 +181,15 @@ fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
     });
     r.systemd.status(&format!("converting {}", job.input));
 
-    let input = Input::Path(path.clone());
-    let conversion = Conversion {
-        input: &input,
-        pairs: &s.conversion.pairs,
-        header_file: s.conversion.header_file.as_deref(),
-        alleles: &s.conversion.alleles,
-        plan: s.plan,
-        output: &s.conversion.output,
-    };
+    let request = Request::new(Input::Path(path.clone()))
+        .pairs(s.conversion.pairs.clone())
+        .header_file(s.conversion.header_file.clone())
+        .alleles(s.conversion.alleles.clone())
+        .output_settings(s.conversion.output.clone())
+        .plan(s.plan);
     let spool = match &start {
-        Start::Fresh(t) => t.file(),
-        Start::Resume(cp) => cp.spool.file(),
+        StartFrom::Fresh(t) => t.file(),
+        StartFrom::Resume(cp) => cp.spool.file(),
     }
     .try_clone()
     .map_err(|e| Error::io(&spool_path, "open work file", e))?;
@@ -211,7 +208,7 @@ fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
             commits: tx,
             failed,
         };
-        pipeline::run(&conversion, start, &mut cp, &r.stop, || {
+        request.run(start, &mut cp, &r.stop, || {
             TempOutput::at(&grouped_path, None)
         })
     })?;
@@ -298,7 +295,7 @@ fn resume_point(
     let checkpoint = Checkpoint {
         spool,
         spool_len: cp.spool_len,
-        position: Position {
+        progress: Progress {
             source_bytes: cp.source_bytes,
             input_bytes: cp.input_bytes,
             lines: cp.lines,
@@ -338,7 +335,7 @@ struct Checkpointer<'a> {
 struct Pending {
     job: Job,
     journal: Durable,
-    at: Position,
+    at: Progress,
     contigs: usize,
     contigs_done: Vec<String>,
     contigs_done_count: usize,
@@ -355,7 +352,7 @@ impl Checkpointer<'_> {
         }
     }
 
-    fn save(&mut self, at: &Position, w: &mut GroupedWriter, wait: bool) -> Result<()> {
+    fn save(&mut self, at: &Progress, w: &mut CheckpointHandle<'_>, wait: bool) -> Result<()> {
         self.failure()?;
         let (journal_at, journal) = self.journal.record(w.contigs_mut())?;
         let t = w.contigs();
@@ -488,7 +485,7 @@ fn commit(r: &Runner, spool: &std::fs::File, path: &Path, p: &Pending) -> Result
 }
 
 impl Observer for Checkpointer<'_> {
-    fn written(&mut self, at: &Position, w: &mut GroupedWriter) -> Result<()> {
+    fn written(&mut self, at: &Progress, w: &mut CheckpointHandle<'_>) -> Result<()> {
         failpoint("chunk.written");
         self.r.systemd.alive();
         self.r
@@ -509,7 +506,7 @@ impl Observer for Checkpointer<'_> {
         self.failure()
     }
 
-    fn stopping(&mut self, at: &Position, w: &mut GroupedWriter) -> Result<()> {
+    fn stopping(&mut self, at: &Progress, w: &mut CheckpointHandle<'_>) -> Result<()> {
         self.save(at, w, true)
     }
 }

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::write::ContigTable;
+use crate::write::{ContigBytes, ContigTable};
 
 /// The first bytes of a journal file: format version 1.
 pub const MAGIC: &[u8; 8] = b"HFCJ\x01\0\0\0";
@@ -73,7 +73,7 @@ pub fn remove_job(state: &Path, job: u64) -> Result<()> {
 }
 
 /// Contig names in id order, each with its bytes of output.
-pub type Contigs = Vec<(Vec<u8>, u64)>;
+pub type Contigs = Vec<ContigBytes>;
 
 /// Where a checkpoint's contigs are: which file, and how many of its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,7 +244,7 @@ impl Journal {
                     out.flush()
                 })
                 .map_err(|e| Error::io(&next, "write", e))?;
-            table.take_changed(|_, _, _| ());
+            table.take_changed(|_| ());
             self.generation += 1;
             self.file = file;
             self.out = out;
@@ -255,9 +255,9 @@ impl Journal {
         } else {
             let mut result = Ok(0);
             let out = &mut self.out;
-            table.take_changed(|id, name, bytes| {
+            table.take_changed(|c| {
                 if let Ok(n) = result {
-                    result = entry(out, id, name, bytes).map(|m| n + m);
+                    result = entry(out, c.id, c.name, c.bytes).map(|m| n + m);
                 }
             });
             let n = result
@@ -297,7 +297,7 @@ pub fn names(state: &Path, job: u64, at: JournalAt, limit: usize) -> Vec<String>
         Ok(Some(contigs)) => contigs
             .into_iter()
             .take(limit)
-            .map(|(n, _)| String::from_utf8_lossy(&n).into_owned())
+            .map(|c| String::from_utf8_lossy(&c.name).into_owned())
             .collect(),
         _ => Vec::new(),
     }
@@ -337,10 +337,10 @@ fn read_entries(file: &File, len: u64) -> std::io::Result<Option<Contigs>> {
         r.read_exact(&mut name)?;
         left -= 16 + n;
         match (id as usize).cmp(&contigs.len()) {
-            std::cmp::Ordering::Less if contigs[id as usize].0 == name => {
-                contigs[id as usize].1 = bytes
+            std::cmp::Ordering::Less if contigs[id as usize].name == name => {
+                contigs[id as usize].bytes = bytes
             }
-            std::cmp::Ordering::Equal => contigs.push((name, bytes)),
+            std::cmp::Ordering::Equal => contigs.push(ContigBytes { name, bytes }),
             _ => return Ok(None),
         }
     }
@@ -367,7 +367,11 @@ mod tests {
         assert!(second.len > first.len);
 
         let (_, contigs) = Journal::resume(state.path(), 3, first).unwrap().unwrap();
-        assert_eq!(contigs, [(b"chr1".to_vec(), 10), (b"chr2".to_vec(), 5)]);
+        let contig = |name: &[u8], bytes| ContigBytes {
+            name: name.to_vec(),
+            bytes,
+        };
+        assert_eq!(contigs, [contig(b"chr1", 10), contig(b"chr2", 5)]);
         // Resuming from the first cut the second checkpoint's entries off.
         let cut = std::fs::metadata(path(state.path(), 3, 0)).unwrap().len();
         assert_eq!(cut, first.len);
@@ -402,7 +406,7 @@ mod tests {
         let (_, contigs) = Journal::resume(state.path(), 1, at).unwrap().unwrap();
         assert_eq!(contigs.len(), 1000);
         // Each contig has the sum 1 + 2 + ... + 400.
-        assert!(contigs.iter().all(|(_, b)| *b == 400 * 401 / 2));
+        assert!(contigs.iter().all(|c| c.bytes == 400 * 401 / 2));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! allocator), the contig table, and the chunk slots that bound the pipeline.
 
 use crate::config::size::format_size;
-use crate::convert::Run;
+use crate::convert::ContigRun;
 use crate::error::{Error, Result};
 use crate::read::source::decompress_bytes;
 use crate::write::bgzf;
@@ -25,21 +25,31 @@ pub const OUT_FACTOR: usize = 2;
 /// (a line of the 34-column layout takes at least 68).
 pub const RUN_EVERY: usize = 16;
 
+/// Chunks in flight for `workers` workers: one being converted and one waiting per worker,
+/// one being read and one being written.
+fn window(workers: usize) -> usize {
+    2 * workers + 2
+}
+
 /// The sizes the pipeline runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
+    /// The memory limit the plan divides, in bytes (peak resident memory of the process).
     pub limit: u64,
+    /// Worker threads converting chunks (at least 1).
     pub workers: usize,
     /// Chunks in flight at most: being read, converted, waiting to be written (the reorder
     /// window included).
     pub window: usize,
     /// Bytes of input per chunk, which is also the longest line accepted.
     pub chunk: usize,
+    /// Bytes of a chunk's output buffer: [`OUT_FACTOR`] times the chunk.
     pub out_cap: usize,
     /// Room for a chunk's output compressed as BGZF; 0 when the output is not compressed.
     pub packed_cap: usize,
     /// Bytes of the BGZF compressors' state (one per worker and one for the writer).
     pub compressor_bytes: usize,
+    /// Contig runs a chunk may record: one per [`RUN_EVERY`] bytes of input.
     pub runs_cap: usize,
     /// Bytes set aside for contig names.
     pub contig_bytes: usize,
@@ -101,7 +111,7 @@ impl Plan {
         bgzf_level: Option<u32>,
     ) -> Result<Plan> {
         let workers = workers.max(1);
-        let window = 2 * workers + 2;
+        let window = window(workers);
         let contig_bytes = (pool / 16).max(256 << 10);
         let compressor_bytes = bgzf_level.map_or(0, |l| (workers + 1) * bgzf::compressor_bytes(l));
         // A compressed output takes at most its plain size and 1/16 more (in 16ths of a
@@ -118,7 +128,7 @@ impl Plan {
         };
         let misc =
             decompress_bytes(workers) + decoder_bytes + (64 << 10) + compressor_bytes + packed_room;
-        let run = std::mem::size_of::<Run>();
+        let run = std::mem::size_of::<ContigRun>();
         // Per slot: input + output (+ compressed output) + runs. The writer keeps one spare
         // output for the rest of a chunk whose rows did not fit, and to regroup contigs.
         let per_chunk_byte = |n: usize| n * ((1 + OUT_FACTOR) * 16 + packed) + n * run;
@@ -168,7 +178,7 @@ impl Plan {
         let mut plan = Plan {
             limit: 0,
             workers,
-            window: 2 * workers + 2,
+            window: window(workers),
             chunk,
             out_cap: chunk * OUT_FACTOR,
             packed_cap: 0,
@@ -206,7 +216,10 @@ impl Plan {
 
     /// Bytes one chunk slot holds.
     pub fn slot_bytes(&self) -> usize {
-        self.chunk + self.out_cap + self.packed_cap + self.runs_cap * std::mem::size_of::<Run>()
+        self.chunk
+            + self.out_cap
+            + self.packed_cap
+            + self.runs_cap * std::mem::size_of::<ContigRun>()
     }
 }
 

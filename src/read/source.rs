@@ -76,7 +76,8 @@ impl From<io::Error> for OpenError {
     }
 }
 
-fn open_error(name: &Path, e: OpenError) -> Error {
+/// The error for an input `name` that cannot be opened as a matrix.
+pub(crate) fn open_error(name: &Path, e: OpenError) -> Error {
     match e {
         OpenError::Io(e) => Error::io(name, "read", e),
         OpenError::Refused(what) => Error::bad_line(

@@ -17,7 +17,7 @@ pub const BOM: &[u8] = b"\xef\xbb\xbf";
 /// What the start of the input told us. The buffer's first `filled` bytes are data lines
 /// (the header line, and blank lines before the first data line, are gone).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Start {
+pub struct InputStart {
     /// Names from the header line, if the input has one (`bcftools query -H` decorations
     /// removed).
     pub header_line: Option<Vec<String>>,
@@ -94,8 +94,8 @@ fn space_separated(line: &[u8]) -> Option<String> {
 pub fn read_start<R: io::Read>(
     chunker: &mut Chunker<R>,
     buf: &mut [u8],
-) -> Result<Start, StartError> {
-    let mut start = Start {
+) -> Result<InputStart, StartError> {
+    let mut start = InputStart {
         header_line: None,
         header_text: None,
         first_line_fields: None,
@@ -104,7 +104,7 @@ pub fn read_start<R: io::Read>(
         skipped_lines: 0,
     };
     // Where the data ends when a read fails: counted from the buffer's start.
-    let read_failed = |start: &Start, buf: &[u8], e: ReadError| StartError::Read {
+    let read_failed = |start: &InputStart, buf: &[u8], e: ReadError| StartError::Read {
         line: start.skipped_lines + Memchr::new(b'\n', &buf[..e.filled]).count() as u64 + 1,
         byte: start.skipped_bytes + e.filled as u64,
         error: e.error,
@@ -153,11 +153,11 @@ pub fn read_start<R: io::Read>(
             None if eof && from < filled => Some((filled, filled)),
             None => None,
         };
-    let too_long = |start: &Start, at: usize| StartError::LineTooLong {
+    let too_long = |start: &InputStart, at: usize| StartError::LineTooLong {
         line: start.skipped_lines + 1,
         byte: start.skipped_bytes + at as u64,
     };
-    let bad = |start: &Start, at: usize, what: String| StartError::NotAMatrix {
+    let bad = |start: &InputStart, at: usize, what: String| StartError::NotAMatrix {
         line: start.skipped_lines + 1,
         byte: start.skipped_bytes + at as u64,
         what,
@@ -256,7 +256,7 @@ mod tests {
         assert!(start(b"c 1\t1\tA\tC A\n", 64).0.is_ok());
     }
 
-    fn start(input: &[u8], cap: usize) -> (Result<Start, StartError>, Vec<u8>) {
+    fn start(input: &[u8], cap: usize) -> (Result<InputStart, StartError>, Vec<u8>) {
         let mut buf = vec![0u8; cap];
         let mut c = Chunker::new(input);
         let r = read_start(&mut c, &mut buf);

@@ -20,6 +20,7 @@ pub struct ReadFrom<'a> {
 }
 
 impl<'a> ReadFrom<'a> {
+    /// Reads `file` from byte `at` on, without moving its cursor (`pread`).
     pub fn new(file: &'a File, at: u64) -> ReadFrom<'a> {
         ReadFrom { file, at }
     }

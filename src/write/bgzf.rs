@@ -57,6 +57,7 @@ impl Deflater {
         Deflater { compressor, level }
     }
 
+    /// The compression level (0: stored blocks).
     pub fn level(&self) -> u32 {
         self.level
     }

@@ -5,6 +5,29 @@ use std::collections::HashMap;
 
 use crate::budget::Grant;
 
+/// A contig as a checkpoint keeps it: its name and the bytes its rows take in the output
+/// so far. A list of them in id (first-appearance) order rebuilds a table
+/// ([`ContigTable::restore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContigBytes {
+    /// The contig's name, as in the input's CHROM column.
+    pub name: Vec<u8>,
+    /// Bytes of output rows of this contig so far.
+    pub bytes: u64,
+}
+
+/// A contig added or grown since the last checkpoint, as [`ContigTable::take_changed`]
+/// hands it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangedContig<'a> {
+    /// The contig's id: its place in first-appearance order, from 0.
+    pub id: u32,
+    /// The contig's name.
+    pub name: &'a [u8],
+    /// Bytes of output rows of this contig so far.
+    pub bytes: u64,
+}
+
 /// Contig names to ids (ids count up in order of first appearance).
 pub struct ContigTable {
     ids: HashMap<Box<[u8]>, u32>,
@@ -23,6 +46,7 @@ pub struct ContigTable {
 /// What observing one run of rows changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Observed {
+    /// The id of the run's contig.
     pub id: u32,
     /// The contig the input was on before this run, if the input moved to another contig.
     pub left: Option<u32>,
@@ -51,12 +75,12 @@ impl ContigTable {
     /// contig of the last run, and whether the input was contiguous so far.
     pub fn restore(
         grant: Grant,
-        contigs: Vec<(Vec<u8>, u64)>,
+        contigs: Vec<ContigBytes>,
         current: Option<u32>,
         contiguous: bool,
     ) -> Result<ContigTable, String> {
         let mut t = ContigTable::new(grant);
-        for (name, bytes) in contigs {
+        for ContigBytes { name, bytes } in contigs {
             let id = t.insert(&name)?;
             t.bytes[id as usize] = bytes;
         }
@@ -65,16 +89,20 @@ impl ContigTable {
         }
         t.current = current;
         t.contiguous = contiguous;
-        t.take_changed(|_, _, _| ());
+        t.take_changed(|_| ());
         Ok(t)
     }
 
-    /// Hands each contig added or grown since the last call to `f` (id, name, bytes), and
-    /// forgets them: a checkpoint stores only what changed.
-    pub fn take_changed(&mut self, mut f: impl FnMut(u32, &[u8], u64)) {
+    /// Hands each contig added or grown since the last call to `f`, and forgets them: a
+    /// checkpoint stores only what changed.
+    pub fn take_changed(&mut self, mut f: impl FnMut(ChangedContig<'_>)) {
         for id in self.changed.drain(..) {
             self.is_changed[id as usize] = false;
-            f(id, &self.names[id as usize], self.bytes[id as usize]);
+            f(ChangedContig {
+                id,
+                name: &self.names[id as usize],
+                bytes: self.bytes[id as usize],
+            });
         }
     }
 
@@ -125,10 +153,12 @@ impl ContigTable {
         Ok(id)
     }
 
+    /// The id of the contig named `name`, if it has been seen.
     pub fn id_of(&self, name: &[u8]) -> Option<u32> {
         self.ids.get(name).copied()
     }
 
+    /// The name of contig `id`. Panics if there is no such contig.
     pub fn name(&self, id: u32) -> &[u8] {
         &self.names[id as usize]
     }
@@ -138,10 +168,12 @@ impl ContigTable {
         self.bytes[id as usize]
     }
 
+    /// Contigs seen so far.
     pub fn len(&self) -> usize {
         self.names.len()
     }
 
+    /// No contig seen yet.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
@@ -191,18 +223,27 @@ mod tests {
         t.observe(b"y", 0).unwrap();
         t.observe(b"y", 0).unwrap();
         let mut seen = Vec::new();
-        t.take_changed(|id, name, bytes| seen.push((id, name.to_vec(), bytes)));
+        t.take_changed(|c| seen.push((c.id, c.name.to_vec(), c.bytes)));
         assert_eq!(seen, [(0, b"x".to_vec(), 5), (1, b"y".to_vec(), 0)]);
-        t.take_changed(|_, _, _| panic!("nothing changed since"));
+        t.take_changed(|_| panic!("nothing changed since"));
         t.observe(b"x", 7).unwrap();
         let mut again = Vec::new();
-        t.take_changed(|id, _, bytes| again.push((id, bytes)));
+        t.take_changed(|c| again.push((c.id, c.bytes)));
         assert_eq!(again, [(0, 12)]);
         assert!(!t.contiguous());
 
         let r = ContigTable::restore(
             b.reserve(4096, "r").unwrap(),
-            vec![(b"x".to_vec(), 12), (b"y".to_vec(), 0)],
+            vec![
+                ContigBytes {
+                    name: b"x".to_vec(),
+                    bytes: 12,
+                },
+                ContigBytes {
+                    name: b"y".to_vec(),
+                    bytes: 0,
+                },
+            ],
             Some(0),
             false,
         )

@@ -13,10 +13,10 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use crate::budget::Grant;
-use crate::convert::Run;
+use crate::convert::ContigRun;
 use crate::error::{Error, Result};
-pub use contigs::ContigTable;
-pub use output::{Output, TempOutput};
+pub use contigs::{ChangedContig, ContigBytes, ContigTable};
+pub use output::{AtomicOutput, Output, Spool, TempOutput};
 
 /// Takes converted chunks in input order and produces the grouped output.
 pub struct GroupedWriter {
@@ -36,10 +36,14 @@ pub enum WriteError {
     /// A VCF record's POS is below its contig's previous record's (`before`); its run of
     /// lines starts at `run_start` in the input.
     Unsorted {
+        /// Offset of the run's first line in the chunk.
         run_start: usize,
+        /// The contig's name.
         contig: Vec<u8>,
+        /// The POS of the contig's last record before this run.
         before: u64,
     },
+    /// Writing the spool failed.
     Io(Error),
 }
 
@@ -57,7 +61,9 @@ pub type MakeHeader<'a> = dyn Fn(&ContigTable) -> Result<Vec<u8>> + 'a;
 /// How the output came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
+    /// Bytes of the finished output.
     pub bytes: u64,
+    /// Contigs in it.
     pub contigs: usize,
     /// The contigs were interleaved in the input and had to be regrouped.
     pub regrouped: bool,
@@ -103,7 +109,7 @@ impl GroupedWriter {
         input: &[u8],
         out: &[u8],
         stored: &[u8],
-        runs: &[Run],
+        runs: &[ContigRun],
     ) -> Result<bool, WriteError> {
         self.spool.write_all(stored).map_err(WriteError::Io)?;
         self.rows_bytes += stored.len() as u64;
@@ -146,10 +152,12 @@ impl GroupedWriter {
         self.last_pos = Some(Vec::new());
     }
 
+    /// The contigs written so far.
     pub fn contigs(&self) -> &ContigTable {
         &self.contigs
     }
 
+    /// The contigs written so far, to take those changed since the last checkpoint.
     pub fn contigs_mut(&mut self) -> &mut ContigTable {
         &mut self.contigs
     }

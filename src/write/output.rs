@@ -15,7 +15,10 @@ use crate::error::{Error, Result};
 /// Where the haplotype table is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
+    /// A file, replaced in one step when the conversion is done (or written into, when it
+    /// is a device or a FIFO).
     Path(PathBuf),
+    /// The process's standard output.
     Stdout,
 }
 
@@ -37,38 +40,27 @@ impl Output {
     }
 }
 
-/// A temporary file that becomes the output. Dropped without [`TempOutput::publish`], it
-/// disappears.
-pub struct TempOutput {
-    file: TempFile,
-    publish: Publish,
-}
-
-enum TempFile {
-    Named(NamedTempFile),
-    Unnamed(File),
-    /// A work file at a path of the caller's choosing (the daemon's, which must find it
-    /// again after a restart); it is not removed on drop, and the caller publishes it.
-    At(File, PathBuf),
-}
-
-/// How the finished temporary file reaches the target.
-enum Publish {
-    /// Renamed over this regular file (or new name).
-    Rename(PathBuf),
-    /// Left where it is, for the caller to publish.
-    Caller,
-    /// Copied into stdout, or into an existing file that is not a regular file (a device
-    /// such as `/dev/null`, a FIFO): renaming over those would replace them.
-    Copy(Output),
+/// A temporary file that becomes the output: an [`AtomicOutput`] for a regular file (or a
+/// new name), a [`Spool`] for everything else. Dropped without [`TempOutput::publish`], a
+/// temporary file disappears (a work file stays, for its owner to resume or remove).
+pub enum TempOutput {
+    /// Beside the target, renamed into place.
+    Atomic(AtomicOutput),
+    /// Elsewhere: copied into the target, or left for the caller.
+    Spool(Spool),
 }
 
 impl TempOutput {
     /// A new empty temporary file for `target`: a hidden name beside it, or an unnamed file
-    /// in the temporary folder when the target is stdout or not a regular file.
+    /// in the temporary folder when the target is stdout or not a regular file (a device
+    /// such as `/dev/null`, a FIFO: renaming over those would replace them).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error when the target's path cannot be resolved or the file not created.
     pub fn create(target: &Output) -> Result<TempOutput> {
-        let publish = match target {
-            Output::Stdout => Publish::Copy(Output::Stdout),
+        match target {
+            Output::Stdout => Spool::copied_to(Output::Stdout).map(TempOutput::Spool),
             Output::Path(path) => {
                 // Write where a symlink points, not over the link.
                 let path = match std::fs::canonicalize(path) {
@@ -77,40 +69,211 @@ impl TempOutput {
                     Err(e) => return Err(Error::io(path, "resolve", e)),
                 };
                 match std::fs::metadata(&path) {
-                    Ok(m) if !m.is_file() => Publish::Copy(Output::Path(path)),
-                    _ => Publish::Rename(path),
+                    Ok(m) if !m.is_file() => {
+                        Spool::copied_to(Output::Path(path)).map(TempOutput::Spool)
+                    }
+                    _ => AtomicOutput::beside(path).map(TempOutput::Atomic),
                 }
             }
+        }
+    }
+
+    /// A new empty unnamed spool, published by the caller ([`TempOutput::publish_into`] a
+    /// writer, for one).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error creating the file in the temporary folder.
+    pub fn unnamed() -> Result<TempOutput> {
+        Spool::unnamed().map(TempOutput::Spool)
+    }
+
+    /// A work file at `path` ([`Spool::at`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Spool::at`].
+    pub fn at(path: &Path, keep: Option<u64>) -> Result<TempOutput> {
+        Spool::at(path, keep).map(TempOutput::Spool)
+    }
+
+    /// An existing work file cut back to `keep` bytes, or None if it is missing or shorter.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error other than the file missing.
+    pub fn at_existing(path: &Path, keep: u64) -> Result<Option<TempOutput>> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && m.len() >= keep => TempOutput::at(path, Some(keep)).map(Some),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, "stat", e)),
+        }
+    }
+
+    /// The open file, positioned at its end for writing.
+    pub fn file(&self) -> &File {
+        match self {
+            TempOutput::Atomic(a) => a.tmp.as_file(),
+            TempOutput::Spool(s) => &s.file,
+        }
+    }
+
+    /// The path to name in errors about this file.
+    pub fn path(&self) -> PathBuf {
+        match self {
+            TempOutput::Atomic(a) => a.tmp.path().to_path_buf(),
+            TempOutput::Spool(s) => s.path(),
+        }
+    }
+
+    /// Makes everything written so far durable (`fdatasync`).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error naming the file.
+    pub fn sync(&self) -> Result<()> {
+        self.file()
+            .sync_data()
+            .map_err(|e| Error::io(self.path(), "sync", e))
+    }
+
+    /// Appends `bytes`; an I/O error names the file.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error naming the file.
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut f = self.file();
+        f.write_all(bytes)
+            .map_err(|e| Error::io(self.path(), "write", e))
+    }
+
+    /// Makes the file the output: [`AtomicOutput::publish`] or [`Spool::publish`].
+    ///
+    /// # Errors
+    ///
+    /// An I/O error naming the target; a work file is published by its owner, not here.
+    pub fn publish(self) -> Result<()> {
+        match self {
+            TempOutput::Atomic(a) => a.publish(),
+            TempOutput::Spool(s) => s.publish(),
+        }
+    }
+
+    /// Copies the whole file into `writer` and flushes it: how a table reaches a writer
+    /// that is not a file (the file itself is then dropped).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error reading the file or writing the writer.
+    pub fn publish_into(self, writer: &mut dyn Write) -> Result<()> {
+        let mut f = self.file();
+        f.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(self.path(), "rewind the spool for", e))?;
+        io::copy(&mut f, writer)
+            .and_then(|_| writer.flush())
+            .map(drop)
+            .map_err(|e| Error::io("<writer>", "write", e))
+    }
+}
+
+/// A temporary file beside its target, with a hidden name (`.NAME.XXXX.tmp`), that replaces
+/// the target in one step when published, so a reader of the target sees the old output or
+/// the new one, never a partial one. Dropped unpublished, it is removed.
+pub struct AtomicOutput {
+    tmp: NamedTempFile,
+    /// A regular file or a new name, symlinks resolved.
+    target: PathBuf,
+}
+
+impl AtomicOutput {
+    /// A new empty temporary file in `target`'s folder (mode 0666 less the umask, as the
+    /// output would have been created).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error creating the file in the target's folder.
+    pub fn beside(target: PathBuf) -> Result<AtomicOutput> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
         };
-        let file = match &publish {
-            Publish::Rename(path) => {
-                let dir = match path.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d,
-                    _ => Path::new("."),
-                };
-                let name = path
-                    .file_name()
-                    .map_or("output".into(), |n| n.to_string_lossy());
-                let tmp = tempfile::Builder::new()
-                    .prefix(&format!(".{name}."))
-                    .suffix(".tmp")
-                    .permissions(Permissions::from_mode(0o666))
-                    .tempfile_in(dir)
-                    .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
-                TempFile::Named(tmp)
-            }
-            Publish::Copy(_) | Publish::Caller => {
-                TempFile::Unnamed(tempfile::tempfile().map_err(|e| {
-                    Error::io(std::env::temp_dir(), "create a temporary file in", e)
-                })?)
-            }
-        };
-        Ok(TempOutput { file, publish })
+        let name = target
+            .file_name()
+            .map_or("output".into(), |n| n.to_string_lossy());
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .permissions(Permissions::from_mode(0o666))
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, "create a temporary file in", e))?;
+        Ok(AtomicOutput { tmp, target })
+    }
+
+    /// Swaps the file with an existing target (`renameat2` with `RENAME_EXCHANGE`) or
+    /// renames it to a new one.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error naming the target when the rename fails.
+    pub fn publish(self) -> Result<()> {
+        let AtomicOutput { tmp, target } = self;
+        if exchange(tmp.path(), &target) {
+            // The temporary name now holds the old output; dropping it removes it.
+            drop(tmp);
+            return Ok(());
+        }
+        tmp.persist(&target)
+            .map_err(|e| Error::io(&target, "rename the finished output to", e.error))?;
+        Ok(())
+    }
+}
+
+/// A file the output is written to before it goes anywhere: unnamed in the temporary folder
+/// (copied into stdout, a device, a FIFO or a writer when published; gone when dropped), or
+/// a work file at a path of the caller's choosing (the daemon's, which must find it again
+/// after a restart: it is not removed on drop, and its owner publishes it).
+pub struct Spool {
+    file: File,
+    kind: SpoolKind,
+}
+
+enum SpoolKind {
+    /// Unnamed; copied into the target when published, if it has one.
+    Unnamed(Option<Output>),
+    /// A work file at this path.
+    Work(PathBuf),
+}
+
+impl Spool {
+    /// A new empty unnamed file, published by the caller.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error creating the file in the temporary folder.
+    pub fn unnamed() -> Result<Spool> {
+        Ok(Spool {
+            file: unnamed_file()?,
+            kind: SpoolKind::Unnamed(None),
+        })
+    }
+
+    /// A new empty unnamed file, copied into `target` when published.
+    fn copied_to(target: Output) -> Result<Spool> {
+        Ok(Spool {
+            file: unnamed_file()?,
+            kind: SpoolKind::Unnamed(Some(target)),
+        })
     }
 
     /// A work file at `path`: created empty, or, with `keep`, opened and cut back to its
     /// first `keep` bytes (the part a checkpoint found durable).
-    pub fn at(path: &Path, keep: Option<u64>) -> Result<TempOutput> {
+    ///
+    /// # Errors
+    ///
+    /// An I/O error naming `path`; with `keep`, also when the file is shorter than that.
+    pub fn at(path: &Path, keep: Option<u64>) -> Result<Spool> {
         let mut open = std::fs::OpenOptions::new();
         open.read(true).write(true).create(true);
         if keep.is_none() {
@@ -137,91 +300,67 @@ impl TempOutput {
         (&file)
             .seek(SeekFrom::End(0))
             .map_err(|e| Error::io(path, "seek", e))?;
-        Ok(TempOutput {
-            file: TempFile::At(file, path.to_path_buf()),
-            publish: Publish::Caller,
+        Ok(Spool {
+            file,
+            kind: SpoolKind::Work(path.to_path_buf()),
         })
     }
 
-    /// An existing work file cut back to `keep` bytes, or None if it is missing or shorter.
-    pub fn at_existing(path: &Path, keep: u64) -> Result<Option<TempOutput>> {
-        match std::fs::metadata(path) {
-            Ok(m) if m.is_file() && m.len() >= keep => TempOutput::at(path, Some(keep)).map(Some),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(path, "stat", e)),
-        }
-    }
-
-    pub fn file(&self) -> &File {
-        match &self.file {
-            TempFile::Named(t) => t.as_file(),
-            TempFile::Unnamed(f) | TempFile::At(f, _) => f,
-        }
-    }
-
-    /// The path to name in errors about this file.
+    /// The path to name in errors: the work file's, or the temporary folder.
     pub fn path(&self) -> PathBuf {
-        match &self.file {
-            TempFile::Named(t) => t.path().to_path_buf(),
-            TempFile::Unnamed(_) => std::env::temp_dir(),
-            TempFile::At(_, p) => p.clone(),
+        match &self.kind {
+            SpoolKind::Unnamed(_) => std::env::temp_dir(),
+            SpoolKind::Work(p) => p.clone(),
         }
     }
 
-    /// Makes everything written so far durable (`fdatasync`).
-    pub fn sync(&self) -> Result<()> {
-        self.file()
-            .sync_data()
-            .map_err(|e| Error::io(self.path(), "sync", e))
-    }
-
-    pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        let mut f = self.file();
-        f.write_all(bytes)
-            .map_err(|e| Error::io(self.path(), "write", e))
-    }
-
-    /// Makes the file the output: swaps it with an existing target (`renameat2`) or
-    /// renames it to a new one, or copies it out.
+    /// Copies the file into its target (stdout, or a file that is not a regular file).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error naming the target; an error for a spool without a target (a work file,
+    /// an unnamed spool for a writer), which its owner publishes.
     pub fn publish(self) -> Result<()> {
-        match (self.file, self.publish) {
-            (TempFile::Named(tmp), Publish::Rename(target)) => {
-                if exchange(tmp.path(), &target) {
-                    // The temporary name now holds the old output; dropping it removes it.
-                    drop(tmp);
-                    return Ok(());
-                }
-                tmp.persist(&target)
-                    .map_err(|e| Error::io(&target, "rename the finished output to", e.error))?;
-                Ok(())
+        let Spool { mut file, kind } = self;
+        let to = match kind {
+            SpoolKind::Unnamed(Some(to)) => to,
+            SpoolKind::Unnamed(None) => {
+                return Err(Error::io(
+                    std::env::temp_dir(),
+                    "publish",
+                    io::Error::other("a spool without a target is published by its owner"),
+                ))
             }
-            (TempFile::Unnamed(mut f), Publish::Copy(to)) => {
-                f.seek(SeekFrom::Start(0))
-                    .map_err(|e| Error::io(to.name(), "rewind the spool for", e))?;
-                let copied = match &to {
-                    Output::Stdout => {
-                        let stdout = io::stdout();
-                        let mut lock = stdout.lock();
-                        io::copy(&mut f, &mut lock).and_then(|_| lock.flush())
-                    }
-                    Output::Path(path) => std::fs::OpenOptions::new()
-                        .write(true)
-                        .open(path)
-                        .and_then(|mut out| io::copy(&mut f, &mut out).and_then(|_| out.flush())),
-                };
-                copied
-                    .map(drop)
-                    .map_err(|e| Error::io(to.name(), "write", e))
+            SpoolKind::Work(path) => {
+                return Err(Error::io(
+                    path,
+                    "publish",
+                    io::Error::other("a work file is published by its owner"),
+                ))
             }
-            (TempFile::At(_, path), Publish::Caller) => Err(Error::io(
-                path,
-                "publish",
-                io::Error::other("a work file is published by its owner"),
-            )),
-            _ => unreachable!("a named temporary file is renamed, an unnamed one copied"),
-        }
+        };
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(to.name(), "rewind the spool for", e))?;
+        let copied = match &to {
+            Output::Stdout => {
+                let stdout = io::stdout();
+                let mut lock = stdout.lock();
+                io::copy(&mut file, &mut lock).and_then(|_| lock.flush())
+            }
+            Output::Path(path) => std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|mut out| io::copy(&mut file, &mut out).and_then(|_| out.flush())),
+        };
+        copied
+            .map(drop)
+            .map_err(|e| Error::io(to.name(), "write", e))
     }
+}
+
+fn unnamed_file() -> Result<File> {
+    tempfile::tempfile()
+        .map_err(|e| Error::io(std::env::temp_dir(), "create a temporary file in", e))
 }
 
 /// Swaps `tmp` and an existing `target` in one atomic step (the `renameat2` syscall with

@@ -1,0 +1,130 @@
+//! How a failure in one thread becomes the conversion's error: what the reader and the
+//! workers hand the writer instead of a converted chunk, and the messages that name the line
+//! and byte of the input where it happened.
+
+use std::path::Path;
+
+use crate::convert::ChunkError;
+use crate::error::Error;
+use crate::read::format::Format as InputFormat;
+
+use super::plan::Plan;
+
+/// Why the reader stopped short of the end of the input.
+pub(super) enum ReadFailure {
+    /// A line does not fit a chunk buffer.
+    LineTooLong,
+    /// The chunk's `len` bytes are what was read before the error: the data ends there.
+    Read(std::io::Error),
+    /// A stop was requested.
+    Stopped,
+}
+
+/// What a chunk carries instead of its conversion's statistics.
+pub(super) enum Failure {
+    /// The reader failed or stopped here.
+    Read(ReadFailure),
+    /// A line of the chunk is not a matrix line.
+    Line(ChunkError),
+}
+
+pub(super) fn too_long(plan: &Plan) -> String {
+    format!(
+        "line longer than {}, the longest a {} memory limit allows (raise --memory-limit)",
+        crate::config::size::format_size(plan.chunk as u64),
+        crate::config::size::format_size(plan.limit),
+    )
+}
+
+/// A read that failed: for compressed input, bad input that names where the data ends
+/// (`line`, `byte` of the decompressed input: the same whatever the chunk size); else an
+/// I/O error.
+pub(super) fn read_error(
+    name: &str,
+    io_path: &Path,
+    format: InputFormat,
+    e: std::io::Error,
+    line: u64,
+    byte: u64,
+) -> Error {
+    use std::io::ErrorKind::{InvalidData, InvalidInput, Other, UnexpectedEof};
+    if format.is_compressed()
+        && matches!(e.kind(), UnexpectedEof | InvalidData | InvalidInput | Other)
+    {
+        let stored = format.name();
+        let text = e.to_string();
+        let what = if text.to_lowercase().contains("memory") || text.contains("window") {
+            let (fits, hint) = match format {
+                InputFormat::Xz => (
+                    "xz -6 and lower always fit; xz -9 needs a limit of about 200 MiB",
+                    "xz -6",
+                ),
+                _ => (
+                    "zstd -19 and lower always fit; a window over 128 MiB (--long=28 and up) never does, as zstd itself refuses it without --memory",
+                    "zstd -19, without --long or --ultra",
+                ),
+            };
+            format!(
+                "this {stored} file needs more memory to decompress than this memory limit sets aside for it (a third of the limit; {fits}): raise --memory-limit, or recompress it with {hint} ({text})"
+            )
+        } else {
+            let problem = if text.contains("follow the last gzip member") {
+                "has bytes after its end"
+            } else {
+                "is cut short or corrupt"
+            };
+            format!(
+                "the {stored} input {problem}: the data ends here, after {} lines ({text})",
+                line - 1
+            )
+        };
+        Error::bad_line(name, line, byte, what)
+    } else {
+        Error::io(io_path, "read", e)
+    }
+}
+
+/// The error for the first line of `contig` from `run_start` on in `piece` whose POS is
+/// below `before` (the run's first record is one). `lines` counts the lines before `piece`,
+/// which starts at byte `base` of the input.
+pub(super) fn unsorted(
+    name: &str,
+    lines: u64,
+    base: u64,
+    piece: &[u8],
+    run_start: usize,
+    contig: &[u8],
+    before: u64,
+) -> Error {
+    let mut start = run_start;
+    let (mut at, mut pos) = (run_start, before);
+    for line in piece[run_start..].split(|&b| b == b'\n') {
+        let mut fields = line.splitn(3, |&b| b == b'\t');
+        if fields.next() == Some(contig) {
+            if let Some(p) = fields.next() {
+                let value = std::str::from_utf8(p)
+                    .ok()
+                    .and_then(|p| p.parse::<u64>().ok());
+                if let Some(value) = value.filter(|&v| v < before) {
+                    (at, pos) = (start + contig.len() + 1, value);
+                    break;
+                }
+            }
+        }
+        start += line.len() + 1;
+    }
+    let line = lines + crate::convert::chunk::count_lines(&piece[..at]) + 1;
+    let e = crate::convert::vcf::decreasing(at, contig, pos, before);
+    Error::bad_line(name, line, base + at as u64, e.what)
+}
+
+/// The error for a bad line in a chunk that starts at byte `base` of the input, after
+/// `lines` lines.
+pub(super) fn line_error(name: &str, lines: u64, base: u64, e: &ChunkError) -> Error {
+    Error::bad_line(
+        name,
+        lines + e.line + 1,
+        base + e.offset as u64,
+        e.what.clone(),
+    )
+}

@@ -1,0 +1,204 @@
+//! One run of the pipeline, wired: the input opened and its start read, the layout resolved,
+//! the slots reserved, the reader and worker threads started, and the calling thread
+//! writing until the input ends.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crossbeam_channel::bounded;
+
+use crate::budget::Budget;
+use crate::config::Format;
+use crate::convert::layout::resolve_for_input;
+use crate::error::{Error, Result};
+use crate::read::format::DecoderCaps;
+use crate::read::start::{read_start, StartError};
+use crate::read::{Chunker, Source};
+use crate::write::bgzf::{self, Deflater};
+use crate::write::{ContigTable, Ending, GroupedWriter, TempOutput};
+
+use super::errors::{read_error, too_long};
+use super::observer::{CheckpointHandle, Observer};
+use super::reader::read_chunks;
+use super::request::Parts;
+use super::slot::{Chunk, Slot};
+use super::worker::convert_chunks;
+use super::writer::{write_in_order, WriteCtx};
+use super::{Progress, StartFrom, Summary};
+
+/// Runs a conversion from `start` to its finished, unpublished output: the spool itself, or
+/// the regrouped copy `grouped()` gives when contigs were interleaved.
+pub(super) fn run(
+    mut request: Parts,
+    start: StartFrom,
+    observer: &mut dyn Observer,
+    stop: &AtomicBool,
+    grouped: impl FnOnce() -> Result<TempOutput>,
+) -> Result<(TempOutput, Summary)> {
+    let started = Instant::now();
+    let bgzf_level = request.output.bgzf_level;
+    let plan = match bgzf_level {
+        Some(level) if request.plan.packed_cap == 0 => request.plan.with_bgzf(level),
+        _ => request.plan,
+    };
+    // The input's first bytes say how it is stored, and so what its decoder needs.
+    let caps = DecoderCaps::for_pool(plan.pool);
+    let opened = request.open(plan.inflaters(), caps)?;
+    let name = opened.name.clone();
+    let source = opened.source;
+    let stored = source.format;
+    let plan = plan.with_decoder(caps.extra_bytes(stored))?;
+    let budget = Budget::new(plan.pool);
+
+    let mut slots = (0..plan.window)
+        .map(|_| Slot::new(&plan, &budget))
+        .collect::<Result<Vec<_>>>()?;
+    let mut spare = Slot::spare(&plan, &budget)?;
+    let contig_grant = budget.reserve(plan.contig_bytes, "the contig table")?;
+    let _compressors = budget.reserve(plan.compressor_bytes, "the BGZF compressors")?;
+    let _decompress = budget.reserve(
+        crate::read::source::decompress_bytes(plan.inflaters()) + plan.decoder_bytes,
+        "the decompressor",
+    )?;
+
+    // The start of the input says what its columns are, resumed or not.
+    observer.started(source.total_bytes);
+    let mut chunker = Chunker::new(source.reader);
+    let mut first = slots.pop().expect("a plan has at least one slot");
+    let begin = read_start(&mut chunker, &mut first.input).map_err(|e| match e {
+        StartError::LineTooLong { line, byte } => {
+            Error::bad_line(&name, line, byte, too_long(&plan))
+        }
+        StartError::NotAMatrix { line, byte, what } => Error::bad_line(&name, line, byte, what),
+        StartError::Read { error, line, byte } => {
+            read_error(&name, &opened.io_path, stored, error, line, byte)
+        }
+    })?;
+    let mut layout = resolve_for_input(
+        &request.pairs,
+        request.header_file.as_deref(),
+        &begin,
+        &name,
+    )?
+    .with_alleles(request.alleles.clone())
+    .with_repeated_header(begin.header_text.clone());
+    layout.set_output(request.output.format);
+    let header = match bgzf_level {
+        Some(level) => bgzf::compress_to_vec(level, layout.header_line()),
+        None => layout.header_line().to_vec(),
+    };
+
+    let (mut writer, mut state, filled, start_byte, source_bytes) = match start {
+        StartFrom::Fresh(spool) => {
+            let mut writer = GroupedWriter::create(spool, &header, contig_grant)?;
+            if layout.format() == Format::Vcf {
+                writer.check_positions();
+            }
+            let state = Progress {
+                lines: begin.skipped_lines,
+                ..Progress::default()
+            };
+            (
+                writer,
+                state,
+                begin.filled,
+                begin.skipped_bytes,
+                source.source_bytes,
+            )
+        }
+        StartFrom::Resume(cp) => {
+            let Some(path) = &opened.path else {
+                return Err(Error::config("only a file can be resumed"));
+            };
+            let table = ContigTable::restore(contig_grant, cp.contigs, cp.current, cp.contiguous)
+                .map_err(|e| Error::config(format!("cannot resume: {e}")))?;
+            let mut writer = GroupedWriter::resume(cp.spool, &header, table, cp.spool_len);
+            if layout.format() == Format::Vcf {
+                writer.check_positions();
+            }
+            let source = Source::open_at(path, cp.progress.input_bytes, plan.inflaters(), caps)?;
+            chunker = Chunker::new(source.reader);
+            let state = Progress {
+                left_contig: false,
+                finished: false,
+                ..cp.progress
+            };
+            (
+                writer,
+                state,
+                0,
+                cp.progress.input_bytes,
+                source.source_bytes,
+            )
+        }
+    };
+
+    let workers = plan.workers;
+    let mut repeated_headers = 0;
+    let outcome = std::thread::scope(|s| -> Result<()> {
+        let (work_tx, work_rx) = bounded::<Chunk>(plan.window);
+        let (done_tx, done_rx) = bounded::<Chunk>(plan.window);
+        let (free_tx, free_rx) = bounded::<Slot>(plan.window);
+        for slot in slots {
+            free_tx.send(slot).expect("the pool holds every slot");
+        }
+        let first_chunk = (first, filled, start_byte);
+        s.spawn(move || read_chunks(chunker, first_chunk, work_tx, free_rx, stop));
+        for _ in 0..workers {
+            let (rx, tx, layout) = (work_rx.clone(), done_tx.clone(), &layout);
+            s.spawn(move || convert_chunks(layout, bgzf_level, rx, tx));
+        }
+        drop((work_rx, done_tx));
+        let mut ctx = WriteCtx {
+            deflater: bgzf_level.map(Deflater::new),
+            io_path: &opened.io_path,
+            name: &name,
+            plan: &plan,
+            format: stored,
+            repeated_headers: &mut repeated_headers,
+            layout: &layout,
+            writer: &mut writer,
+            spare: &mut spare,
+            observer: &mut *observer,
+            source_bytes: &source_bytes,
+            stop,
+        };
+        write_in_order(&mut ctx, &mut state, done_rx, free_tx)
+    });
+    outcome?;
+
+    state.source_bytes = source_bytes.load(Ordering::Relaxed);
+    state.finished = true;
+    state.left_contig = false;
+    state.contigs = writer.contigs().len();
+    observer.written(&state, &mut CheckpointHandle::new(&mut writer))?;
+    let vcf_header = |contigs: &ContigTable| {
+        crate::write::vcf::header(layout.samples(), contigs, request.output.fai.as_deref())
+            .map_err(|e| Error::bad_input(&name, e))
+    };
+    let ending = Ending {
+        bgzf_level,
+        header_last: match layout.format() {
+            Format::Vcf => Some(&vcf_header),
+            _ => None,
+        },
+    };
+    let spare = &mut spare;
+    let (output, written) =
+        writer.finish(&ending, &mut spare.out, &mut spare.packed, grouped, stop)?;
+    Ok((
+        output,
+        Summary {
+            lines: state.lines,
+            rows_in: state.rows_in,
+            rows_out: state.rows_out,
+            contigs: written.contigs,
+            input_bytes: state.input_bytes,
+            source_bytes: state.source_bytes,
+            output_bytes: written.bytes,
+            regrouped: written.regrouped,
+            repeated_headers,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+    ))
+}
