@@ -5,6 +5,7 @@
 //! watcher (names to look at again, or "rescan"), the signal thread, and the job thread when
 //! a job ends. Jobs run one at a time, oldest first, with all worker threads.
 
+pub mod backoff;
 pub mod blame;
 pub mod checks;
 pub mod files;
@@ -34,6 +35,7 @@ use crossbeam_channel::{bounded, RecvTimeoutError};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pipeline::Plan;
+use backoff::Backoff;
 use fingerprint::ConversionSettings;
 use inbox::{Hint, InboxEvent, Seen, Settling};
 use job::{Folders, Outcome, Runner, Settings};
@@ -319,7 +321,7 @@ pub fn serve(
 
     let mut running: Option<(u64, std::thread::JoinHandle<()>)> = None;
     let mut retry_at: Option<Instant> = None;
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::default();
     let mut stopping: Option<Instant> = None;
     let mut status_failing = false;
     let mut next_rescan = Instant::now() + Duration::from_millis(config.daemon.rescan_ms);
@@ -408,14 +410,15 @@ pub fn serve(
                     }
                 }
                 match outcome {
-                    Outcome::Done | Outcome::Stopped => backoff = Duration::from_secs(1),
+                    Outcome::Done | Outcome::Stopped => backoff.reset(),
                     Outcome::Failed(stayed) => {
-                        backoff = Duration::from_secs(1);
+                        backoff.reset();
                         ctx.hold(stayed);
                     }
                     Outcome::Dropped(_) => ctx.rescan(),
                     Outcome::Retry(e, job) => {
-                        tracing::error!(job = id, "will retry in {:?}: {e}", backoff);
+                        let pause = backoff.next();
+                        tracing::error!(job = id, "will retry in {:?}: {e}", pause);
                         reopen_store(&store);
                         board.lock().expect("not poisoned").update(id, |b| {
                             b.state = "queued".into();
@@ -428,8 +431,7 @@ pub fn serve(
                             .ok()
                             .and_then(|(jobs, _)| jobs.into_iter().find(|j| j.id == id));
                         ctx.queue.push_front(stored.unwrap_or(*job));
-                        retry_at = Some(Instant::now() + backoff);
-                        backoff = (backoff * 2).min(Duration::from_secs(300));
+                        retry_at = Some(Instant::now() + pause);
                     }
                 }
                 systemd.status(&format!("ready, {} queued", ctx.queue.len()));
@@ -452,11 +454,11 @@ pub fn serve(
             if let Err(e) = ctx.take_settled(now) {
                 // The store cannot record new jobs (a full disk, say): the files stay in the
                 // inbox, and a rescan after the pause takes them.
-                tracing::error!("cannot take new files, will retry in {backoff:?}: {e}");
+                let pause = backoff.next();
+                tracing::error!("cannot take new files, will retry in {pause:?}: {e}");
                 reopen_store(&store);
-                retry_at = Some(Instant::now() + backoff);
-                next_rescan = Instant::now() + backoff;
-                backoff = (backoff * 2).min(Duration::from_secs(300));
+                retry_at = Some(Instant::now() + pause);
+                next_rescan = Instant::now() + pause;
             }
         }
         if running.is_none() {
