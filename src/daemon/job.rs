@@ -17,7 +17,7 @@ use super::fingerprint::ConversionSettings;
 use super::inbox::{look, Entry};
 use super::journal::{self, Durable, Journal, JournalAt};
 use super::records::{CheckpointV2, FileIdentity, Job, JobState};
-use super::status::{Board, CONTIGS_LISTED};
+use super::status::{JobPhase, SharedBoard, CONTIGS_LISTED};
 use super::store::Store;
 use super::systemd::Systemd;
 use crate::config::OnSuccess;
@@ -55,7 +55,7 @@ impl Folders {
 pub struct Runner {
     pub store: Arc<Store>,
     pub folders: Folders,
-    pub board: Arc<Mutex<Board>>,
+    pub board: Arc<SharedBoard>,
     pub systemd: Arc<Systemd>,
     pub stop: Arc<AtomicBool>,
 }
@@ -137,7 +137,7 @@ fn drop_job(r: &Runner, job: &Job, why: &str) -> Result<Outcome> {
     r.store.remove_job(job.id)?;
     r.store.flush()?;
     journal::remove_job(&r.folders.state, job.id)?;
-    r.board.lock().expect("not poisoned").remove(job.id);
+    r.board.with(|b| b.remove(job.id));
     tracing::warn!(job = job.id, input = %job.input, "dropped: {why}");
     Ok(Outcome::Dropped(why.to_string()))
 }
@@ -174,10 +174,12 @@ fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
             )
         }
     };
-    r.board.lock().expect("not poisoned").update(job.id, |b| {
-        b.state = "running".into();
-        b.resumed_at_byte = job.resumed_at_byte;
-        b.error = None;
+    r.board.with(|b| {
+        b.update(job.id, |b| {
+            b.state = JobPhase::Running;
+            b.resumed_at_byte = job.resumed_at_byte;
+            b.error = None;
+        })
     });
     r.systemd.status(&format!("converting {}", job.input));
 
@@ -480,9 +482,11 @@ fn commit(r: &Runner, spool: &std::fs::File, path: &Path, p: &Pending) -> Result
         100.0 * at.source_bytes.min(total) as f64 / total as f64,
         p.contigs
     ));
-    r.board.lock().expect("not poisoned").update(id, |b| {
-        b.contigs_done = p.contigs_done.clone();
-        b.contigs_done_count = p.contigs_done_count;
+    r.board.with(|b| {
+        b.update(id, |b| {
+            b.contigs_done = p.contigs_done.clone();
+            b.contigs_done_count = p.contigs_done_count;
+        })
     });
     Ok(())
 }
@@ -491,14 +495,12 @@ impl Observer for Checkpointer<'_> {
     fn written(&mut self, at: &Position, w: &mut GroupedWriter) -> Result<()> {
         failpoint("chunk.written");
         self.r.systemd.alive();
-        self.r
-            .board
-            .lock()
-            .expect("not poisoned")
-            .update(self.job.id, |b| {
+        self.r.board.with(|b| {
+            b.update(self.job.id, |b| {
                 b.bytes_done = at.source_bytes;
                 (b.rows_in, b.rows_out) = (at.rows_in, at.rows_out);
-            });
+            })
+        });
         if at.finished
             || at.left_contig
             || at.input_bytes - self.last_bytes >= CHECKPOINT_BYTES
@@ -594,11 +596,13 @@ fn finish(r: &Runner, s: &Settings, job: &mut Job, output: String) -> Result<Out
     };
     r.store.put_job(job)?;
     r.store.flush()?;
-    r.board.lock().expect("not poisoned").update(job.id, |b| {
-        b.state = "done".into();
-        b.output = Some(output);
-        b.error = None;
-        b.bytes_done = b.bytes_total;
+    r.board.with(|b| {
+        b.update(job.id, |b| {
+            b.state = JobPhase::Done;
+            b.output = Some(output);
+            b.error = None;
+            b.bytes_done = b.bytes_total;
+        })
     });
     Ok(Outcome::Done)
 }
@@ -673,9 +677,11 @@ fn record_failure(r: &Runner, job: &mut Job, error: &str) -> Result<()> {
 
 fn show_failure(r: &Runner, job: &Job, shown: String) {
     tracing::error!(job = job.id, input = %job.input, "failed: {shown}");
-    r.board.lock().expect("not poisoned").update(job.id, |b| {
-        b.state = "failed".into();
-        b.error = Some(shown);
+    r.board.with(|b| {
+        b.update(job.id, |b| {
+            b.state = JobPhase::Failed;
+            b.error = Some(shown);
+        })
     });
 }
 

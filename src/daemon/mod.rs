@@ -27,7 +27,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, RecvTimeoutError};
@@ -41,7 +41,7 @@ use inbox::{Hint, InboxEvent, Seen, Settling};
 use job::{Folders, Outcome, Runner, Settings};
 use records::{FileIdentity, Job, JobState};
 use signals::Signal;
-use status::{Board, JobStatus};
+use status::{DaemonState, JobPhase, JobStatus, SharedBoard};
 use store::Store;
 use systemd::Systemd;
 
@@ -162,17 +162,17 @@ fn folders_of(c: &Config) -> Folders {
 /// The status line of a job record.
 fn job_status(job: &Job, contigs_done: Vec<String>) -> JobStatus {
     let (state, output, error) = match &job.state {
-        JobState::Queued => ("queued", None, None),
-        JobState::Running | JobState::Publishing { .. } => ("running", None, None),
-        JobState::Published { output } => ("running", Some(output.clone()), None),
-        JobState::Done { output } => ("done", Some(output.clone()), None),
-        JobState::Failed { error } => ("failed", None, Some(error.clone())),
+        JobState::Queued => (JobPhase::Queued, None, None),
+        JobState::Running | JobState::Publishing { .. } => (JobPhase::Running, None, None),
+        JobState::Published { output } => (JobPhase::Running, Some(output.clone()), None),
+        JobState::Done { output } => (JobPhase::Done, Some(output.clone()), None),
+        JobState::Failed { error } => (JobPhase::Failed, None, Some(error.clone())),
     };
     let done = matches!(job.state, JobState::Done { .. });
     JobStatus {
         id: job.id,
         input: job.input.clone(),
-        state: state.into(),
+        state,
         bytes_total: job.identity.size,
         bytes_done: if done {
             job.identity.size
@@ -206,12 +206,10 @@ pub fn serve(
     let folders = folders_of(&config);
     folders::create(&folders)?;
     let _lock = lock::lock_state(&folders.state)?;
-    let board = Arc::new(Mutex::new(Board::default()));
+    let board = Arc::new(SharedBoard::default());
     // `hapflow status` shows `starting` from here on, however long recovery takes.
     board
-        .lock()
-        .expect("not poisoned")
-        .write_if_dirty(&folders.state)
+        .with(|b| b.write_if_dirty(&folders.state))
         .unwrap_or_else(|e| tracing::warn!("{e}"));
     crate::failpoints::hit("serve.locked");
     let store = Arc::new(open_store(&folders.state)?);
@@ -235,8 +233,7 @@ pub fn serve(
     // Failed jobs whose input is still in the inbox: a crash cut their failing short
     // (the report and record are there; the move is not), or the input cannot be moved.
     let mut unmoved: Vec<Job> = Vec::new();
-    {
-        let mut b = board.lock().expect("not poisoned");
+    board.with(|b| {
         for job in jobs {
             let names = match (&job.state, job.checkpoint) {
                 (JobState::Done { .. }, Some(cp)) => journal::names(
@@ -260,7 +257,7 @@ pub fn serve(
                 unmoved.push(job);
             }
         }
-    }
+    });
     remove_stray_work_files(&folders, &queue)?;
     let known: HashSet<u64> = store.jobs()?.0.iter().map(|j| j.id).collect();
     journal::remove_where(&folders.state, |job| !known.contains(&job))?;
@@ -269,11 +266,8 @@ pub fn serve(
         tracing::info!("removed the contig records of an older hapflow from the store");
     }
     prune(&store, &folders.state, &board, config.daemon.keep_jobs)?;
-    let mut metrics = metrics::Metrics::new(
-        config.metrics.textfile.as_deref(),
-        &folders.outbox,
-        &board.lock().expect("not poisoned"),
-    );
+    let mut metrics = board
+        .with(|b| metrics::Metrics::new(config.metrics.textfile.as_deref(), &folders.outbox, b));
 
     // Watch first, then list: a file arriving in between is seen by one or the other.
     let (tx, rx) = bounded::<Event>(EVENT_QUEUE);
@@ -302,11 +296,11 @@ pub fn serve(
     }
     ctx.rescan();
 
-    board.lock().expect("not poisoned").set_state("ready");
     board
-        .lock()
-        .expect("not poisoned")
-        .write_if_dirty(&folders.state)
+        .with(|b| {
+            b.set_state(DaemonState::Ready);
+            b.write_if_dirty(&folders.state)
+        })
         .unwrap_or_else(|e| tracing::warn!("{e}"));
     systemd.ready();
     systemd.status("ready, inbox empty");
@@ -373,7 +367,7 @@ pub fn serve(
                     stopping = Some(Instant::now());
                     stop.store(true, Ordering::SeqCst);
                     systemd.stopping();
-                    board.lock().expect("not poisoned").set_state("stopping");
+                    board.with(|b| b.set_state(DaemonState::Stopping));
                 }
             }
             Ok(Event::Signal(Signal::Reload)) => {
@@ -403,7 +397,7 @@ pub fn serve(
                 if let Some((_, handle)) = running.take() {
                     let _ = handle.join();
                 }
-                metrics.job_ended(&board.lock().expect("not poisoned"), &outcome);
+                board.with(|b| metrics.job_ended(b, &outcome));
                 if matches!(outcome, Outcome::Done | Outcome::Failed(_)) {
                     if let Err(e) = prune(&store, &folders.state, &board, config.daemon.keep_jobs) {
                         tracing::error!("cannot prune finished jobs: {e}");
@@ -420,9 +414,11 @@ pub fn serve(
                         let pause = backoff.next();
                         tracing::error!(job = id, "will retry in {:?}: {e}", pause);
                         reopen_store(&store);
-                        board.lock().expect("not poisoned").update(id, |b| {
-                            b.state = "queued".into();
-                            b.error = Some(e.to_string());
+                        board.with(|b| {
+                            b.update(id, |b| {
+                                b.state = JobPhase::Queued;
+                                b.error = Some(e.to_string());
+                            })
                         });
                         // The store's record is the durable one; the job as its run left it
                         // serves when the store cannot be read.
@@ -464,11 +460,7 @@ pub fn serve(
         if running.is_none() {
             systemd.alive();
         }
-        match board
-            .lock()
-            .expect("not poisoned")
-            .write_if_dirty(&folders.state)
-        {
+        match board.with(|b| b.write_if_dirty(&folders.state)) {
             Ok(()) => status_failing = false,
             Err(e) if !status_failing => {
                 tracing::warn!("{e} (said once until it works again)");
@@ -476,14 +468,16 @@ pub fn serve(
             }
             Err(_) => {}
         }
-        metrics.update(&board.lock().expect("not poisoned"), retry_at.is_some());
+        board.with(|b| metrics.update(b, retry_at.is_some()));
     }
     if let Err(e) = store.flush() {
         tracing::error!("final flush: {e}");
     }
-    let mut b = board.lock().expect("not poisoned");
-    b.set_state("stopped");
-    b.write_if_dirty(&folders.state)
+    board
+        .with(|b| {
+            b.set_state(DaemonState::Stopped);
+            b.write_if_dirty(&folders.state)
+        })
         .unwrap_or_else(|e| tracing::warn!("{e}"));
     tracing::info!("stopped");
     Ok(())
@@ -594,7 +588,7 @@ fn reopen_store(store: &Store) {
 }
 
 /// Forgets the oldest finished jobs beyond the newest `keep` (records, contigs, status).
-fn prune(store: &Store, state: &Path, board: &Mutex<Board>, keep: usize) -> Result<()> {
+fn prune(store: &Store, state: &Path, board: &SharedBoard, keep: usize) -> Result<()> {
     let (jobs, _) = store.jobs()?;
     let finished: Vec<&Job> = jobs.iter().filter(|j| !is_active(j)).collect();
     let excess = finished.len().saturating_sub(keep);
@@ -603,7 +597,7 @@ fn prune(store: &Store, state: &Path, board: &Mutex<Board>, keep: usize) -> Resu
     }
     for job in &finished[..excess] {
         store.remove_job(job.id)?;
-        board.lock().expect("not poisoned").remove(job.id);
+        board.with(|b| b.remove(job.id));
     }
     store.flush()?;
     let pruned: HashSet<u64> = finished[..excess].iter().map(|j| j.id).collect();
@@ -654,8 +648,8 @@ impl Loop<'_> {
     /// Names with an unfinished job: not to be taken again.
     fn taken(&self, name: &OsString) -> bool {
         let name = name.to_string_lossy();
-        let board = self.runner.board.lock().expect("not poisoned");
-        self.queue.iter().any(|j| j.input == name) || board.jobs_active().any(|j| j.input == name)
+        self.queue.iter().any(|j| j.input == name)
+            || (self.runner.board).with(|b| b.jobs_active().any(|j| j.input == name))
     }
 
     fn look_at(&mut self, name: &OsString, hint: Hint) {
@@ -692,10 +686,7 @@ impl Loop<'_> {
             Ok(j) => j,
             Err(e) => return tracing::error!("{e}"),
         };
-        r.board
-            .lock()
-            .expect("not poisoned")
-            .insert(job_status(&job, Vec::new()));
+        r.board.with(|b| b.insert(job_status(&job, Vec::new())));
         match job::fail_entry(r, &mut job, name, &format!("refused: it is {what}")) {
             Ok(stayed) => self.hold(stayed),
             Err(e) => tracing::error!("cannot refuse {}: {e}", name.to_string_lossy()),
@@ -717,11 +708,7 @@ impl Loop<'_> {
             let job = new_job(&self.runner, &name, identity)?;
             self.runner.store.flush()?;
             tracing::info!(job = job.id, input = %job.input, bytes = identity.size, "queued");
-            self.runner
-                .board
-                .lock()
-                .expect("not poisoned")
-                .insert(job_status(&job, Vec::new()));
+            (self.runner.board).with(|b| b.insert(job_status(&job, Vec::new())));
             self.queue.push_back(job);
         }
         Ok(())
