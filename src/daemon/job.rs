@@ -114,6 +114,19 @@ pub fn run_job(r: &Runner, s: &Settings, mut job: Job) -> Outcome {
         JobState::Published { output } => finish(r, s, &mut job, output),
         JobState::Done { .. } | JobState::Failed { .. } => Ok(Outcome::Done),
     };
+    let result = match result {
+        // The stored state is damaged, not the input: once per run, throw the checkpoint
+        // away and convert from the beginning (a second fault is the machine's: retried).
+        Err(e) if matches!(e.kind(), ErrorKind::Store { .. }) => {
+            tracing::warn!(
+                job = job.id,
+                input = %job.input,
+                "a damaged checkpoint ({e}): starting over from the beginning"
+            );
+            start_over(r, s, &mut job)
+        }
+        other => other,
+    };
     match result {
         Ok(outcome) => outcome,
         Err(e) if matches!(e.kind(), ErrorKind::Stopped) => Outcome::Stopped,
@@ -125,6 +138,14 @@ pub fn run_job(r: &Runner, s: &Settings, mut job: Job) -> Outcome {
             Blame::Machine => Outcome::Retry(e, Box::new(job)),
         },
     }
+}
+
+/// Converts a job again from the beginning, its checkpoint and work files forgotten.
+fn start_over(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
+    remove_work_files(r, job)?;
+    job.state = JobState::Queued;
+    job.checkpoint = None;
+    convert(r, s, job)
 }
 
 fn input_path(r: &Runner, job: &Job) -> PathBuf {

@@ -130,7 +130,8 @@ impl Store {
 
     /// Writes a job record (not yet durable: see [`Store::flush`]).
     pub fn put_job(&self, job: &Job) -> Result<()> {
-        let bytes = encode(&JobRecord::V2(job.clone())).map_err(Error::config)?;
+        let bytes = encode(&JobRecord::V2(job.clone()))
+            .map_err(|e| Error::store(format!("cannot encode job {}: {e}", job.id)))?;
         self.db()?
             .insert(job_key(job.id), bytes)
             .map_err(|e| self.err("write a job to", e))?;
