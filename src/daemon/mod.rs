@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod blame;
 pub mod checks;
+pub mod control;
 pub mod files;
 pub mod fingerprint;
 pub mod folders;
@@ -18,7 +19,6 @@ pub mod lock;
 pub mod logging;
 pub mod metrics;
 pub mod records;
-pub mod signals;
 pub mod status;
 pub mod store;
 pub mod systemd;
@@ -30,17 +30,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, RecvTimeoutError};
+use crossbeam_channel::{bounded, select, Receiver};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pipeline::Plan;
 use backoff::Backoff;
+use control::Control;
 use fingerprint::ConversionSettings;
 use inbox::{Hint, InboxEvent, Seen, Settling};
 use job::{Folders, Outcome, Runner, Settings};
 use records::{FileIdentity, Job, JobState};
-use signals::Signal;
 use status::{DaemonState, JobPhase, JobStatus, SharedBoard};
 use store::Store;
 use systemd::Systemd;
@@ -60,8 +60,11 @@ const STOP_GRACE: Duration = Duration::from_millis(4500);
 /// What the main loop hears.
 #[derive(Debug)]
 pub enum Event {
+    /// From the inbox watcher: a name to look at again, or "rescan".
     Inbox(InboxEvent),
-    Signal(Signal),
+    /// From the outside: stop, or reload the configuration.
+    Control(Control),
+    /// From the job thread: the job of this id ended with this outcome.
     Finished(u64, Outcome),
 }
 
@@ -193,15 +196,27 @@ fn is_active(job: &Job) -> bool {
     !matches!(job.state, JobState::Done { .. } | JobState::Failed { .. })
 }
 
-/// Runs the daemon until SIGTERM or SIGINT. `config_path` is read again on SIGHUP.
+/// Runs the daemon until `control` says [`Control::Shutdown`] (or its senders are all
+/// gone); `config_path` is read again on [`Control::Reload`], and the log level set
+/// through `logs`, if given.
+///
+/// It takes over no process-wide state: the file-creation mask, signal handling and the
+/// global logger are the caller's (`hapflow serve` sets them in `main.rs`), so a test can
+/// run a daemon in a thread.
+///
+/// # Errors
+///
+/// A configuration or folder the daemon refuses ([`crate::ErrorKind::Config`]), a state
+/// folder another daemon holds, or a store that cannot be opened even anew
+/// ([`crate::ErrorKind::Io`]). Once ready, failures are the jobs' and are handled there.
 pub fn serve(
     config_path: Option<&Path>,
     overrides: &Overrides,
-    logs: &logging::LogHandle,
+    control: Receiver<Control>,
+    logs: Option<&logging::LogHandle>,
 ) -> Result<()> {
+    let mut control = control;
     let mut config = load_serve_config(config_path, overrides)?;
-    // SAFETY: umask only sets this process's file-creation mask; no threads run yet.
-    unsafe { libc::umask(config.umask() as libc::mode_t) };
     let mut settings = job_settings(&config)?;
     let folders = folders_of(&config);
     folders::create(&folders)?;
@@ -271,7 +286,6 @@ pub fn serve(
 
     // Watch first, then list: a file arriving in between is seen by one or the other.
     let (tx, rx) = bounded::<Event>(EVENT_QUEUE);
-    signals::forward(tx.clone()).map_err(|e| Error::io("signals", "install handlers for", e))?;
     let overflow = Arc::new(AtomicBool::new(false));
     let _watcher = inbox::watch(&folders.inbox, tx.clone(), overflow.clone())
         .map_err(|e| Error::io(&folders.inbox, "watch", std::io::Error::other(e)))?;
@@ -354,14 +368,23 @@ pub fn serve(
         {
             wake = wake.min(t);
         }
-        match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
-            Ok(Event::Inbox(InboxEvent::Name(name, hint))) => ctx.look_at(&name, hint),
-            Ok(Event::Inbox(InboxEvent::Rescan)) => {
+        let event = select! {
+            recv(rx) -> e => Some(e.expect("the loop holds a sender")),
+            recv(control) -> c => Some(Event::Control(c.unwrap_or_else(|_| {
+                // Nobody can ask any more: stop, as asked for once.
+                control = crossbeam_channel::never();
+                Control::Shutdown
+            }))),
+            default(wake.saturating_duration_since(Instant::now())) => None,
+        };
+        match event {
+            Some(Event::Inbox(InboxEvent::Name(name, hint))) => ctx.look_at(&name, hint),
+            Some(Event::Inbox(InboxEvent::Rescan)) => {
                 tracing::warn!("the inotify queue overflowed: rescanning the inbox");
                 ctx.settling.forget_writers();
                 ctx.rescan();
             }
-            Ok(Event::Signal(Signal::Shutdown)) => {
+            Some(Event::Control(Control::Shutdown)) => {
                 if stopping.is_none() {
                     tracing::info!("stop requested: no new files; checkpointing");
                     stopping = Some(Instant::now());
@@ -370,14 +393,14 @@ pub fn serve(
                     board.with(|b| b.set_state(DaemonState::Stopping));
                 }
             }
-            Ok(Event::Signal(Signal::Reload)) => {
+            Some(Event::Control(Control::Reload)) => {
                 systemd.reloading();
                 match load_serve_config(config_path, overrides)
                     .and_then(|c| Ok((job_settings(&c)?, c)))
                 {
                     Ok((s, c)) => {
                         log_changes(&config, &c);
-                        if let Err(e) = logs.set(&c.daemon.log_level) {
+                        if let Err(e) = logs.map_or(Ok(()), |l| l.set(&c.daemon.log_level)) {
                             tracing::error!("{e}");
                         }
                         ctx.settling
@@ -393,7 +416,7 @@ pub fn serve(
                 }
                 systemd.ready();
             }
-            Ok(Event::Finished(id, outcome)) => {
+            Some(Event::Finished(id, outcome)) => {
                 if let Some((_, handle)) = running.take() {
                     let _ = handle.join();
                 }
@@ -432,8 +455,7 @@ pub fn serve(
                 }
                 systemd.status(&format!("ready, {} queued", ctx.queue.len()));
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => unreachable!("the loop holds a sender"),
+            None => {}
         }
 
         let now = Instant::now();
