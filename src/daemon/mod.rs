@@ -7,8 +7,10 @@
 
 pub mod backoff;
 pub mod blame;
+pub mod checkpoint;
 pub mod checks;
 pub mod control;
+pub mod converting;
 pub mod files;
 pub mod fingerprint;
 pub mod folders;
@@ -18,10 +20,13 @@ pub mod journal;
 pub mod lock;
 pub mod logging;
 pub mod metrics;
+pub mod publish;
+pub mod quarantine;
 pub mod records;
 pub mod status;
 pub mod store;
 pub mod systemd;
+pub mod work_files;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsString;
@@ -38,8 +43,9 @@ use crate::pipeline::Plan;
 use backoff::Backoff;
 use control::Control;
 use fingerprint::ConversionSettings;
+use folders::Folders;
 use inbox::{Hint, InboxEvent, Seen, Settling};
-use job::{Folders, Outcome, Runner, Settings};
+use job::{Outcome, Runner, Settings};
 use records::{FileIdentity, Job, JobState};
 use status::{DaemonState, JobPhase, JobStatus, SharedBoard};
 use store::Store;
@@ -303,7 +309,7 @@ pub fn serve(
         let JobState::Failed { error } = job.state.clone() else {
             unreachable!("only failed jobs")
         };
-        match job::fail(&runner, &mut job, &error) {
+        match quarantine::fail(&runner, &mut job, &error) {
             Ok(stayed) => ctx.hold(stayed),
             Err(e) => tracing::error!(job = job.id, "cannot move a failed input: {e}"),
         }
@@ -636,12 +642,7 @@ fn remove_stray_work_files(folders: &Folders, active: &VecDeque<Job>) -> Result<
         std::fs::read_dir(&folders.outbox).map_err(|e| Error::io(&folders.outbox, "list", e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix('.').filter(|n| n.ends_with(".part")) else {
-            continue;
-        };
-        let id = rest
-            .split('.')
-            .find_map(|part| part.strip_prefix("job").and_then(|n| n.parse::<u64>().ok()));
+        let id = work_files::job_of(&name);
         if let Some(id) = id.filter(|id| !ids.contains(id)) {
             tracing::info!(file = %name, job = id, "removing a stray work file");
             files::remove_if_there(&entry.path())?;
@@ -709,7 +710,7 @@ impl Loop<'_> {
             Err(e) => return tracing::error!("{e}"),
         };
         r.board.with(|b| b.insert(job_status(&job, Vec::new())));
-        match job::fail_entry(r, &mut job, name, &format!("refused: it is {what}")) {
+        match quarantine::fail_entry(r, &mut job, name, &format!("refused: it is {what}")) {
             Ok(stayed) => self.hold(stayed),
             Err(e) => tracing::error!("cannot refuse {}: {e}", name.to_string_lossy()),
         }
