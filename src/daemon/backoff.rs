@@ -9,7 +9,7 @@ pub const FIRST: Duration = Duration::from_secs(1);
 /// The longest pause: a disk freed after an hour is used within five minutes.
 pub const LONGEST: Duration = Duration::from_secs(300);
 
-/// The pause before the next try: doubles at every [`Backoff::next`], from [`FIRST`] up to
+/// The pause before the next try: doubles at every [`Backoff::take`], from [`FIRST`] up to
 /// [`LONGEST`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -30,7 +30,7 @@ impl Backoff {
 
     /// Takes the pause for a failure now (returned) and doubles the next one, up to
     /// [`LONGEST`].
-    pub fn next(&mut self) -> Duration {
+    pub fn take(&mut self) -> Duration {
         let now = self.current;
         self.current = (self.current * 2).min(LONGEST);
         now
@@ -50,12 +50,12 @@ mod tests {
     #[test]
     fn the_pause_doubles_from_one_second_to_five_minutes_and_resets() {
         let mut b = Backoff::default();
-        let secs: Vec<u64> = (0..12).map(|_| b.next().as_secs()).collect();
+        let secs: Vec<u64> = (0..12).map(|_| b.take().as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
         assert_eq!(b.peek(), LONGEST);
         b.reset();
         assert_eq!(b.peek(), FIRST);
-        assert_eq!(b.next(), FIRST);
+        assert_eq!(b.take(), FIRST);
         assert_eq!(b.peek(), Duration::from_secs(2));
     }
 }

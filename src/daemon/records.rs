@@ -163,6 +163,13 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<RECORD_LIMIT>()
 }
 
+impl Job {
+    /// Not done and not failed: the job has work left (queued, converting or publishing).
+    pub fn is_active(&self) -> bool {
+        !matches!(self.state, JobState::Done { .. } | JobState::Failed { .. })
+    }
+}
+
 /// Encodes a record.
 pub fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, String> {
     bincode::serde::encode_to_vec(record, config()).map_err(|e| e.to_string())

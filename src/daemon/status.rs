@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use super::records::{Job, JobState};
 use crate::error::{Error, Result};
 
 /// The status file's name in the state folder.
@@ -117,6 +118,38 @@ pub struct JobStatus {
     pub output: Option<String>,
     /// Why the job failed, or why its last run is being tried again.
     pub error: Option<String>,
+}
+
+impl JobStatus {
+    /// The status line of a job record; `contigs_done` are the names its journal lists.
+    pub fn of(job: &Job, contigs_done: Vec<String>) -> JobStatus {
+        let (state, output, error) = match &job.state {
+            JobState::Queued => (JobPhase::Queued, None, None),
+            JobState::Running | JobState::Publishing { .. } => (JobPhase::Running, None, None),
+            JobState::Published { output } => (JobPhase::Running, Some(output.clone()), None),
+            JobState::Done { output } => (JobPhase::Done, Some(output.clone()), None),
+            JobState::Failed { error } => (JobPhase::Failed, None, Some(error.clone())),
+        };
+        let done = matches!(job.state, JobState::Done { .. });
+        JobStatus {
+            id: job.id,
+            input: job.input.clone(),
+            state,
+            bytes_total: job.identity.size,
+            bytes_done: if done {
+                job.identity.size
+            } else {
+                job.checkpoint.map_or(0, |c| c.source_bytes)
+            },
+            rows_in: job.checkpoint.map_or(0, |c| c.rows_in),
+            rows_out: job.checkpoint.map_or(0, |c| c.rows_out),
+            contigs_done_count: contigs_done.len(),
+            contigs_done,
+            resumed_at_byte: job.resumed_at_byte,
+            output,
+            error,
+        }
+    }
 }
 
 /// The daemon as `status.json` shows it.
