@@ -12,6 +12,7 @@ use std::path::Path;
 
 use crate::error::{Error, ErrorKind};
 
+/// Whose problem a failure is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Blame {
     /// This file's problem: it fails, the others go on.

@@ -7,6 +7,8 @@
 //! state machine: [`converting`], [`checkpoint`], [`publish`], [`quarantine`]),
 //! [`recovery`] and [`retention`], [`backoff`], [`status`], [`work_files`].
 
+#![deny(missing_docs)]
+
 pub mod backoff;
 pub mod blame;
 pub mod checkpoint;
