@@ -152,3 +152,68 @@ fn new_job(r: &Runner, name: &OsString, identity: FileIdentity) -> Result<Job> {
     r.store.put_job(&job)?;
     Ok(job)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::folders::Folders;
+    use crate::daemon::status::{JobPhase, SharedBoard};
+    use crate::daemon::store::Store;
+    use crate::daemon::systemd::Systemd;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    fn intake(root: &std::path::Path) -> Intake {
+        let folders = Folders {
+            inbox: root.join("inbox"),
+            outbox: root.join("outbox"),
+            failed: root.join("failed"),
+            state: root.join("state"),
+        };
+        for d in folders.all() {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let runner = Arc::new(Runner {
+            store: Arc::new(Store::open(&folders.state.join("db"), 1 << 20).unwrap()),
+            board: Arc::new(SharedBoard::default()),
+            systemd: Arc::new(Systemd::from_env()),
+            stop: Arc::new(AtomicBool::new(false)),
+            folders,
+        });
+        let settling = Settling::new(&runner.folders.inbox, Duration::ZERO);
+        Intake::new(runner, settling, VecDeque::new())
+    }
+
+    #[test]
+    fn a_settled_file_becomes_one_queued_job_and_a_fifo_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let mut intake = intake(root.path());
+        let inbox = intake.runner.folders.inbox.clone();
+        std::fs::write(inbox.join("m.txt"), "chr1\t1\tA\tA\tA\n").unwrap();
+        let fifo = std::ffi::CString::new(inbox.join("pipe.txt").to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo only reads the path it is given.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+
+        intake.rescan();
+        intake.take_settled(Instant::now()).unwrap();
+        intake.rescan();
+        intake.take_settled(Instant::now()).unwrap();
+
+        let queued: Vec<&str> = intake.queue.iter().map(|j| j.input.as_str()).collect();
+        assert_eq!(queued, ["m.txt"], "taken once, though seen twice");
+        let (stored, _) = intake.runner.store.jobs().unwrap();
+        assert_eq!(stored.len(), 2, "the job and the refusal are recorded");
+        let board = intake.runner.board.with(|b| b.snapshot());
+        let state_of = |input: &str| board.jobs.iter().find(|j| j.input == input).unwrap().state;
+        assert_eq!(state_of("m.txt"), JobPhase::Queued);
+        assert_eq!(state_of("pipe.txt"), JobPhase::Failed);
+        assert!(
+            root.path().join("failed/pipe.txt").exists(),
+            "moved, never opened"
+        );
+        assert!(
+            inbox.join("m.txt").exists(),
+            "a queued input stays until published"
+        );
+    }
+}
