@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct Error(Box<ErrorKind>);
 
+/// The kinds of failure, each with its context.
 #[derive(Debug)]
 pub enum ErrorKind {
     /// The input is not a valid matrix. `line` is 1-based, `byte` the 0-based offset of the
@@ -29,6 +30,15 @@ pub enum ErrorKind {
     },
     /// The conversion was told to stop before it finished.
     Stopped,
+    /// hapflow's own stored state is damaged or inconsistent: a checkpoint that does not
+    /// match its contig journal or work file, a record that cannot be encoded. Neither the
+    /// input's fault nor the user's (exit code 1); the daemon starts such a job over from
+    /// the beginning instead of failing its input. `source` is the lower-level cause, if
+    /// one.
+    Store {
+        what: String,
+        source: Option<io::Error>,
+    },
 }
 
 impl Error {
@@ -75,6 +85,22 @@ impl Error {
         Error(Box::new(ErrorKind::Stopped))
     }
 
+    /// A fault of hapflow's stored state ([`ErrorKind::Store`]), said in `what`.
+    pub fn store(what: impl Into<String>) -> Error {
+        Error(Box::new(ErrorKind::Store {
+            what: what.into(),
+            source: None,
+        }))
+    }
+
+    /// [`Error::store`] with its lower-level cause.
+    pub fn store_io(what: impl Into<String>, source: io::Error) -> Error {
+        Error(Box::new(ErrorKind::Store {
+            what: what.into(),
+            source: Some(source),
+        }))
+    }
+
     /// True for errors caused by what the user gave us (input or configuration), as opposed
     /// to failures of the machine. The command line maps these to exit code 2.
     pub fn is_user_error(&self) -> bool {
@@ -119,6 +145,10 @@ impl fmt::Display for Error {
                 source,
             } => write!(f, "cannot {action} {}: {source}", path.display()),
             ErrorKind::Stopped => write!(f, "stopped before the end of the input"),
+            ErrorKind::Store { what, source } => match source {
+                Some(source) => write!(f, "{what}: {source}"),
+                None => write!(f, "{what}"),
+            },
         }
     }
 }
@@ -126,7 +156,11 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &*self.0 {
-            ErrorKind::Io { source, .. } => Some(source),
+            ErrorKind::Io { source, .. }
+            | ErrorKind::Store {
+                source: Some(source),
+                ..
+            } => Some(source),
             _ => None,
         }
     }
@@ -153,5 +187,24 @@ mod tests {
         let e = Error::io("/x/y", "open", io::Error::from(io::ErrorKind::NotFound));
         assert!(e.to_string().starts_with("cannot open /x/y: "));
         assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_store_fault_is_not_the_user_s_and_exits_1() {
+        let e = Error::store_io(
+            "cannot regroup contigs into /o/.m.part",
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "spooled row of a contig that was never seen",
+            ),
+        );
+        assert!(!e.is_user_error());
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(
+            e.to_string(),
+            "cannot regroup contigs into /o/.m.part: spooled row of a contig that was never seen"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(Error::store("cannot resume: x").exit_code(), 1);
     }
 }

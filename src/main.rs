@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use hapflow::config::{self as cfg, ByteSize, Config, Format};
+use hapflow::daemon::control::Control;
 use hapflow::daemon::{self, Overrides};
 use hapflow::generate::{generate, Compress, Shape};
 use hapflow::pipeline::{CheckpointHandle, Observer, Progress, Request, Summary};
@@ -269,10 +270,67 @@ fn run_serve(args: ServeArgs) -> Result<(), Failure> {
         memory_limit: args.memory_limit.map(|l| l.0),
     };
     let config = daemon::load_config(args.config.as_deref(), &overrides)?;
-    let logs = daemon::logging::init(&config.daemon.log_level).map_err(hapflow::Error::config)?;
-    daemon::serve(args.config.as_deref(), &overrides, &logs)
+    // What the daemon does to the process as a whole is done here, not in the library.
+    let logs = init_logging(&config.daemon.log_level).map_err(hapflow::Error::config)?;
+    // SAFETY: umask only sets this process's file-creation mask; no other thread creates
+    // files yet.
+    unsafe { libc::umask(config.umask() as libc::mode_t) };
+    let control =
+        forward_signals().map_err(|e| hapflow::Error::io("signals", "install handlers for", e))?;
+    daemon::serve(args.config.as_deref(), &overrides, control, Some(&logs))
         .inspect_err(|e| tracing::error!("{e}"))?;
     Ok(())
+}
+
+/// Installs the process's logger: structured lines on stderr (the journal, under
+/// systemd), at `level`, which the returned handle changes on reload.
+fn init_logging(level: &str) -> Result<daemon::logging::LogHandle, String> {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{fmt, reload};
+    let (filter, handle) = reload::Layer::new(daemon::logging::filter(level)?);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
+        .try_init()
+        .map_err(|e| e.to_string())?;
+    Ok(daemon::logging::LogHandle::new(handle))
+}
+
+/// Exit code of a daemon stopped by a second stop request before it finished stopping.
+const EXIT_AT_ONCE: i32 = 130;
+
+/// Turns SIGTERM/SIGINT and SIGHUP into the daemon's [`Control`] requests, on a thread
+/// that only forwards: a second stop request exits at once (the store is consistent at
+/// every moment, so that loses at most the work since the last checkpoint).
+fn forward_signals() -> std::io::Result<crossbeam_channel::Receiver<Control>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut stops = 0;
+            for sig in signals.forever() {
+                let control = match sig {
+                    SIGHUP => Control::Reload,
+                    _ => {
+                        stops += 1;
+                        if stops > 1 {
+                            tracing::warn!("second stop request: exiting at once");
+                            std::process::exit(EXIT_AT_ONCE);
+                        }
+                        Control::Shutdown
+                    }
+                };
+                let _ = tx.send(control);
+            }
+        })?;
+    Ok(rx)
 }
 
 fn run_status(args: StatusArgs) -> Result<(), Failure> {

@@ -940,3 +940,83 @@ fn a_bad_file_that_cannot_be_moved_stays_until_it_changes() {
     d.wait_settled_jobs(2, MINUTE);
     assert_eq!(said(&d.log()), 2, "{}", d.log());
 }
+
+/// Rewrites every entry of contig `from` in a contig journal to the name `to` (same
+/// length): the journal still reads back, but names a contig the spool does not hold.
+fn rename_in_journal(journal: &Path, from: &[u8], to: &[u8]) -> usize {
+    assert_eq!(from.len(), to.len());
+    let mut bytes = std::fs::read(journal).unwrap();
+    let mut at = 8; // the magic
+    let mut renamed = 0;
+    while at + 16 <= bytes.len() {
+        let n = u32::from_le_bytes(bytes[at + 12..at + 16].try_into().unwrap()) as usize;
+        let name = at + 16..at + 16 + n;
+        if bytes[name.clone()] == *from {
+            bytes[name].copy_from_slice(to);
+            renamed += 1;
+        }
+        at += 16 + n;
+    }
+    std::fs::write(journal, bytes).unwrap();
+    renamed
+}
+
+/// A checkpoint whose contig journal is damaged (it reads back, but a contig's name in it
+/// is wrong, so the spool does not match it) is the store's fault, not the input's: the
+/// job starts again from the beginning and publishes the same bytes as `hapflow convert`,
+/// instead of being retried for ever or its good input going to `failed/`.
+#[test]
+fn a_damaged_checkpoint_restarts_the_job_from_the_beginning() {
+    let work = tempfile::tempdir().unwrap();
+    // chrA1, a short chrB1, chrA1 again (so the output is regrouped at the end), chrC1:
+    // the first checkpoint is taken where the input leaves chrA1 for chrB1 and back.
+    let mut matrix = Vec::new();
+    for (i, args) in [
+        ["--size", "6MiB", "--prefix", "chrA", "--seed", "31"],
+        ["--rows", "200", "--prefix", "chrB", "--seed", "32"],
+        ["--size", "6MiB", "--prefix", "chrA", "--seed", "33"],
+        ["--size", "6MiB", "--prefix", "chrC", "--seed", "34"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let part = work.path().join(format!("part{i}.txt"));
+        generate(&part, &[args.as_slice(), &["--contigs", "1"]].concat());
+        matrix.extend(std::fs::read(&part).unwrap());
+    }
+    let input = work.path().join("m.txt");
+    std::fs::write(&input, &matrix).unwrap();
+    let expected = work.path().join("expected.txt");
+    convert_once(&input, &expected, None);
+
+    let root = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start_with_env(
+        root.path(),
+        "",
+        &[("HAPFLOW_FAILPOINTS", "checkpoint.flushed=exit")],
+    );
+    drop_by_rename(&d.inbox(), "m.txt", &matrix);
+    assert_eq!(d.wait_exit().status.code(), Some(137), "{}", d.log());
+    let journals = names(&d.state().join("checkpoints"));
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    let journal = d.state().join("checkpoints").join(&journals[0]);
+    assert!(
+        rename_in_journal(&journal, b"chrB1", b"chrZ1") > 0,
+        "the first checkpoint does not list chrB1"
+    );
+
+    d.restart_with_env(&[]);
+    let status = d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(status["jobs"][0]["state"], "done", "{status}\n{}", d.log());
+    assert_published_once(&d, &expected, "a damaged checkpoint");
+    assert!(
+        names(&d.failed()).is_empty(),
+        "a good input went to failed/"
+    );
+    assert!(
+        d.log().contains("a damaged checkpoint"),
+        "the restart is not logged:\n{}",
+        d.log()
+    );
+    assert_eq!(d.terminate().status.code(), Some(0));
+}

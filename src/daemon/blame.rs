@@ -4,13 +4,15 @@
 //! A file's own: bad content or settings it cannot meet, an input that cannot be read
 //! (permission denied, not a file any more), a name too long for the names derived from it.
 //! The machine's: a full disk or quota, an I/O error of the device, a read-only file
-//! system, no memory or file handles, and any failure of the store. When in doubt, the
+//! system, no memory or file handles, and any failure or damage of the store or a
+//! checkpoint ([`ErrorKind::Store`]). When in doubt, the
 //! machine's: pausing is safe, failing a good file is not.
 
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind};
 
+/// Whose problem a failure is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Blame {
     /// This file's problem: it fails, the others go on.
@@ -45,7 +47,7 @@ const INPUT_ERRNOS: [i32; 6] = [
 pub fn blame(e: &Error, input: &Path) -> Blame {
     match e.kind() {
         ErrorKind::BadInput { .. } | ErrorKind::Config { .. } => Blame::File,
-        ErrorKind::Stopped => Blame::Machine,
+        ErrorKind::Stopped | ErrorKind::Store { .. } => Blame::Machine,
         ErrorKind::Io { path, source, .. } => match source.raw_os_error() {
             Some(n) if MACHINE_ERRNOS.contains(&n) => Blame::Machine,
             Some(libc::ENAMETOOLONG) => Blame::File,
@@ -78,6 +80,10 @@ mod tests {
         assert_eq!(
             blame(&Error::bad_input("m.txt", "not a matrix"), input),
             Blame::File
+        );
+        assert_eq!(
+            blame(&Error::store("cannot resume: a damaged checkpoint"), input),
+            Blame::Machine
         );
     }
 }

@@ -114,6 +114,11 @@ pub fn check_folders(c: &Config) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a `[daemon] rescan_ms` below the shortest allowed.
+///
+/// # Errors
+///
+/// [`crate::ErrorKind::Config`], naming the value and the shortest allowed.
 pub fn check_rescan(rescan_ms: u64) -> Result<()> {
     if rescan_ms < MIN_RESCAN_MS {
         return Err(Error::config(format!(

@@ -12,10 +12,35 @@
 //! configuration's `umask = "0027"`, `0640`, read by the group, not by others.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::job::Folders;
 use crate::error::{Error, Result};
+
+/// The daemon's folders: `inbox` (matrices dropped in), `outbox` (tables published),
+/// `failed` (bad inputs and their reports), `state` (store, journals, status, lock).
+#[derive(Debug, Clone)]
+pub struct Folders {
+    /// Where matrices are dropped.
+    pub inbox: PathBuf,
+    /// Where outputs are published (and the hidden work files kept).
+    pub outbox: PathBuf,
+    /// Where bad inputs go, each with a report.
+    pub failed: PathBuf,
+    /// The daemon's own: the store, the contig journals, the status file, the lock.
+    pub state: PathBuf,
+}
+
+impl Folders {
+    /// Where inputs go after their output is published, under `on_success = "archive"`.
+    pub fn archive(&self) -> PathBuf {
+        self.state.join("archive")
+    }
+
+    /// The four folders, in the order above.
+    pub fn all(&self) -> [&Path; 4] {
+        [&self.inbox, &self.outbox, &self.failed, &self.state]
+    }
+}
 
 /// Mode of the inbox, outbox and failed folders the daemon creates.
 pub const SHARED_MODE: u32 = 0o2770;

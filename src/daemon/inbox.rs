@@ -37,6 +37,7 @@ pub enum Entry {
     File(FileIdentity),
     /// Something that is not a regular file, and what it is. Never opened.
     Refused(&'static str),
+    /// Nothing there any more.
     Gone,
 }
 
@@ -63,6 +64,7 @@ pub fn look(path: &Path) -> Entry {
     }
 }
 
+/// The identity (size, mtime, device, inode) of a file, from its metadata.
 pub fn identity(m: &std::fs::Metadata) -> FileIdentity {
     FileIdentity {
         size: m.len(),
@@ -116,12 +118,16 @@ pub struct Settling {
 /// What became of a name looked at.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Seen {
+    /// A regular file, settling.
     Waiting,
+    /// Not a regular file (what it is): to be refused, never opened.
     Refused(&'static str),
+    /// A name the inbox ignores (hidden, `.part`, `.tmp`, index files...), or gone.
     Ignored,
 }
 
 impl Settling {
+    /// Settling for the inbox `dir`: a file is taken once unchanged for `settle`.
     pub fn new(dir: &Path, settle: Duration) -> Settling {
         Settling {
             dir: dir.to_path_buf(),
@@ -130,6 +136,7 @@ impl Settling {
         }
     }
 
+    /// Changes the settle time (on reload).
     pub fn set_settle(&mut self, settle: Duration) {
         self.settle = settle;
     }
@@ -219,6 +226,7 @@ impl Settling {
             .min()
     }
 
+    /// No file is settling.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

@@ -78,7 +78,9 @@ pub type Contigs = Vec<ContigBytes>;
 /// Where a checkpoint's contigs are: which file, and how many of its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JournalAt {
+    /// Which file: `job<id>.<generation>.contigs`.
     pub generation: u32,
+    /// How many of its bytes belong to the checkpoint.
     pub len: u64,
 }
 
@@ -99,10 +101,12 @@ pub struct Journal {
 /// What a checkpoint hands its committing thread: the file to make durable, and the older
 /// generation to remove once the record is.
 pub struct Durable {
+    /// The journal file, to `fdatasync`.
     pub file: Arc<File>,
     /// A file new since the last checkpoint: its folder (and the folder's own entry) must
     /// be synced too.
     pub new_generation: Option<PathBuf>,
+    /// The older generation, to remove once a record naming the new one is durable.
     pub superseded: Option<PathBuf>,
 }
 

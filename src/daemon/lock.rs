@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
+/// The lock file's name in the state folder (`flock`ed by the daemon that runs there).
 pub const LOCK_FILE: &str = "hapflow.lock";
 
 /// The held lock; dropping it releases the folder.

@@ -1,34 +1,35 @@
-//! Structured logs on stderr (the journal, under systemd), with a level SIGHUP can change.
+//! The daemon's log: a level that a reload can change, and one-line messages. The
+//! process-wide logger itself is installed by `main.rs` (structured logs on stderr, the
+//! journal under systemd), which hands [`serve`](super::serve) a [`LogHandle`].
 
-use tracing_subscriber::prelude::*;
-use tracing_subscriber::{fmt, reload, EnvFilter, Registry};
+use tracing_subscriber::{reload, EnvFilter, Registry};
 
 /// Changes the log filter of a running daemon.
 pub struct LogHandle(reload::Handle<EnvFilter, Registry>);
 
-/// Starts logging at `level` (a `tracing` filter directive).
-pub fn init(level: &str) -> Result<LogHandle, String> {
-    let filter =
-        EnvFilter::try_new(level).map_err(|e| format!("invalid log_level {level:?}: {e}"))?;
-    let (filter, handle) = reload::Layer::new(filter);
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(
-            fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_target(false)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-        )
-        .try_init()
-        .map_err(|e| e.to_string())?;
-    Ok(LogHandle(handle))
+/// The filter for `level` (a `tracing` filter directive such as `info` or
+/// `debug,sled=info`).
+///
+/// # Errors
+///
+/// A directive `tracing` cannot parse, said as `invalid log_level "...": why`.
+pub fn filter(level: &str) -> Result<EnvFilter, String> {
+    EnvFilter::try_new(level).map_err(|e| format!("invalid log_level {level:?}: {e}"))
 }
 
 impl LogHandle {
+    /// Wraps the reload handle of the filter layer the process's logger was built with.
+    pub fn new(handle: reload::Handle<EnvFilter, Registry>) -> LogHandle {
+        LogHandle(handle)
+    }
+
+    /// Sets the log level to `level` (a `tracing` filter directive).
+    ///
+    /// # Errors
+    ///
+    /// A directive that does not parse ([`filter`]), or a logger that is gone.
     pub fn set(&self, level: &str) -> Result<(), String> {
-        let filter =
-            EnvFilter::try_new(level).map_err(|e| format!("invalid log_level {level:?}: {e}"))?;
-        self.0.reload(filter).map_err(|e| e.to_string())
+        self.0.reload(filter(level)?).map_err(|e| e.to_string())
     }
 }
 

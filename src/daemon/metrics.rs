@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::job::Outcome;
-use super::status::Board;
+use super::status::{Board, JobPhase};
 
 /// How often the file is rewritten at least while a job runs.
 pub const RUNNING_EVERY: Duration = Duration::from_secs(2);
@@ -144,8 +144,8 @@ impl Metrics {
         let mut s = f.counts;
         s.paused = paused;
         for j in board.jobs_active() {
-            match j.state.as_str() {
-                "queued" => s.queued += 1,
+            match j.state {
+                JobPhase::Queued => s.queued += 1,
                 _ => {
                     s.running += 1;
                     s.running_done_bytes += j.bytes_done;
@@ -210,9 +210,9 @@ impl TextFile {
     fn count_finished(&mut self, board: &Board, count: bool) {
         self.scratch.clear();
         for j in board.jobs() {
-            let done = match j.state.as_str() {
-                "done" => true,
-                "failed" => false,
+            let done = match j.state {
+                JobPhase::Done => true,
+                JobPhase::Failed => false,
                 _ => continue,
             };
             // The board iterates in id order: `scratch` stays sorted.
@@ -386,7 +386,7 @@ mod tests {
         JobStatus {
             id,
             input: format!("m{id}.txt"),
-            state: state.into(),
+            state: serde_json::from_value(state.into()).expect("a job state word"),
             bytes_total: bytes,
             bytes_done: if state == "done" { bytes } else { bytes / 2 },
             rows_in: bytes / 10,
@@ -509,11 +509,11 @@ mod tests {
         assert_eq!(value(&t, "hapflow_running_job_size_bytes").unwrap(), "300");
 
         board.update(3, |b| {
-            b.state = "done".into();
+            b.state = JobPhase::Done;
             b.bytes_done = 300;
             b.output = Some("m3.haplotype.txt".into());
         });
-        board.update(2, |b| b.state = "failed".into());
+        board.update(2, |b| b.state = JobPhase::Failed);
         m.job_ended(&board, &Outcome::Done);
         board.remove(3); // pruned: it must not matter
         m.job_ended(&board, &Outcome::Failed(None));

@@ -19,21 +19,39 @@ pub enum JobState {
     Running,
     /// Converted into the work file `from` (in the outbox); being linked into the outbox as
     /// `output`, which may exist already if the daemon stopped half-way.
-    Publishing { output: String, from: String },
+    Publishing {
+        /// The output's file name in the outbox.
+        output: String,
+        /// The finished work file's path.
+        from: String,
+    },
     /// Published as `output`; the input is still to leave the inbox.
-    Published { output: String },
+    Published {
+        /// The output's file name in the outbox.
+        output: String,
+    },
     /// Published, and the input archived or deleted.
-    Done { output: String },
+    Done {
+        /// The output's file name in the outbox.
+        output: String,
+    },
     /// Bad input: moved to `failed/` with a report.
-    Failed { error: String },
+    Failed {
+        /// Why, as the report and the status say it.
+        error: String,
+    },
 }
 
 /// The identity of an input file: if any of these change, a checkpoint no longer applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileIdentity {
+    /// Size in bytes.
     pub size: u64,
+    /// Modification time, in nanoseconds since the Unix epoch.
     pub mtime_ns: i128,
+    /// The device the file is on.
     pub dev: u64,
+    /// The file's inode number.
     pub ino: u64,
 }
 
@@ -41,15 +59,24 @@ pub struct FileIdentity {
 /// and they are the conversion of the input's first `input_bytes` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointV1 {
+    /// Input bytes converted (decompressed bytes for compressed inputs): where the
+    /// conversion resumes.
     pub input_bytes: u64,
+    /// Bytes of the input file read (compressed bytes for compressed inputs), for progress.
     pub source_bytes: u64,
+    /// Lines of the input read.
     pub lines: u64,
+    /// Matrix rows converted.
     pub rows_in: u64,
+    /// Rows written to the output.
     pub rows_out: u64,
+    /// Bytes of the work file (the spool) that are durable and belong to this checkpoint.
     pub spool_len: u64,
     /// Contigs seen (their records were keyed by job and contig id).
     pub contigs: u32,
+    /// The contig the input was in (its id), if any.
     pub current: Option<u32>,
+    /// No contig has come back after another so far: the spool is the output as it is.
     pub contiguous: bool,
     /// The whole input is converted (only the regrouping and publishing are left).
     pub converted: bool,
@@ -58,13 +85,17 @@ pub struct CheckpointV1 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 /// A job as hapflow 0.1 stored it: its checkpoint's contigs were sled records of their own.
 pub struct JobV1 {
+    /// The job's id (counts up from 0 across restarts).
     pub id: u64,
     /// The input's file name in the inbox.
     pub input: String,
+    /// The input as it was when taken.
     pub identity: FileIdentity,
+    /// Where the job is in its state machine.
     pub state: JobState,
     /// Unix milliseconds.
     pub queued_at: u64,
+    /// The last durable checkpoint, if any.
     pub checkpoint: Option<CheckpointV1>,
     /// The input byte a restart resumed from, the last time one did.
     pub resumed_at_byte: Option<u64>,
@@ -77,33 +108,50 @@ pub struct JobV1 {
 /// (`state/checkpoints/`, see `journal.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointV2 {
+    /// Input bytes converted (decompressed bytes for compressed inputs): where the
+    /// conversion resumes.
     pub input_bytes: u64,
+    /// Bytes of the input file read (compressed bytes for compressed inputs), for progress.
     pub source_bytes: u64,
+    /// Lines of the input read.
     pub lines: u64,
+    /// Matrix rows converted.
     pub rows_in: u64,
+    /// Rows written to the output.
     pub rows_out: u64,
+    /// Bytes of the work file (the spool) that are durable and belong to this checkpoint.
     pub spool_len: u64,
     /// Contigs seen.
     pub contigs: u32,
+    /// The contig the input was in (its id), if any.
     pub current: Option<u32>,
+    /// No contig has come back after another so far: the spool is the output as it is.
     pub contiguous: bool,
     /// The whole input is converted (only the regrouping and publishing are left).
     pub converted: bool,
+    /// Which file of the job's contig journal holds the contig table.
     pub journal_generation: u32,
+    /// How many bytes of that file belong to this checkpoint.
     pub journal_len: u64,
     /// [`super::fingerprint::fingerprint`] of the conversion settings.
     pub settings: u64,
 }
 
+/// A job as this version stores it: its checkpoint's contigs are in the job's contig
+/// journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobV2 {
+    /// The job's id (counts up from 0 across restarts).
     pub id: u64,
     /// The input's file name in the inbox.
     pub input: String,
+    /// The input as it was when taken.
     pub identity: FileIdentity,
+    /// Where the job is in its state machine.
     pub state: JobState,
     /// Unix milliseconds.
     pub queued_at: u64,
+    /// The last durable checkpoint, if any.
     pub checkpoint: Option<CheckpointV2>,
     /// The input byte a restart resumed from, the last time one did.
     pub resumed_at_byte: Option<u64>,
@@ -115,19 +163,25 @@ pub type Job = JobV2;
 /// A job record, versioned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobRecord {
+    /// hapflow 0.1.
     V1(JobV1),
+    /// This version.
     V2(JobV2),
 }
 
 /// One contig of a job's output: its name and the bytes of rows it has so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContigV1 {
+    /// The contig's name (CHROM), as bytes.
     pub name: Vec<u8>,
+    /// Bytes of output rows.
     pub bytes: u64,
 }
 
+/// A contig record of hapflow 0.1, versioned (this version only reads them to remove them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ContigRecord {
+    /// hapflow 0.1.
     V1(ContigV1),
 }
 
@@ -152,6 +206,7 @@ impl JobRecord {
 }
 
 impl ContigRecord {
+    /// The record in the current format.
     pub fn into_current(self) -> ContigV1 {
         match self {
             ContigRecord::V1(c) => c,
@@ -161,6 +216,13 @@ impl ContigRecord {
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<RECORD_LIMIT>()
+}
+
+impl Job {
+    /// Not done and not failed: the job has work left (queued, converting or publishing).
+    pub fn is_active(&self) -> bool {
+        !matches!(self.state, JobState::Done { .. } | JobState::Failed { .. })
+    }
 }
 
 /// Encodes a record.

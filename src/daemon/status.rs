@@ -3,22 +3,101 @@
 //! allows one opener, so the status command reads this file, never the store.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use super::records::{Job, JobState};
 use crate::error::{Error, Result};
 
+/// The status file's name in the state folder.
 pub const STATUS_FILE: &str = "status.json";
 /// Contig names listed per job at most; `contigs_done_count` has the full count.
 pub const CONTIGS_LISTED: usize = 10_000;
 
+/// A job's state as the status shows it: the record's
+/// [`JobState`](super::records::JobState) folded into four. Serialized (and printed) as
+/// `queued`, `running`, `done`, `failed`: the words of `status.json` and `hapflow status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobPhase {
+    /// Waiting its turn (also a running job of a daemon that stopped: it resumes then).
+    Queued,
+    /// Converting or publishing now.
+    Running,
+    /// Output published, input archived or deleted.
+    Done,
+    /// The input's own problem: moved to `failed/` with a report (or held in the inbox).
+    Failed,
+}
+
+impl JobPhase {
+    /// The word `status.json` and `hapflow status` show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobPhase::Queued => "queued",
+            JobPhase::Running => "running",
+            JobPhase::Done => "done",
+            JobPhase::Failed => "failed",
+        }
+    }
+
+    /// Queued or running: the job has not finished.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobPhase::Queued | JobPhase::Running)
+    }
+}
+
+impl fmt::Display for JobPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What the daemon as a whole is doing. Serialized (and printed) as `starting`, `ready`,
+/// `stopping`, `stopped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaemonState {
+    /// From the moment a daemon takes the state folder until recovery is over.
+    Starting,
+    /// Watching the inbox and converting.
+    Ready,
+    /// A stop was asked for: no new files, the running job checkpoints.
+    Stopping,
+    /// No daemon runs on the state folder.
+    Stopped,
+}
+
+impl DaemonState {
+    /// The word `status.json` and `hapflow status` show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DaemonState::Starting => "starting",
+            DaemonState::Ready => "ready",
+            DaemonState::Stopping => "stopping",
+            DaemonState::Stopped => "stopped",
+        }
+    }
+}
+
+impl fmt::Display for DaemonState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// One job as `status.json` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobStatus {
+    /// The job's id in the store (counts up from 0 across restarts).
     pub id: u64,
+    /// The input's file name in the inbox.
     pub input: String,
     /// `queued`, `running`, `done` or `failed`.
-    pub state: String,
+    pub state: JobPhase,
     /// Size of the input file.
     pub bytes_total: u64,
     /// Bytes of the input file converted (compressed bytes for gzip).
@@ -31,38 +110,79 @@ pub struct JobStatus {
     pub rows_out: u64,
     /// Contigs the conversion has finished (the input moved past them).
     pub contigs_done: Vec<String>,
+    /// How many contigs the conversion has finished (all of them, beyond the list's limit).
     pub contigs_done_count: usize,
     /// The input byte the last restart resumed from; null if the job never resumed.
     pub resumed_at_byte: Option<u64>,
     /// The output's file name in the outbox, once published.
     pub output: Option<String>,
+    /// Why the job failed, or why its last run is being tried again.
     pub error: Option<String>,
 }
 
+impl JobStatus {
+    /// The status line of a job record; `contigs_done` are the names its journal lists.
+    pub fn of(job: &Job, contigs_done: Vec<String>) -> JobStatus {
+        let (state, output, error) = match &job.state {
+            JobState::Queued => (JobPhase::Queued, None, None),
+            JobState::Running | JobState::Publishing { .. } => (JobPhase::Running, None, None),
+            JobState::Published { output } => (JobPhase::Running, Some(output.clone()), None),
+            JobState::Done { output } => (JobPhase::Done, Some(output.clone()), None),
+            JobState::Failed { error } => (JobPhase::Failed, None, Some(error.clone())),
+        };
+        let done = matches!(job.state, JobState::Done { .. });
+        JobStatus {
+            id: job.id,
+            input: job.input.clone(),
+            state,
+            bytes_total: job.identity.size,
+            bytes_done: if done {
+                job.identity.size
+            } else {
+                job.checkpoint.map_or(0, |c| c.source_bytes)
+            },
+            rows_in: job.checkpoint.map_or(0, |c| c.rows_in),
+            rows_out: job.checkpoint.map_or(0, |c| c.rows_out),
+            contigs_done_count: contigs_done.len(),
+            contigs_done,
+            resumed_at_byte: job.resumed_at_byte,
+            output,
+            error,
+        }
+    }
+}
+
+/// The daemon as `status.json` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DaemonStatus {
+    /// The daemon's process id (0 if none has written the file yet).
     pub pid: u32,
     /// `starting`, `ready`, `stopping` or `stopped`.
-    pub state: String,
+    pub state: DaemonState,
     /// Whether a daemon holds the state folder now (filled in by the reader).
     pub running: bool,
+    /// When the file was written, in milliseconds since the Unix epoch.
     pub updated_unix_ms: u64,
 }
 
+/// The whole of `status.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
+    /// The daemon.
     pub daemon: DaemonStatus,
+    /// Every job the store knows, oldest first.
     pub jobs: Vec<JobStatus>,
 }
 
 /// The daemon's in-memory board.
 #[derive(Debug)]
 pub struct Board {
-    state: String,
+    state: DaemonState,
     jobs: BTreeMap<u64, JobStatus>,
     dirty: bool,
 }
 
+/// Now, in milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -72,7 +192,7 @@ pub fn now_ms() -> u64 {
 impl Default for Board {
     fn default() -> Self {
         Board {
-            state: "starting".into(),
+            state: DaemonState::Starting,
             jobs: BTreeMap::new(),
             dirty: true,
         }
@@ -80,11 +200,13 @@ impl Default for Board {
 }
 
 impl Board {
-    pub fn set_state(&mut self, state: &str) {
-        self.state = state.into();
+    /// Sets the daemon's state.
+    pub fn set_state(&mut self, state: DaemonState) {
+        self.state = state;
         self.dirty = true;
     }
 
+    /// Changes job `id`'s line with `f`, if the board has it.
     pub fn update(&mut self, id: u64, f: impl FnOnce(&mut JobStatus)) {
         if let Some(j) = self.jobs.get_mut(&id) {
             f(j);
@@ -92,11 +214,13 @@ impl Board {
         }
     }
 
+    /// Adds (or replaces) a job's line.
     pub fn insert(&mut self, job: JobStatus) {
         self.jobs.insert(job.id, job);
         self.dirty = true;
     }
 
+    /// Forgets a job's line.
     pub fn remove(&mut self, id: u64) {
         self.dirty |= self.jobs.remove(&id).is_some();
     }
@@ -108,16 +232,15 @@ impl Board {
 
     /// Jobs queued or running.
     pub fn jobs_active(&self) -> impl Iterator<Item = &JobStatus> {
-        self.jobs
-            .values()
-            .filter(|j| j.state == "queued" || j.state == "running")
+        self.jobs.values().filter(|j| j.state.is_active())
     }
 
+    /// The board as `status.json` shows it, now.
     pub fn snapshot(&self) -> Status {
         Status {
             daemon: DaemonStatus {
                 pid: std::process::id(),
-                state: self.state.clone(),
+                state: self.state,
                 running: true,
                 updated_unix_ms: now_ms(),
             },
@@ -139,6 +262,19 @@ impl Board {
             .map_err(|e| Error::io(&path, "write", e))?;
         self.dirty = false;
         Ok(())
+    }
+}
+
+/// The board shared by the main loop and the job thread: every change goes through
+/// [`SharedBoard::with`], the one place that takes its lock.
+#[derive(Debug, Default)]
+pub struct SharedBoard(Mutex<Board>);
+
+impl SharedBoard {
+    /// Runs `f` on the board, under its lock (held only for `f`: keep it short, no I/O but
+    /// the status file's own write).
+    pub fn with<R>(&self, f: impl FnOnce(&mut Board) -> R) -> R {
+        f(&mut self.0.lock().expect("no thread panics holding the board"))
     }
 }
 
@@ -172,7 +308,11 @@ pub fn read(state_dir: &Path) -> Result<Status> {
             return Ok(Status {
                 daemon: DaemonStatus {
                     pid: 0,
-                    state: if running { "starting" } else { "stopped" }.into(),
+                    state: if running {
+                        DaemonState::Starting
+                    } else {
+                        DaemonState::Stopped
+                    },
                     running,
                     updated_unix_ms: 0,
                 },
@@ -184,15 +324,15 @@ pub fn read(state_dir: &Path) -> Result<Status> {
     let mut status: Status = serde_json::from_slice(&text)
         .map_err(|e| Error::io(&path, "parse", std::io::Error::other(e)))?;
     status.daemon.running = running;
-    if running && status.daemon.state == "stopped" {
+    if running && status.daemon.state == DaemonState::Stopped {
         // The last daemon's file, not yet replaced by the one starting now.
-        status.daemon.state = "starting".into();
+        status.daemon.state = DaemonState::Starting;
     }
     if !running {
-        status.daemon.state = "stopped".into();
+        status.daemon.state = DaemonState::Stopped;
         for j in &mut status.jobs {
-            if j.state == "running" {
-                j.state = "queued".into();
+            if j.state == JobPhase::Running {
+                j.state = JobPhase::Queued;
             }
         }
     }
@@ -235,4 +375,55 @@ pub fn table(status: &Status) -> String {
         s += &format!("{:<8} {:>5.1}%  {:<40} {}\n", j.state, pct, j.input, note);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_written_as_the_words_status_json_always_had() {
+        let words = |v: serde_json::Value| v.as_str().unwrap().to_string();
+        for (p, w) in [
+            (JobPhase::Queued, "queued"),
+            (JobPhase::Running, "running"),
+            (JobPhase::Done, "done"),
+            (JobPhase::Failed, "failed"),
+        ] {
+            assert_eq!(words(serde_json::to_value(p).unwrap()), w);
+            assert_eq!(p.to_string(), w);
+            assert_eq!(serde_json::from_value::<JobPhase>(w.into()).unwrap(), p);
+        }
+        for (d, w) in [
+            (DaemonState::Starting, "starting"),
+            (DaemonState::Ready, "ready"),
+            (DaemonState::Stopping, "stopping"),
+            (DaemonState::Stopped, "stopped"),
+        ] {
+            assert_eq!(words(serde_json::to_value(d).unwrap()), w);
+            assert_eq!(serde_json::from_value::<DaemonState>(w.into()).unwrap(), d);
+        }
+        assert_eq!(format!("{:<8}|", JobPhase::Done), "done    |");
+    }
+
+    #[test]
+    fn a_board_is_written_only_when_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let board = SharedBoard::default();
+        board.with(|b| b.write_if_dirty(dir.path())).unwrap();
+        let path = dir.path().join(STATUS_FILE);
+        let first = read(dir.path()).unwrap();
+        assert_eq!(
+            first.daemon.state,
+            DaemonState::Stopped,
+            "no daemon holds it"
+        );
+        std::fs::remove_file(&path).unwrap();
+        board.with(|b| b.write_if_dirty(dir.path())).unwrap();
+        assert!(!path.exists(), "nothing changed, nothing written");
+        board.with(|b| b.set_state(DaemonState::Ready));
+        board.with(|b| b.write_if_dirty(dir.path())).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"state\": \"ready\""), "{text}");
+    }
 }

@@ -9,6 +9,7 @@ use std::sync::{RwLock, RwLockReadGuard};
 use super::records::{decode, encode, Job, JobRecord};
 use crate::error::{Error, Result};
 
+/// The job records, in sled; one opener at a time (the daemon, under its lock).
 pub struct Store {
     /// None after a failed [`Store::reopen`]: every operation then fails until one works.
     db: RwLock<Option<sled::Db>>,
@@ -21,7 +22,9 @@ pub struct Store {
 /// A record that did not decode: its key and why.
 #[derive(Debug)]
 pub struct Damaged {
+    /// The record's key.
     pub key: Vec<u8>,
+    /// Why it did not decode.
     pub why: String,
 }
 
@@ -130,7 +133,8 @@ impl Store {
 
     /// Writes a job record (not yet durable: see [`Store::flush`]).
     pub fn put_job(&self, job: &Job) -> Result<()> {
-        let bytes = encode(&JobRecord::V2(job.clone())).map_err(Error::config)?;
+        let bytes = encode(&JobRecord::V2(job.clone()))
+            .map_err(|e| Error::store(format!("cannot encode job {}: {e}", job.id)))?;
         self.db()?
             .insert(job_key(job.id), bytes)
             .map_err(|e| self.err("write a job to", e))?;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
 
+/// The daemon's link to systemd's notification socket.
 pub struct Systemd {
     /// Ping at least this often when systemd's watchdog is on.
     watchdog: Option<Duration>,
@@ -13,6 +14,8 @@ pub struct Systemd {
 }
 
 impl Systemd {
+    /// Reads `NOTIFY_SOCKET` and `WATCHDOG_USEC` from the environment; pings every quarter
+    /// of the watchdog's interval.
     pub fn from_env() -> Systemd {
         let mut usec = 0;
         let watchdog =
@@ -23,18 +26,22 @@ impl Systemd {
         }
     }
 
+    /// `READY=1`: recovery is done (or a reload is).
     pub fn ready(&self) {
         let _ = sd_notify::notify(false, &[NotifyState::Ready]);
     }
 
+    /// `STOPPING=1`: a stop was asked for.
     pub fn stopping(&self) {
         let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
     }
 
+    /// `RELOADING=1`: the configuration is being read again.
     pub fn reloading(&self) {
         let _ = sd_notify::notify(false, &[NotifyState::Reloading]);
     }
 
+    /// `STATUS=text`: one line `systemctl status` shows.
     pub fn status(&self, text: &str) {
         let _ = sd_notify::notify(false, &[NotifyState::Status(text)]);
     }

@@ -111,7 +111,7 @@ pub(super) fn run(
                 return Err(Error::config("only a file can be resumed"));
             };
             let table = ContigTable::restore(contig_grant, cp.contigs, cp.current, cp.contiguous)
-                .map_err(|e| Error::config(format!("cannot resume: {e}")))?;
+                .map_err(|e| Error::store(format!("cannot resume: {e}")))?;
             let mut writer = GroupedWriter::resume(cp.spool, &header, table, cp.spool_len);
             if layout.format() == Format::Vcf {
                 writer.check_positions();

@@ -79,14 +79,20 @@ pub fn regroup(
                 flush(dst, &buf[stretch..pos], current, &mut cursor)?;
                 stretch = pos;
                 current = Some(contigs.id_of(name).ok_or_else(|| {
-                    std::io::Error::other("spooled row of a contig that was never seen")
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "spooled row of a contig that was never seen",
+                    )
                 })?);
             }
             pos = end;
         }
         flush(dst, &buf[stretch..pos], current, &mut cursor)?;
         if pos == 0 && n == 0 {
-            return Err(std::io::Error::other("spool ends in a partial row"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "spool ends in a partial row",
+            ));
         }
         buf.copy_within(pos..filled, 0);
         filled -= pos;

@@ -227,6 +227,10 @@ impl GroupedWriter {
         let regroup_err = |path: PathBuf| {
             move |e: std::io::Error| match e.kind() {
                 std::io::ErrorKind::Interrupted => Error::stopped(),
+                // The spool does not match its contig table: a damaged checkpoint.
+                std::io::ErrorKind::InvalidData => {
+                    Error::store_io(format!("cannot regroup contigs into {}", path.display()), e)
+                }
                 _ => Error::io(path.clone(), "regroup contigs into", e),
             }
         };
