@@ -155,6 +155,10 @@ pub fn convert_chunk(
             if runs.len() == runs_cap {
                 break;
             }
+            if vcf {
+                super::vcf::check_contig(layout, &line[..contig_end], 0)
+                    .map_err(|e| error(pos + e.at, e.what))?;
+            }
             runs.push(Run {
                 contig,
                 out_start: out.len() as u32,

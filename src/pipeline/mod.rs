@@ -263,6 +263,9 @@ pub fn run(
         .with_alleles(conversion.alleles.clone())
         .with_repeated_header(begin.header_text.clone());
     layout.set_output(conversion.output.format);
+    if let Some(path) = &conversion.output.fai {
+        layout.set_fasta_index(crate::convert::vcf::FastaIndex::read(path)?);
+    }
     let header = match bgzf_level {
         Some(level) => bgzf::compress_to_vec(level, layout.header_line()),
         None => layout.header_line().to_vec(),
@@ -353,7 +356,7 @@ pub fn run(
     state.contigs = writer.contigs().len();
     observer.written(&state, &mut writer)?;
     let vcf_header = |contigs: &ContigTable| {
-        crate::write::vcf::header(layout.samples(), contigs, conversion.output.fai.as_deref())
+        crate::write::vcf::header(layout.samples(), contigs, layout.fasta_index())
             .map_err(|e| Error::bad_input(&name, e))
     };
     let ending = Ending {
@@ -670,7 +673,13 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
     let input = &chunk.slot.input[..chunk.len];
     let mut stats = match outcome {
         Ok(stats) => *stats,
-        Err(Failure::Line(e)) => return Err(line_error(ctx, state, chunk.start_byte, e)),
+        Err(Failure::Line(e)) => {
+            // VCF: a record before this line may break the sorted order against earlier
+            // chunks (the worker cannot see them); the first fault is the one named.
+            let before = &input[..e.line_start];
+            return Err(first_unsorted(ctx, state.lines, chunk.start_byte, before)
+                .unwrap_or_else(|| line_error(ctx, state, chunk.start_byte, e)));
+        }
         Err(Failure::Read(ReadFailure::Stopped)) => return stopping(ctx, state),
         Err(Failure::Read(ReadFailure::LineTooLong)) => {
             return Err(Error::bad_line(
@@ -719,6 +728,7 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
                     before,
                 } => unsorted(
                     ctx.name,
+                    ctx.layout,
                     state.lines,
                     chunk.start_byte + at as u64,
                     piece,
@@ -753,7 +763,12 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Position, chunk: &Chunk) -> R
                 runs: &mut spare.runs,
             },
         )
-        .map_err(|e| line_error(ctx, state, chunk.start_byte + at as u64, &e))?;
+        .map_err(|e| {
+            let base = chunk.start_byte + at as u64;
+            let before = &input[at..at + e.line_start];
+            first_unsorted(ctx, state.lines, base, before)
+                .unwrap_or_else(|| line_error(ctx, state, base, &e))
+        })?;
         if let Some(d) = &mut ctx.deflater {
             ctx.spare.packed.clear();
             d.compress(&ctx.spare.out, &mut ctx.spare.packed);
@@ -773,11 +788,68 @@ fn stopping(ctx: &mut WriteCtx<'_>, state: &mut Position) -> Result<()> {
     Err(Error::stopped())
 }
 
-/// The error for the first line of `contig` from `run_start` on in `piece` whose POS is
-/// below `before` (the run's first record is one). `lines` counts the lines before `piece`,
-/// which starts at byte `base` of the input.
+/// VCF: the error for the first record of `lines_ok` (whole lines that converted without
+/// error, before a line that did not) that breaks the sorted order against what the writer
+/// has seen: a contig coming back below its last POS. None when there is none (or for other
+/// formats). `lines` counts the lines before `lines_ok`, which starts at byte `base`. This
+/// runs only on the way to an error, so converting the lines again costs nothing that
+/// matters; the writer's state it changes dies with the conversion.
+fn first_unsorted(
+    ctx: &mut WriteCtx<'_>,
+    mut lines: u64,
+    mut base: u64,
+    lines_ok: &[u8],
+) -> Option<Error> {
+    if ctx.layout.format() != Format::Vcf {
+        return None;
+    }
+    let mut scratch = Scratch::new(ctx.layout);
+    let mut at = 0;
+    while at < lines_ok.len() {
+        let piece = &lines_ok[at..];
+        let spare = &mut *ctx.spare;
+        spare.out.clear();
+        spare.runs.clear();
+        let stats = convert_chunk(
+            ctx.layout,
+            piece,
+            &mut scratch,
+            ChunkOutput {
+                out_cap: spare.out.capacity(),
+                out: &mut spare.out,
+                runs_cap: spare.runs.capacity(),
+                runs: &mut spare.runs,
+            },
+        )
+        .ok()?;
+        if let Err(WriteError::Unsorted {
+            run_start,
+            contig,
+            before,
+        }) = ctx.writer.write_chunk(piece, &spare.out, &[], &spare.runs)
+        {
+            return Some(unsorted(
+                ctx.name, ctx.layout, lines, base, piece, run_start, &contig, before,
+            ));
+        }
+        if stats.consumed == 0 {
+            return None;
+        }
+        lines += stats.lines;
+        base += stats.consumed as u64;
+        at += stats.consumed;
+    }
+    None
+}
+
+/// The error for the first record (a line with a VCF record, not one left out) of the
+/// contig run starting at `run_start` in `piece`: its POS is below `before`, the contig's
+/// last POS so far. `lines` counts the lines before `piece`, which starts at byte `base`
+/// of the input.
+#[allow(clippy::too_many_arguments)]
 fn unsorted(
     name: &str,
+    layout: &Layout,
     lines: u64,
     base: u64,
     piece: &[u8],
@@ -785,20 +857,19 @@ fn unsorted(
     contig: &[u8],
     before: u64,
 ) -> Error {
+    let mut scratch = Scratch::new(layout);
+    let mut record = Vec::new();
     let mut start = run_start;
-    let (mut at, mut pos) = (run_start, before);
+    let (mut at, mut pos) = (run_start + contig.len() + 1, before);
     for line in piece[run_start..].split(|&b| b == b'\n') {
-        let mut fields = line.splitn(3, |&b| b == b'\t');
-        if fields.next() == Some(contig) {
-            if let Some(p) = fields.next() {
-                let value = std::str::from_utf8(p)
-                    .ok()
-                    .and_then(|p| p.parse::<u64>().ok());
-                if let Some(value) = value.filter(|&v| v < before) {
-                    (at, pos) = (start + contig.len() + 1, value);
-                    break;
-                }
-            }
+        let text = line.strip_suffix(b"\r").unwrap_or(line);
+        record.clear();
+        let written =
+            crate::convert::vcf::convert_line(layout, text, &mut scratch, &mut record, usize::MAX);
+        if matches!(written, Ok(crate::convert::RowOutcome::Written)) {
+            at = start + contig.len() + 1;
+            pos = crate::convert::vcf::record_pos(&record).unwrap_or(0);
+            break;
         }
         start += line.len() + 1;
     }
