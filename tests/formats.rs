@@ -953,3 +953,84 @@ fn output_names_mean_bgzf_in_any_case_and_never_contradict_the_compression() {
     ));
     assert!(is_bgzf(&out));
 }
+
+/// As the README tells a new user: a FASTA made from a generated matrix's REF column with
+/// awk, checked by `bcftools norm --check-ref e` (which writes `ref.fa.fai`), and that index
+/// given back with `--fai`: every `##contig` line carries the contig's length, and the
+/// result indexes.
+#[test]
+fn the_readmes_fasta_from_ref_checks_every_ref_and_its_index_feeds_fai() {
+    let (Some(bcftools), Some(awk)) = (tool("bcftools"), tool("awk")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = generated(
+        d,
+        "m.txt",
+        &["--size", "2MiB", "--contigs", "3", "--seed", "12"],
+    );
+    let fa = d.join("ref.fa");
+    let program = r#"$1 != c { if (c != "") print ""; c = $1; print ">" c } { printf "%s", $3 } END { print "" }"#;
+    let seq = checked(
+        std::process::Command::new(awk)
+            .args(["-F\t", program])
+            .arg(&m),
+    );
+    std::fs::write(&fa, seq).unwrap();
+    let vcf = d.join("m.vcf.gz");
+    ok(convert(
+        &["-q", "--format", "vcf", path(&m), "-o", path(&vcf)],
+        None,
+    ));
+    checked(
+        std::process::Command::new(&bcftools)
+            .args(["norm", "--check-ref", "e", "-f"])
+            .arg(&fa)
+            .arg(&vcf)
+            .args(["-Ou", "-o", "/dev/null"]),
+    );
+    let fai = d.join("ref.fa.fai");
+    assert!(fai.exists(), "bcftools indexed the FASTA");
+    ok(convert(
+        &[
+            "-q",
+            "--format",
+            "vcf",
+            "--fai",
+            path(&fai),
+            path(&m),
+            "-o",
+            path(&vcf),
+        ],
+        None,
+    ));
+    checked(
+        std::process::Command::new(&bcftools)
+            .args(["index", "-f"])
+            .arg(&vcf),
+    );
+    let header = String::from_utf8(checked(
+        std::process::Command::new(&bcftools)
+            .args(["view", "-h"])
+            .arg(&vcf),
+    ))
+    .unwrap();
+    let lines = std::fs::read_to_string(&m).unwrap().lines().count();
+    let lengths: u64 = header
+        .lines()
+        .filter_map(|l| l.strip_prefix("##contig=<ID="))
+        .map(|l| {
+            l.split("length=")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches('>')
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        lengths, lines as u64,
+        "the contigs' lengths add up to the matrix's rows"
+    );
+}
