@@ -454,7 +454,7 @@ impl FastaIndex {
                 }
                 _ => {
                     return Err(crate::Error::bad_line(
-                        &path.display().to_string(),
+                        path.display().to_string(),
                         i as u64 + 1,
                         start,
                         "not a FASTA index line (NAME, LENGTH, ... tab-separated, as samtools faidx writes)",
