@@ -796,6 +796,18 @@ fn vcf_refuses_contig_names_it_cannot_carry_by_line() {
             ],
         );
     }
+    // A line of space-separated fields is named as such (its cause), not as a contig name
+    // with spaces; an empty CHROM is named as empty.
+    refused(
+        &vcf_of(d, "c1\t10\tA\tC\tA\nc1 11 A G A\n", &[]),
+        2,
+        &["line 2,", "separated by spaces"],
+    );
+    refused(
+        &vcf_of(d, "c1\t10\tA\tC\tA\n\t11\tA\tG\tA\n", &[]),
+        2,
+        &["line 2,", "empty CHROM"],
+    );
     // Allowed by the grammar, and read by bcftools.
     let (o, made) = vcf_of(d, "HLA-A*01:01\t5\tA\tC\tA\n", &[]);
     assert_eq!(o.code, Some(0), "{}", o.stderr);
