@@ -24,6 +24,7 @@ pub enum Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compress {
+    /// Plain text.
     #[default]
     None,
     /// BGZF, what `bgzip` writes: gzip members of at most 64 KiB and the empty end block.
@@ -69,6 +70,7 @@ impl Default for OutputConfig {
 }
 
 impl OutputConfig {
+    /// Checks the values' ranges; the error is a config error's sentence.
     pub(crate) fn check(&self) -> Result<(), String> {
         if self.compress_level > MAX_LEVEL {
             return Err(format!(
@@ -120,7 +122,9 @@ fn compressed_name(name: &Path) -> bool {
 /// VCF-only settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputSettings {
+    /// The rows' format.
     pub format: Format,
+    /// The BGZF deflate level, 0 to 12 (None: plain text).
     pub bgzf_level: Option<u32>,
     /// A FASTA index (`.fai`) giving the VCF's contig names and lengths.
     pub fai: Option<PathBuf>,

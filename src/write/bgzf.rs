@@ -57,6 +57,7 @@ impl Deflater {
         Deflater { compressor, level }
     }
 
+    /// The deflate level, 0 (stored) to 12.
     pub fn level(&self) -> u32 {
         self.level
     }
