@@ -9,6 +9,9 @@ bar chart.
     scripts/compare.py [--size 1200MiB] [--contigs 16] [--runs 3] [--warmup 1]
                        [--no-reference] [--no-formats] [--bgzf-level 1] [--out bench-results]
 
+On a machine shared with other jobs, run it in a session of its own at a high autogroup
+priority (see autogroup() below); the table says the load and the group.
+
 Besides the table, the output formats: `--format vcf`, and BGZF compressed in-process
 against the plain output piped into `bgzip -@2` at the same level (needs bgzip, Debian
 package `tabix`), with each compressed output's ratio to the plain one.
@@ -32,22 +35,40 @@ REFERENCE = os.path.join(ROOT, "..", "shared", "reference", "matrix_to_haplotype
 
 
 def timed(cmd):
-    """Runs cmd; returns (seconds, peak RSS in bytes).
+    """Runs cmd; returns (seconds, peak RSS in bytes, CPU seconds: user + system).
 
     The peak comes from GNU time, which forks the command from its own ~2 MiB process:
     measured from this Python process instead, the child's ru_maxrss would include
     Python's own size (Linux carries the parent's high-water mark into an exec'd child).
     For a process tree it is the largest single process's peak (the reference's pool
-    workers are counted one at a time, not summed)."""
+    workers are counted one at a time, not summed). The CPU time is the whole tree's (a
+    shell pipeline's processes included): on a shared machine it drifts less than the wall
+    time, which depends on how many runnable threads each tool brings."""
     with tempfile.NamedTemporaryFile("r") as report:
         start = time.perf_counter()
-        code = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", report.name] + cmd,
+        code = subprocess.call(["/usr/bin/time", "-f", "%M %U %S", "-o", report.name] + cmd,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         took = time.perf_counter() - start
         if code != 0:
             sys.exit("failed: %s" % " ".join(cmd))
-        kib = int(report.read().split()[-1])
-    return took, kib * 1024
+        kib, user, system = report.read().split()[-3:]
+    return took, int(kib) * 1024, float(user) + float(system)
+
+
+def autogroup():
+    """The scheduler's group of this process (`/proc/self/autogroup`): with autogroups on,
+    CPU time is shared between sessions, not threads, so on a machine other jobs load the
+    figures depend on the session's share. To measure close to an idle machine (root):
+
+        setsid sh -c 'echo -20 > /proc/self/autogroup; exec scripts/compare.py ...'
+
+    gives this session's tools, each alike, most of the machine (other sessions' `nice`
+    values do not count across groups)."""
+    try:
+        with open("/proc/self/autogroup") as f:
+            return "scheduler " + f.read().strip()
+    except OSError:
+        return "no autogroup"
 
 
 def size_arg(s):
@@ -143,6 +164,7 @@ def main():
             for tool, cmd in tools.items():
                 if not tool.startswith("reference"):  # the reference takes half a minute a run
                     timed(cmd)
+        load = os.getloadavg()[0]
         results = {t: [] for t in tools}
         for _ in range(args.runs):
             for tool, cmd in tools.items():  # alternately, so drift hits every tool alike
@@ -151,12 +173,18 @@ def main():
         for tool, runs in results.items():
             wall = statistics.median(r[0] for r in runs)
             rss = max(r[1] for r in runs)
-            rows.append({"tool": tool, "wall": wall, "mbps": sizes[tool] / 1e6 / wall, "rss": rss, "size": sizes[tool]})
-        machine = "%s, %d cores, %s" % (platform.machine(), os.cpu_count(), platform.release())
+            walls = [r[0] for r in runs]
+            cpu = statistics.median(r[2] for r in runs)
+            rows.append({"tool": tool, "wall": wall, "min": min(walls), "max": max(walls), "cpu": cpu,
+                         "mbps": sizes[tool] / 1e6 / wall, "rss": rss, "size": sizes[tool]})
+        machine = "%s, %d cores, %s, load average %.1f at the start and %.1f at the end, %s" % (
+            platform.machine(), os.cpu_count(), platform.release(), load, os.getloadavg()[0], autogroup())
         lines = ["Matrix: `hapflow generate --size %s --contigs %d` (%d bytes); median of %d runs, run alternately after %d warm-up run(s) each; %s." % (args.size, args.contigs, size, args.runs, args.warmup, machine), "",
-                 "| tool | input | wall | MB/s | peak RSS (largest process) |", "|---|---|---|---|---|"]
+                 "| tool | input | wall (median) | wall min-max | CPU (user+sys, median) | MB/s of input | peak RSS (largest process) |",
+                 "|---|---|---|---|---|---|---|"]
         for r in rows:
-            lines.append("| %s | %.0f MB | %.2f s | %.0f | %.1f MiB |" % (r["tool"], r["size"] / 1e6, r["wall"], r["mbps"], r["rss"] / 2**20))
+            lines.append("| %s | %.0f MB | %.2f s | %.2f-%.2f s | %.2f s | %.0f | %.1f MiB |" % (
+                r["tool"], r["size"] / 1e6, r["wall"], r["min"], r["max"], r["cpu"], r["mbps"], r["rss"] / 2**20))
         wc = next(r for r in rows if r["tool"] == "wc -l")
         hf = next(r for r in rows if r["tool"] == "hapflow convert -o FILE")
         lines += ["", "hapflow / wc -l: %.1fx" % (hf["wall"] / wc["wall"])]

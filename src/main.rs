@@ -88,13 +88,15 @@ struct ConvertArgs {
     /// Output format: table (the reference's), phase-extender, or vcf.
     #[arg(long, value_name = "FORMAT")]
     format: Option<Format>,
-    /// Output compression: none or bgzf (an OUTPUT ending in .gz or .bgz means bgzf).
+    /// Output compression: none or bgzf; when not given, an OUTPUT ending in .gz or .bgz
+    /// (any case) means bgzf, and none with such a name is refused.
     #[arg(long, value_name = "KIND")]
     compress: Option<cfg::Compress>,
     /// BGZF deflate level, 0 to 12.
     #[arg(long, value_name = "N")]
     compress_level: Option<u32>,
-    /// A FASTA index (.fai) whose names and lengths the VCF header's contig lines take.
+    /// A FASTA index (.fai) whose names and lengths the VCF header's contig lines take
+    /// (--format vcf only); a record past its contig's length is bad input.
     #[arg(long, value_name = "FILE")]
     fai: Option<PathBuf>,
     /// No progress bar and no summary line.
@@ -221,13 +223,25 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
         config.output.format = f;
     }
     if let Some(c) = args.compress {
-        config.output.compress = c;
+        config.output.compress = Some(c);
     }
     if let Some(level) = args.compress_level {
         config.output.compress_level = level;
     }
     config.check_output().map_err(hapflow::Error::config)?;
     let output = Output::from_arg(args.output.as_deref());
+    if let Output::Path(p) = &output {
+        config
+            .output
+            .check_name(Some(p))
+            .map_err(hapflow::Error::config)?;
+    }
+    if args.fai.is_some() && config.output.format != Format::Vcf {
+        return Err(hapflow::Error::config(
+            "--fai gives the VCF header's contig names and lengths; it has no use with --format table or phase-extender (add --format vcf, or leave --fai out)",
+        )
+        .into());
+    }
     let mut output_settings = config.output.settings(match &output {
         Output::Path(p) => Some(p),
         Output::Stdout => None,

@@ -665,3 +665,384 @@ fn daemon_vcf_bgzf_killed_mid_file_resumes_to_the_same_bytes() {
     assert_eq!(names(&d.outbox()), ["again.vcf.gz", "big.vcf.gz"]);
     assert_eq!(d.terminate().status.code(), Some(0));
 }
+
+/// Writes `text` as a matrix with one pair (columns 3 and 4) and converts it to VCF:
+/// the outcome, and whether an output was left.
+fn vcf_of(dir: &Path, text: &str, more: &[&str]) -> (Outcome, bool) {
+    let (m, config, out) = (dir.join("m.txt"), dir.join("c.toml"), dir.join("o.vcf"));
+    std::fs::write(&m, text).unwrap();
+    std::fs::write(
+        &config,
+        "[[pair]]\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }\n",
+    )
+    .unwrap();
+    let _ = std::fs::remove_file(&out);
+    let mut args = vec!["-q", "--config", path(&config), "--format", "vcf"];
+    args.extend_from_slice(more);
+    args.extend([path(&m), "-o", path(&out)]);
+    let o = convert(&args, None);
+    (o, out.exists())
+}
+
+fn refused(o: &(Outcome, bool), code: i32, needles: &[&str]) {
+    assert_eq!(o.0.code, Some(code), "{}", o.0.stderr);
+    for n in needles {
+        assert!(o.0.stderr.contains(n), "{n:?} not in: {}", o.0.stderr);
+    }
+    assert!(!o.1, "no output is left");
+}
+
+/// The first record that breaks VCF's sorted order is the one named, also when its contig
+/// comes back after another and a later line falls again or holds a bad allele, and
+/// whether the fall is within a chunk of the input or across chunks; a left-out row (no
+/// ALT) with a lower POS is not a record and is not named.
+#[test]
+fn vcf_names_the_first_record_out_of_order_when_contigs_interleave() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let small = "c1\t10\tA\tC\tA\nc2\t5\tA\tC\tA\nc1\t3\tA\tC\tA\nc1\t2\tA\tC\tA\n";
+    refused(
+        &vcf_of(d, small, &[]),
+        2,
+        &["line 3,", "POS 3 comes after POS 10 on contig c1"],
+    );
+    let mut long = String::new();
+    for pos in 1..=40_000u32 {
+        long += &format!("c1\t{pos}\tA\tC\tA\n");
+    }
+    for pos in 1..=5u32 {
+        long += &format!("c2\t{pos}\tA\tC\tA\n");
+    }
+    // Line 40006 has no record, line 40007 is the first fault.
+    long += "c1\t7\tA\tA\tA\nc1\t8\tA\tC\tA\n";
+    for (tail, why) in [
+        ("c1\t6\tA\tG\tA\n", "a later fall"),
+        ("c1\t9\tA\tR\tA\n", "a later bad allele"),
+        ("", "nothing after"),
+    ] {
+        let o = vcf_of(d, &(long.clone() + tail), &["--memory-limit", "24MiB"]);
+        assert_eq!(o.0.code, Some(2), "{why}: {}", o.0.stderr);
+        assert!(
+            o.0.stderr.contains("line 40007,")
+                && o.0
+                    .stderr
+                    .contains("POS 8 comes after POS 40000 on contig c1"),
+            "{why}: {}",
+            o.0.stderr
+        );
+        assert!(!o.1);
+    }
+}
+
+/// A literal `*` in the matrix is refused for VCF, naming line and column: VCF's `*` is how
+/// the matrix's `-` is written, and the two would become one ALT. As a missing symbol it is
+/// a no-call. The table keeps both as they are.
+#[test]
+fn vcf_refuses_a_literal_star_that_would_merge_with_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The general path (a contig's first row) and the one-letter fast path (the rows after).
+    for (text, line) in [
+        ("c\t1\tA\t-\t*\n", "line 1,"),
+        ("c\t1\tA\tC\tA\nc\t2\tA\t-\t*\n", "line 2,"),
+    ] {
+        refused(
+            &vcf_of(d, text, &[]),
+            2,
+            &[
+                line,
+                "column 4",
+                "\"*\" cannot be written in VCF",
+                "--missing",
+            ],
+        );
+    }
+    let (o, made) = vcf_of(d, "c\t1\tA\tC\tA\nc\t2\tA\t-\t*\n", &["--missing", "N*"]);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(made);
+    let vcf = std::fs::read_to_string(d.join("o.vcf")).unwrap();
+    assert!(
+        vcf.ends_with(
+            "c\t1\t.\tA\tC\t.\t.\t.\tGT:PS\t1|0:1\nc\t2\t.\tA\t*\t.\t.\t.\tGT:PS\t1|.:1\n"
+        ),
+        "{vcf}"
+    );
+    let m = d.join("m.txt");
+    let table = ok(convert(
+        &["-q", "--config", path(&d.join("c.toml")), path(&m)],
+        None,
+    ))
+    .stdout;
+    assert!(String::from_utf8(table)
+        .unwrap()
+        .ends_with("c\t2\tA\t-,*\tc\tA|*\n"));
+}
+
+/// A contig name VCF 4.2 cannot carry as a contig ID (whitespace, a comma, angle brackets,
+/// a leading `*` or `=`) is refused at its first line, naming the line and the byte where
+/// the name starts (column 0).
+#[test]
+fn vcf_refuses_contig_names_it_cannot_carry_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for name in ["c 2", "a,b", "<x>", "*x", "=x", "x\"y"] {
+        let text = format!("c1\t10\tA\tC\tA\n{name}\t11\tA\tG\tA\n");
+        refused(
+            &vcf_of(d, &text, &[]),
+            2,
+            &[
+                "line 2, byte offset 12",
+                &format!("contig {name:?} cannot be a VCF contig ID"),
+            ],
+        );
+    }
+    // A line of space-separated fields is named as such (its cause), not as a contig name
+    // with spaces; an empty CHROM is named as empty.
+    refused(
+        &vcf_of(d, "c1\t10\tA\tC\tA\nc1 11 A G A\n", &[]),
+        2,
+        &["line 2,", "separated by spaces"],
+    );
+    refused(
+        &vcf_of(d, "c1\t10\tA\tC\tA\n\t11\tA\tG\tA\n", &[]),
+        2,
+        &["line 2,", "empty CHROM"],
+    );
+    // Allowed by the grammar, and read by bcftools.
+    let (o, made) = vcf_of(d, "HLA-A*01:01\t5\tA\tC\tA\n", &[]);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(made);
+    if let Some(bcftools) = tool("bcftools") {
+        checked(
+            std::process::Command::new(bcftools)
+                .arg("view")
+                .arg(d.join("o.vcf")),
+        );
+    }
+}
+
+/// --fai: a record past its contig's length and a contig the index does not list are bad
+/// input naming the line; a missing index file is exit 1, as a missing config or header
+/// file; a malformed index line is bad input naming the index's line; with a format other
+/// than VCF the flag is a usage error.
+#[test]
+fn fai_lengths_bound_records_and_the_flag_needs_vcf() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fai = d.join("ref.fa.fai");
+    std::fs::write(&fai, "c1\t100\t4\t60\t61\nc2\t50\t110\t60\t61\n").unwrap();
+    let f = path(&fai);
+    let (o, made) = vcf_of(d, "c1\t100\tA\tC\tA\nc2\t50\tA\tC\tA\n", &["--fai", f]);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(made);
+    // Past the end on the general path (a first row) and on the fast path (a later one).
+    for (text, line) in [
+        ("c1\t101\tA\tC\tA\n", "line 1,"),
+        ("c1\t99\tA\tC\tA\nc1\t101\tA\tC\tA\n", "line 2,"),
+        (
+            "c1\t99\tA\tC\tA\nc2\t40\tA\tC\tA\nc2\t51\tA\tA\tT\n",
+            "line 3,",
+        ),
+    ] {
+        refused(
+            &vcf_of(d, text, &["--fai", f]),
+            2,
+            &[
+                line,
+                "is past the end of contig",
+                "bp long in the FASTA index",
+            ],
+        );
+    }
+    refused(
+        &vcf_of(d, "c1\t5\tA\tC\tA\nc3\t5\tA\tA\tA\n", &["--fai", f]),
+        2,
+        &["line 2,", "contig \"c3\" is not in the FASTA index"],
+    );
+    let missing = d.join("none.fai");
+    let o = vcf_of(d, "c1\t5\tA\tC\tA\n", &["--fai", path(&missing)]);
+    refused(&o, 1, &["none.fai"]);
+    let header = convert(
+        &["-q", "--header", path(&missing), path(&d.join("m.txt"))],
+        None,
+    );
+    assert_eq!(header.code, Some(1), "{}", header.stderr);
+    std::fs::write(&fai, "c1\t100\t4\t60\t61\nc2 50\n").unwrap();
+    refused(
+        &vcf_of(d, "c1\t5\tA\tC\tA\n", &["--fai", f]),
+        2,
+        &["ref.fa.fai: line 2", "not a FASTA index line"],
+    );
+    for format in ["table", "phase-extender"] {
+        let o = convert(
+            &[
+                "-q",
+                "--config",
+                path(&d.join("c.toml")),
+                "--format",
+                format,
+                "--fai",
+                f,
+                path(&d.join("m.txt")),
+                "-o",
+                path(&d.join("t.txt")),
+            ],
+            None,
+        );
+        assert_eq!(o.code, Some(2), "{}", o.stderr);
+        assert!(o.stderr.contains("--fai"), "{}", o.stderr);
+        assert!(!d.join("t.txt").exists());
+    }
+}
+
+/// The output name's `.gz`/`.bgz` means BGZF in any case (`OUT.VCF.GZ`); an explicit
+/// compression wins over the name, and `none` with such a name (flag or config) is a
+/// contradiction refused before any work.
+#[test]
+fn output_names_mean_bgzf_in_any_case_and_never_contradict_the_compression() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = generated(d, "m.txt", &["--size", "200KiB", "--seed", "8"]);
+    let is_bgzf = |p: &Path| {
+        let b = std::fs::read(p).unwrap();
+        b.starts_with(&hapflow::write::bgzf::EOF[..16]) && b.ends_with(&hapflow::write::bgzf::EOF)
+    };
+    for name in ["OUT.VCF.GZ", "o.vcf.Bgz"] {
+        let out = d.join(name);
+        ok(convert(
+            &["-q", "--format", "vcf", path(&m), "-o", path(&out)],
+            None,
+        ));
+        assert!(is_bgzf(&out), "{name}");
+        if let Some(bcftools) = tool("bcftools") {
+            checked(
+                std::process::Command::new(bcftools)
+                    .arg("view")
+                    .arg("-H")
+                    .arg(&out),
+            );
+        }
+    }
+    let out = d.join("o.vcf");
+    ok(convert(
+        &[
+            "-q",
+            "--format",
+            "vcf",
+            "--compress",
+            "bgzf",
+            path(&m),
+            "-o",
+            path(&out),
+        ],
+        None,
+    ));
+    assert!(is_bgzf(&out), "the flag wins over a plain name");
+    let config = d.join("c.toml");
+    std::fs::write(&config, "[output]\ncompress = \"none\"\n").unwrap();
+    for args in [vec!["--compress", "none"], vec!["--config", path(&config)]] {
+        for name in ["o.txt.gz", "O.TXT.BGZ"] {
+            let out = d.join(name);
+            let mut a = vec!["-q"];
+            a.extend(&args);
+            a.extend([path(&m), "-o", path(&out)]);
+            let o = convert(&a, None);
+            assert_eq!(o.code, Some(2), "{args:?} {name}: {}", o.stderr);
+            assert!(
+                o.stderr.contains("means BGZF, but the compression is none"),
+                "{}",
+                o.stderr
+            );
+            assert!(!out.exists());
+        }
+    }
+    // A config's bgzf with a plain name: compressed, as the config says.
+    std::fs::write(&config, "[output]\ncompress = \"bgzf\"\n").unwrap();
+    let out = d.join("t.txt");
+    ok(convert(
+        &["-q", "--config", path(&config), path(&m), "-o", path(&out)],
+        None,
+    ));
+    assert!(is_bgzf(&out));
+}
+
+/// As the README tells a new user: a FASTA made from a generated matrix's REF column with
+/// awk, checked by `bcftools norm --check-ref e` (which writes `ref.fa.fai`), and that index
+/// given back with `--fai`: every `##contig` line carries the contig's length, and the
+/// result indexes.
+#[test]
+fn the_readmes_fasta_from_ref_checks_every_ref_and_its_index_feeds_fai() {
+    let (Some(bcftools), Some(awk)) = (tool("bcftools"), tool("awk")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = generated(
+        d,
+        "m.txt",
+        &["--size", "2MiB", "--contigs", "3", "--seed", "12"],
+    );
+    let fa = d.join("ref.fa");
+    let program = r#"$1 != c { if (c != "") print ""; c = $1; print ">" c } { printf "%s", $3 } END { print "" }"#;
+    let seq = checked(
+        std::process::Command::new(awk)
+            .args(["-F\t", program])
+            .arg(&m),
+    );
+    std::fs::write(&fa, seq).unwrap();
+    let vcf = d.join("m.vcf.gz");
+    ok(convert(
+        &["-q", "--format", "vcf", path(&m), "-o", path(&vcf)],
+        None,
+    ));
+    checked(
+        std::process::Command::new(&bcftools)
+            .args(["norm", "--check-ref", "e", "-f"])
+            .arg(&fa)
+            .arg(&vcf)
+            .args(["-Ou", "-o", "/dev/null"]),
+    );
+    let fai = d.join("ref.fa.fai");
+    assert!(fai.exists(), "bcftools indexed the FASTA");
+    ok(convert(
+        &[
+            "-q",
+            "--format",
+            "vcf",
+            "--fai",
+            path(&fai),
+            path(&m),
+            "-o",
+            path(&vcf),
+        ],
+        None,
+    ));
+    checked(
+        std::process::Command::new(&bcftools)
+            .args(["index", "-f"])
+            .arg(&vcf),
+    );
+    let header = String::from_utf8(checked(
+        std::process::Command::new(&bcftools)
+            .args(["view", "-h"])
+            .arg(&vcf),
+    ))
+    .unwrap();
+    let lines = std::fs::read_to_string(&m).unwrap().lines().count();
+    let lengths: u64 = header
+        .lines()
+        .filter_map(|l| l.strip_prefix("##contig=<ID="))
+        .map(|l| {
+            l.split("length=")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches('>')
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        lengths, lines as u64,
+        "the contigs' lengths add up to the matrix's rows"
+    );
+}

@@ -24,6 +24,7 @@ pub enum Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compress {
+    /// Plain text.
     #[default]
     None,
     /// BGZF, what `bgzip` writes: gzip members of at most 64 KiB and the empty end block.
@@ -44,9 +45,11 @@ pub struct OutputConfig {
     /// `table`, `phase-extender` or `vcf`.
     #[serde(default)]
     pub format: Format,
-    /// `none` or `bgzf`; an output name ending in `.gz` or `.bgz` means `bgzf` whatever this says.
+    /// `none` or `bgzf`; None (not given): an output name ending in `.gz` or `.bgz` (any
+    /// case) means `bgzf`, any other plain text. `none` with such a name is a contradiction,
+    /// refused by [`OutputConfig::check_name`].
     #[serde(default)]
-    pub compress: Compress,
+    pub compress: Option<Compress>,
     /// BGZF deflate level, 0 (stored) to 12 (libdeflate's slowest).
     #[serde(default = "default_level")]
     pub compress_level: u32,
@@ -60,13 +63,14 @@ impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
             format: Format::default(),
-            compress: Compress::default(),
+            compress: None,
             compress_level: DEFAULT_LEVEL,
         }
     }
 }
 
 impl OutputConfig {
+    /// Checks the values' ranges; the error is a config error's sentence.
     pub(crate) fn check(&self) -> Result<(), String> {
         if self.compress_level > MAX_LEVEL {
             return Err(format!(
@@ -77,13 +81,28 @@ impl OutputConfig {
         Ok(())
     }
 
-    /// The settings for an output named `name` (None: stdout): a name ending in `.gz` or
-    /// `.bgz` means BGZF.
+    /// Refuses an output name that contradicts an explicit `compress = "none"` (flag or
+    /// config): a name ending in `.gz` or `.bgz` (any case) promises BGZF, and writing
+    /// plain text under it would fool every reader. The error is a config error's sentence.
+    pub fn check_name(&self, name: Option<&Path>) -> Result<(), String> {
+        match name {
+            Some(n) if self.compress == Some(Compress::None) && compressed_name(n) => Err(format!(
+                "the output name {} ends in .gz or .bgz, which means BGZF, but the compression is none; drop --compress none (or compress = \"none\") or name the output without .gz",
+                n.display()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The settings for an output named `name` (None: stdout): BGZF when `compress` says
+    /// so, or when it is not given and the name ends in `.gz` or `.bgz` (any case:
+    /// `OUT.VCF.GZ` too).
     pub fn settings(&self, name: Option<&Path>) -> OutputSettings {
-        let by_name = name
-            .and_then(|n| n.extension())
-            .is_some_and(|e| e == "gz" || e == "bgz");
-        let bgzf = self.compress == Compress::Bgzf || by_name;
+        let by_name = name.is_some_and(compressed_name);
+        let bgzf = match self.compress {
+            Some(c) => c == Compress::Bgzf,
+            None => by_name,
+        };
         OutputSettings {
             format: self.format,
             bgzf_level: bgzf.then_some(self.compress_level),
@@ -92,11 +111,20 @@ impl OutputConfig {
     }
 }
 
+/// True for a name ending in `.gz` or `.bgz`, in any case.
+fn compressed_name(name: &Path) -> bool {
+    name.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz") || e.eq_ignore_ascii_case("bgz"))
+}
+
 /// What a conversion writes: the format, the BGZF level (None: not compressed), and the
 /// VCF-only settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputSettings {
+    /// The rows' format.
     pub format: Format,
+    /// The BGZF deflate level, 0 to 12 (None: plain text).
     pub bgzf_level: Option<u32>,
     /// A FASTA index (`.fai`) giving the VCF's contig names and lengths.
     pub fai: Option<PathBuf>,
@@ -165,10 +193,25 @@ mod tests {
             c.settings(Some(Path::new("o.bgz"))).bgzf_level,
             Some(DEFAULT_LEVEL)
         );
+        assert_eq!(
+            c.settings(Some(Path::new("OUT.VCF.GZ"))).bgzf_level,
+            Some(DEFAULT_LEVEL)
+        );
         assert_eq!(c.settings(Some(Path::new("o.txt"))).bgzf_level, None);
         assert_eq!(c.settings(None).bgzf_level, None);
+        assert!(c.check_name(Some(Path::new("o.vcf.gz"))).is_ok());
+        let none = OutputConfig {
+            compress: Some(Compress::None),
+            ..OutputConfig::default()
+        };
+        assert!(none.check_name(Some(Path::new("o.txt"))).is_ok());
+        assert!(none.check_name(None).is_ok());
+        assert!(none
+            .check_name(Some(Path::new("o.Bgz")))
+            .unwrap_err()
+            .contains("means BGZF"));
         let c = OutputConfig {
-            compress: Compress::Bgzf,
+            compress: Some(Compress::Bgzf),
             compress_level: 6,
             ..OutputConfig::default()
         };
@@ -180,7 +223,7 @@ mod tests {
         let named = |format, compress| {
             OutputConfig {
                 format,
-                compress,
+                compress: Some(compress),
                 ..OutputConfig::default()
             }
             .settings(None)
@@ -206,7 +249,7 @@ mod tests {
             toml::from_str("format = \"vcf\"\ncompress = \"bgzf\"\ncompress_level = 9").unwrap();
         assert_eq!(
             (c.format, c.compress, c.compress_level),
-            (Format::Vcf, Compress::Bgzf, 9)
+            (Format::Vcf, Some(Compress::Bgzf), 9)
         );
         assert!(toml::from_str::<OutputConfig>("format = \"bcf\"").is_err());
         assert!(toml::from_str::<OutputConfig>("level = 3").is_err());

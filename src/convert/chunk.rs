@@ -155,6 +155,7 @@ pub fn convert_chunk(
             if runs.len() == runs_cap {
                 break;
             }
+
             runs.push(ContigRun {
                 contig,
                 out_start: out.len() as u32,
@@ -166,6 +167,13 @@ pub fn convert_chunk(
         } else {
             convert_line(layout, line, scratch, out, out_cap)
         };
+        // VCF: a contig's name is checked at its run's first line, once the line is known to
+        // be a matrix row (a line of space-separated fields is named as such, not as a
+        // contig name with spaces).
+        if vcf && !same && matches!(converted, Ok(RowOutcome::Dropped | RowOutcome::Written)) {
+            super::vcf::check_contig(layout, &line[..contig_end], 0)
+                .map_err(|e| error(pos + e.at, e.what))?;
+        }
         match converted {
             Ok(RowOutcome::Dropped) => {}
             Ok(RowOutcome::Written) => stats.rows_out += 1,

@@ -33,6 +33,8 @@ pub struct Layout {
     format: Format,
     /// `alleles`' missing characters, listed (VCF writes each as `.`).
     missing: Vec<u8>,
+    /// VCF: the FASTA index given with `--fai` (contig names and lengths).
+    fasta_index: Option<std::sync::Arc<super::vcf::FastaIndex>>,
 }
 
 impl Layout {
@@ -112,6 +114,7 @@ impl Layout {
             missing: vec![b'N'],
             alleles: Alleles::default(),
             header_text: None,
+            fasta_index: None,
         };
         layout.set_output(Format::Table);
         Ok(layout)
@@ -140,6 +143,16 @@ impl Layout {
             self.header.extend_from_slice(columns.as_bytes());
         }
         self.header.push(b'\n');
+    }
+
+    /// Sets the FASTA index whose contigs and lengths VCF records must keep to.
+    pub fn set_fasta_index(&mut self, index: super::vcf::FastaIndex) {
+        self.fasta_index = Some(std::sync::Arc::new(index));
+    }
+
+    /// The FASTA index given with `--fai`, if any.
+    pub fn fasta_index(&self) -> Option<&super::vcf::FastaIndex> {
+        self.fasta_index.as_deref()
     }
 
     /// The output format the header was built for ([`Layout::set_output`]).

@@ -3,15 +3,23 @@
 //!
 //! - REF and the alleles are upper-cased; ALT is the distinct alleles other than REF and
 //!   the missing symbols, in order of first appearance (every haplotype column counts, as
-//!   for the table), `-` written `*`.
+//!   for the table), `-` written `*`. A literal `*` in the matrix is refused: it would be
+//!   written as the same ALT as `-`, merging two alleles the table keeps apart (a `*` meaning
+//!   no call belongs in the missing symbols).
 //! - Each pair is one sample: `GT:PS` = `i|j:1`, `i` and `j` allele indexes (0 = REF), `.`
 //!   for a missing symbol. PS is 1 on every record: the matrix phases each contig as one
 //!   block, and a phase set does not reach past its contig, so 1 names the contig's block.
 //! - A line whose ALT is empty is left out. Only a record's alleles are checked: one VCF
 //!   cannot carry (anything but `A C G T N` strings, `-` and `*`) is bad input naming the
 //!   line and column. POS is written without leading zeros and must fit htslib's 32-bit
-//!   positions; within a chunk it must not decrease on a contig (the writer checks across
-//!   chunks).
+//!   positions; within a contig's run of lines it must not decrease (the writer checks
+//!   across runs and chunks). With a FASTA index (`--fai`), POS must not pass its contig's
+//!   length.
+//! - A contig name VCF cannot carry as a contig ID, or one the FASTA index does not list,
+//!   is refused at the first line of its run ([`check_contig`]).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use super::layout::Layout;
 use super::row::{check_alleles, check_fields, split_fields, LineError, RowOutcome, Scratch};
@@ -29,6 +37,9 @@ pub struct VcfScratch {
     /// The contig and POS of the chunk's last record, to catch a decreasing POS.
     last_contig: Vec<u8>,
     last_pos: Option<u64>,
+    /// The contig whose FASTA-index length `length` holds (None: not listed).
+    length_of: Vec<u8>,
+    length: Option<u64>,
 }
 
 const MISSING: u16 = u16::MAX;
@@ -40,7 +51,7 @@ impl VcfScratch {
     }
 }
 
-/// The allele as VCF writes it: `-` is `*`; the rest is compared case-insensitively.
+/// The allele as VCF writes it: `-` is `*`.
 #[inline]
 fn canon(a: &[u8]) -> &[u8] {
     if a == b"-" {
@@ -50,14 +61,16 @@ fn canon(a: &[u8]) -> &[u8] {
     }
 }
 
+/// Alleles are compared case-insensitively (they are written upper-cased).
 #[inline]
 fn same_allele(a: &[u8], b: &[u8]) -> bool {
-    canon(a).eq_ignore_ascii_case(canon(b))
+    a.eq_ignore_ascii_case(b)
 }
 
-/// True for an allele VCF can carry as REF (`ACGTN`, any case) or, with `star`, as ALT.
-fn vcf_bases(a: &[u8], star: bool) -> bool {
-    (star && canon(a) == b"*")
+/// True for an allele VCF can carry as REF (`ACGTN`, any case) or, with `gap`, as ALT
+/// (`-` too, written `*`). A literal `*` is never one: it would merge with `-`.
+fn vcf_bases(a: &[u8], gap: bool) -> bool {
+    (gap && a == b"-")
         || (!a.is_empty()
             && a.iter()
                 .all(|b| matches!(b.to_ascii_uppercase(), b'A' | b'C' | b'G' | b'T' | b'N')))
@@ -136,6 +149,15 @@ pub fn convert_line(
         return Err(bad(f[2], "REF", reference, ""));
     }
     for &(a, b, column) in &v.alts {
+        if &line[a..b] == b"*" {
+            return Err(LineError {
+                at: a,
+                what: format!(
+                    "allele in {} \"*\" cannot be written in VCF: hapflow writes the matrix's \"-\" (a gap) as VCF's \"*\", so a \"*\" would merge with it; write \"-\" for a gap, or add \"*\" to the missing symbols (--missing) if it means no call",
+                    layout.describe_column(column)
+                ),
+            });
+        }
         if !vcf_bases(&line[a..b], true) {
             let hint = if b - a == 1 {
                 format!(
@@ -180,6 +202,27 @@ pub fn convert_line(
     if let Some(last) = v.last_pos.filter(|_| v.last_contig == chrom) {
         if pos < last {
             return Err(decreasing(f[1], chrom, pos, last));
+        }
+    }
+    if let Some(fai) = layout.fasta_index() {
+        if v.length_of != chrom {
+            v.length_of.clear();
+            v.length_of.extend_from_slice(chrom);
+            v.length = fai.length(chrom);
+        }
+        match v.length {
+            Some(len) if pos > len => {
+                return Err(LineError {
+                    at: f[1],
+                    what: format!(
+                    "POS {pos} is past the end of contig {}, {len} bp long in the FASTA index {}",
+                    String::from_utf8_lossy(chrom),
+                    fai.path().display()
+                ),
+                })
+            }
+            Some(_) => {}
+            None => return Err(not_in_index(0, chrom, fai)),
         }
     }
     v.last_contig.clear();
@@ -244,7 +287,7 @@ pub fn write_fixed(
     out: &mut Vec<u8>,
     out_cap: usize,
 ) -> Option<bool> {
-    const BASES: &[u8] = b"ACGTN*";
+    const BASES: &[u8] = b"ACGTN-";
     let reference = line[fixed.reference].to_ascii_uppercase();
     if !b"ACGTN".contains(&reference) {
         return None;
@@ -273,12 +316,12 @@ pub fn write_fixed(
     let v = &mut s.vcf;
     v.codes.clear();
     for pair in tail.chunks_exact(2) {
-        // `-` is `*`, unless `-` is a missing symbol (missing goes first, as on the
-        // general path): `code[b'-']` is only ever set by the missing symbols.
-        let a = match pair[1].to_ascii_uppercase() {
-            b'-' if code[b'-' as usize] != b'.' => b'*',
-            a => a,
-        };
+        // `-` is kept as `-` here and written `*`; a literal `*` that is not a missing
+        // symbol is refused by the general path.
+        let a = pair[1].to_ascii_uppercase();
+        if a == b'*' && code[a as usize] != b'.' {
+            return None;
+        }
         if code[a as usize] == 0 {
             if !BASES.contains(&a) {
                 return None;
@@ -297,6 +340,10 @@ pub fn write_fixed(
             return None;
         }
     }
+    // Past the contig's length, or a contig not looked up yet: the general path decides.
+    if layout.fasta_index().is_some() && (v.length_of != contig || Some(pos) > v.length) {
+        return None;
+    }
     let need = contig.len() + 1 + pos_text.len() + 5 + 2 * n_alts + 12 + 6 * layout.pairs().len();
     if out.len() + need > out_cap {
         return None;
@@ -311,7 +358,7 @@ pub fn write_fixed(
         if k > 0 {
             out.push(b',');
         }
-        out.push(a);
+        out.push(if a == b'-' { b'*' } else { a });
     }
     out.extend_from_slice(b"\t.\t.\t.\tGT:PS");
     for &(x, y) in layout.pairs() {
@@ -326,6 +373,110 @@ pub fn write_fixed(
     }
     out.push(b'\n');
     Some(true)
+}
+
+/// Checks a contig name where its run of lines starts (`at`: the name's offset in the
+/// line): VCF 4.2's contig ID grammar (section 1.4.7, aligned with SAM's RNAME: no
+/// whitespace, commas, angle brackets, brackets, quotes or backslashes, not starting with
+/// `*` or `=`), and with a FASTA index, that the index lists it.
+pub fn check_contig(layout: &Layout, name: &[u8], at: usize) -> Result<(), LineError> {
+    if !valid_contig_id(name) {
+        return Err(LineError {
+            at,
+            what: format!(
+                "contig {:?} cannot be a VCF contig ID: VCF 4.2 allows [0-9A-Za-z!#$%&+./:;?@^_|~-] and then also * and =, so no whitespace, commas, angle brackets or quotes (rename the contig, or write --format table)",
+                String::from_utf8_lossy(name)
+            ),
+        });
+    }
+    match layout.fasta_index() {
+        Some(fai) if fai.length(name).is_none() => Err(not_in_index(at, name, fai)),
+        _ => Ok(()),
+    }
+}
+
+fn not_in_index(at: usize, name: &[u8], fai: &FastaIndex) -> LineError {
+    LineError {
+        at,
+        what: format!(
+            "contig {:?} is not in the FASTA index {} given with --fai",
+            String::from_utf8_lossy(name),
+            fai.path().display()
+        ),
+    }
+}
+
+/// VCF 4.2's contig ID (section 1.4.7):
+/// `[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*`.
+pub fn valid_contig_id(name: &[u8]) -> bool {
+    let ok = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&+./:;?@^_|~-*=".contains(&b);
+    match name {
+        [first, rest @ ..] => {
+            ok(*first) && !matches!(first, b'*' | b'=') && rest.iter().all(|&b| ok(b))
+        }
+        [] => false,
+    }
+}
+
+/// A FASTA index (`samtools faidx`'s `.fai`: NAME, LENGTH, OFFSET, LINEBASES, LINEWIDTH,
+/// tab-separated): the contigs' lengths in bp, for the VCF header's `##contig` lines and
+/// the records' POS.
+#[derive(Debug)]
+pub struct FastaIndex {
+    path: PathBuf,
+    lengths: HashMap<Vec<u8>, u64>,
+}
+
+impl FastaIndex {
+    /// Reads the index at `path`. Errors: the file cannot be read (an I/O error, exit 1, as
+    /// for a config or header file), or a line is not NAME TAB LENGTH ... (bad input naming
+    /// the line, exit 2).
+    pub fn read(path: &Path) -> crate::Result<FastaIndex> {
+        let text = std::fs::read(path)
+            .map_err(|e| crate::Error::io(path, "read the FASTA index (--fai)", e))?;
+        let mut lengths = HashMap::new();
+        let mut byte = 0u64;
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            let start = byte;
+            byte += line.len() as u64 + 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                continue;
+            }
+            let mut f = line.split(|&b| b == b'\t');
+            let name = f.next().unwrap_or_default();
+            let length = f
+                .next()
+                .and_then(|n| std::str::from_utf8(n).ok()?.parse::<u64>().ok());
+            match length {
+                Some(len) if !name.is_empty() => {
+                    lengths.insert(name.to_vec(), len);
+                }
+                _ => {
+                    return Err(crate::Error::bad_line(
+                        path.display().to_string(),
+                        i as u64 + 1,
+                        start,
+                        "not a FASTA index line (NAME, LENGTH, ... tab-separated, as samtools faidx writes)",
+                    ))
+                }
+            }
+        }
+        Ok(FastaIndex {
+            path: path.to_path_buf(),
+            lengths,
+        })
+    }
+
+    /// The length in bp of contig `name`, if the index lists it.
+    pub fn length(&self, name: &[u8]) -> Option<u64> {
+        self.lengths.get(name).copied()
+    }
+
+    /// The file the index was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// The message for a POS lower than the contig's previous record's.
@@ -439,6 +590,16 @@ mod tests {
         let e = record(&l, &mut s, "c\t0\tA\tC\tA").unwrap_err();
         assert_eq!(e.at, 2);
         assert!(e.what.contains("POS 0"), "{}", e.what);
+        // A literal `*` would merge with `-` (written `*`): refused, unless it means no call.
+        let e = record(&l, &mut s, "c\t4\tA\t-\t*").unwrap_err();
+        assert_eq!(e.at, 8);
+        assert!(e.what.contains("would merge with it"), "{}", e.what);
+        let star = layout(5, &[(3, 4)], b"N*");
+        let mut s = Scratch::new(&star);
+        assert_eq!(
+            record(&star, &mut s, "c\t4\tA\t-\t*").unwrap().unwrap(),
+            "c\t4\t.\tA\t*\t.\t.\t.\tGT:PS\t1|.:1\n"
+        );
         // With `.` missing, it is a no-call.
         let l = layout(5, &[(3, 4)], b"N.");
         let mut s = Scratch::new(&l);
@@ -451,9 +612,11 @@ mod tests {
     /// The fixed-layout writer and the general path agree wherever the former answers.
     #[test]
     fn fixed_records_equal_the_general_path() {
-        for missing in [&b"N"[..], b"N-", b"N.", b"."] {
+        for missing in [&b"N"[..], b"N-", b"N.", b".", b"N*"] {
             let l = layout(9, &[(3, 4), (5, 8), (7, 6)], missing);
-            let alleles = ["A", "C", "G", "T", "N", "-", "a", "n", "R", "."];
+            // `*` where it is a missing symbol; elsewhere the fast path leaves it (below).
+            let odd = if missing.contains(&b'*') { "*" } else { "." };
+            let alleles = ["A", "C", "G", "T", "N", "-", "a", "n", "R", odd];
             let mut x = 7u64;
             let (mut fast_answers, mut records) = (0, 0);
             for i in 0..5000 {
@@ -492,6 +655,16 @@ mod tests {
                 "{fast_answers} {records}"
             );
         }
+        // A literal `*` that is not a missing symbol goes to the general path (refused).
+        let l = layout(5, &[(3, 4)], b"N");
+        let line = b"chr1\t5\tA\t-\t*";
+        let f = crate::convert::fast::fixed_line(line, b"chr1", 5).unwrap();
+        let mut out = Vec::with_capacity(4096);
+        let mut s = Scratch::new(&l);
+        assert_eq!(
+            write_fixed(&l, line, &f, b"chr1", &mut s, &mut out, 4096),
+            None
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::convert::ChunkError;
+use crate::convert::{ChunkError, Layout, Scratch};
 use crate::error::Error;
 use crate::read::format::Format as InputFormat;
 
@@ -84,11 +84,14 @@ pub(super) fn read_error(
     }
 }
 
-/// The error for the first line of `contig` from `run_start` on in `piece` whose POS is
-/// below `before` (the run's first record is one). `lines` counts the lines before `piece`,
-/// which starts at byte `base` of the input.
+/// The error for the first record (a line with a VCF record, not one left out) of the
+/// contig run starting at `run_start` in `piece`: its POS is below `before`, the contig's
+/// last POS so far. `lines` counts the lines before `piece`, which starts at byte `base`
+/// of the input.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn unsorted(
     name: &str,
+    layout: &Layout,
     lines: u64,
     base: u64,
     piece: &[u8],
@@ -96,20 +99,19 @@ pub(super) fn unsorted(
     contig: &[u8],
     before: u64,
 ) -> Error {
+    let mut scratch = Scratch::new(layout);
+    let mut record = Vec::new();
     let mut start = run_start;
-    let (mut at, mut pos) = (run_start, before);
+    let (mut at, mut pos) = (run_start + contig.len() + 1, before);
     for line in piece[run_start..].split(|&b| b == b'\n') {
-        let mut fields = line.splitn(3, |&b| b == b'\t');
-        if fields.next() == Some(contig) {
-            if let Some(p) = fields.next() {
-                let value = std::str::from_utf8(p)
-                    .ok()
-                    .and_then(|p| p.parse::<u64>().ok());
-                if let Some(value) = value.filter(|&v| v < before) {
-                    (at, pos) = (start + contig.len() + 1, value);
-                    break;
-                }
-            }
+        let text = line.strip_suffix(b"\r").unwrap_or(line);
+        record.clear();
+        let written =
+            crate::convert::vcf::convert_line(layout, text, &mut scratch, &mut record, usize::MAX);
+        if matches!(written, Ok(crate::convert::RowOutcome::Written)) {
+            at = start + contig.len() + 1;
+            pos = crate::convert::vcf::record_pos(&record).unwrap_or(0);
+            break;
         }
         start += line.len() + 1;
     }

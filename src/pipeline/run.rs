@@ -83,6 +83,9 @@ pub(super) fn run(
     .with_alleles(request.alleles.clone())
     .with_repeated_header(begin.header_text.clone());
     layout.set_output(request.output.format);
+    if let Some(path) = &request.output.fai {
+        layout.set_fasta_index(crate::convert::vcf::FastaIndex::read(path)?);
+    }
     let header = match bgzf_level {
         Some(level) => bgzf::compress_to_vec(level, layout.header_line()),
         None => layout.header_line().to_vec(),
@@ -173,7 +176,7 @@ pub(super) fn run(
     state.contigs = writer.contigs().len();
     observer.written(&state, &mut CheckpointHandle::new(&mut writer))?;
     let vcf_header = |contigs: &ContigTable| {
-        crate::write::vcf::header(layout.samples(), contigs, request.output.fai.as_deref())
+        crate::write::vcf::header(layout.samples(), contigs, layout.fasta_index())
             .map_err(|e| Error::bad_input(&name, e))
     };
     let ending = Ending {

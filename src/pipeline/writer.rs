@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::config::Format;
 use crate::convert::{convert_chunk, ChunkOutput, Layout, Scratch};
 use crate::error::{Error, Result};
 use crate::read::format::Format as InputFormat;
@@ -73,7 +74,11 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Progress, chunk: &Chunk) -> R
     let mut stats = match outcome {
         Ok(stats) => *stats,
         Err(Failure::Line(e)) => {
-            return Err(line_error(ctx.name, state.lines, chunk.start_byte, e))
+            // VCF: a record before this line may break the sorted order against earlier
+            // chunks (the worker cannot see them); the first fault is the one named.
+            let before = &input[..e.line_start];
+            return Err(first_unsorted(ctx, state.lines, chunk.start_byte, before)
+                .unwrap_or_else(|| line_error(ctx.name, state.lines, chunk.start_byte, e)));
         }
         Err(Failure::Read(ReadFailure::Stopped)) => return stopping(ctx, state),
         Err(Failure::Read(ReadFailure::LineTooLong)) => {
@@ -124,6 +129,7 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Progress, chunk: &Chunk) -> R
                     before,
                 } => unsorted(
                     ctx.name,
+                    ctx.layout,
                     state.lines,
                     chunk.start_byte + at as u64,
                     piece,
@@ -158,7 +164,12 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Progress, chunk: &Chunk) -> R
                 runs: &mut spare.runs,
             },
         )
-        .map_err(|e| line_error(ctx.name, state.lines, chunk.start_byte + at as u64, &e))?;
+        .map_err(|e| {
+            let base = chunk.start_byte + at as u64;
+            let before = &input[at..at + e.line_start];
+            first_unsorted(ctx, state.lines, base, before)
+                .unwrap_or_else(|| line_error(ctx.name, state.lines, base, &e))
+        })?;
         if let Some(d) = &mut ctx.deflater {
             ctx.spare.packed.clear();
             d.compress(&ctx.spare.out, &mut ctx.spare.packed);
@@ -178,4 +189,58 @@ fn stopping(ctx: &mut WriteCtx<'_>, state: &mut Progress) -> Result<()> {
     ctx.observer
         .stopping(state, &mut CheckpointHandle::new(ctx.writer))?;
     Err(Error::stopped())
+}
+
+/// VCF: the error for the first record of `lines_ok` (whole lines that converted without
+/// error, before a line that did not) that breaks the sorted order against what the writer
+/// has seen: a contig coming back below its last POS. None when there is none (or for other
+/// formats). `lines` counts the lines before `lines_ok`, which starts at byte `base`. This
+/// runs only on the way to an error, so converting the lines again costs nothing that
+/// matters; the writer's state it changes dies with the conversion.
+fn first_unsorted(
+    ctx: &mut WriteCtx<'_>,
+    mut lines: u64,
+    mut base: u64,
+    lines_ok: &[u8],
+) -> Option<Error> {
+    if ctx.layout.format() != Format::Vcf {
+        return None;
+    }
+    let mut scratch = Scratch::new(ctx.layout);
+    let mut at = 0;
+    while at < lines_ok.len() {
+        let piece = &lines_ok[at..];
+        let spare = &mut *ctx.spare;
+        spare.out.clear();
+        spare.runs.clear();
+        let stats = convert_chunk(
+            ctx.layout,
+            piece,
+            &mut scratch,
+            ChunkOutput {
+                out_cap: spare.out.capacity(),
+                out: &mut spare.out,
+                runs_cap: spare.runs.capacity(),
+                runs: &mut spare.runs,
+            },
+        )
+        .ok()?;
+        if let Err(WriteError::Unsorted {
+            run_start,
+            contig,
+            before,
+        }) = ctx.writer.write_chunk(piece, &spare.out, &[], &spare.runs)
+        {
+            return Some(unsorted(
+                ctx.name, ctx.layout, lines, base, piece, run_start, &contig, before,
+            ));
+        }
+        if stats.consumed == 0 {
+            return None;
+        }
+        lines += stats.lines;
+        base += stats.consumed as u64;
+        at += stats.consumed;
+    }
+    None
 }

@@ -57,7 +57,7 @@ impl Deflater {
         Deflater { compressor, level }
     }
 
-    /// The compression level (0: stored blocks).
+    /// The deflate level, 0 (stored) to 12.
     pub fn level(&self) -> u32 {
         self.level
     }

@@ -1,22 +1,19 @@
 //! The VCF header, written once the contigs are known (VCF 4.2, section 1.4): the records
 //! are spooled first, and the header is put before them when the output is finished.
 
-use std::path::Path;
-
 use super::contigs::ContigTable;
+use crate::convert::vcf::{valid_contig_id, FastaIndex};
 
 /// The header for `samples` (the pairs' names) and the contigs seen, in first-appearance
 /// order; with `fai` (a FASTA index), each contig line carries its length, and a contig
-/// the index does not list is an error. The error is a sentence for a bad-input message.
+/// the index does not list is an error. The conversion refuses such contigs at their first
+/// line already; these checks stay as the last word. The error is a sentence for a
+/// bad-input message.
 pub fn header(
     samples: &[String],
     contigs: &ContigTable,
-    fai: Option<&Path>,
+    fai: Option<&FastaIndex>,
 ) -> Result<Vec<u8>, String> {
-    let lengths = match fai {
-        Some(path) => Some(read_fai(path)?),
-        None => None,
-    };
     let mut h = String::from("##fileformat=VCFv4.2\n");
     h.push_str(concat!(
         "##source=hapflow ",
@@ -30,9 +27,9 @@ pub fn header(
                 "contig {name:?} cannot be a VCF contig ID (VCF 4.2 allows no whitespace, commas, angle brackets or '=' in one)"
             ));
         }
-        match &lengths {
-            Some(l) => match l.iter().find(|(n, _)| n.as_bytes() == contigs.name(id)) {
-                Some((_, len)) => h.push_str(&format!("##contig=<ID={name},length={len}>\n")),
+        match fai {
+            Some(fai) => match fai.length(contigs.name(id)) {
+                Some(len) => h.push_str(&format!("##contig=<ID={name},length={len}>\n")),
                 None => {
                     return Err(format!(
                         "contig {name:?} is not in the FASTA index given with --fai"
@@ -53,38 +50,6 @@ pub fn header(
     Ok(h.into_bytes())
 }
 
-/// VCF 4.2's contig ID: `[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*`.
-fn valid_contig_id(name: &[u8]) -> bool {
-    let ok = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&+./:;?@^_|~-*=".contains(&b);
-    match name {
-        [first, rest @ ..] => {
-            ok(*first) && !matches!(first, b'*' | b'=') && rest.iter().all(|&b| ok(b))
-        }
-        [] => false,
-    }
-}
-
-/// Names and lengths from a FASTA index (`samtools faidx`: NAME, LENGTH, OFFSET, ...).
-fn read_fai(path: &Path) -> Result<Vec<(String, u64)>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the FASTA index {}: {e}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-        .map(|(i, l)| {
-            let mut f = l.split('\t');
-            match (f.next(), f.next().and_then(|n| n.parse().ok())) {
-                (Some(name), Some(len)) => Ok((name.to_string(), len)),
-                _ => Err(format!(
-                    "{} line {}: not a FASTA index line (NAME, LENGTH, ...)",
-                    path.display(),
-                    i + 1
-                )),
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,10 +68,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fai = dir.path().join("r.fa.fai");
         std::fs::write(&fai, "chr1\t100\t6\t60\t61\nchr2\t50\t200\t60\t61\n").unwrap();
-        let h = String::from_utf8(header(&[], &t, Some(&fai)).unwrap()).unwrap();
+        let index = FastaIndex::read(&fai).unwrap();
+        let h = String::from_utf8(header(&[], &t, Some(&index)).unwrap()).unwrap();
         assert!(h.contains("##contig=<ID=chr2,length=50>\n##contig=<ID=chr1,length=100>\n"));
         std::fs::write(&fai, "chr1\t100\t6\t60\t61\n").unwrap();
-        assert!(header(&[], &t, Some(&fai))
+        let index = FastaIndex::read(&fai).unwrap();
+        assert!(header(&[], &t, Some(&index))
             .unwrap_err()
             .contains("\"chr2\" is not in the FASTA index"));
     }
