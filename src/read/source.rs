@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use super::decode::{BgzfEofCheck, GzipMembers, Tail, TailKeeper};
 use super::format::{sniff, DecoderCaps, Format, COMPRESSED_READ_BUFFER, MAGIC_LEN};
-use crate::error::{Error, Result};
+use crate::error::{BadInputReason, Error, Result};
 
 /// Where the matrix comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,9 +83,7 @@ fn open_error(name: &Path, e: OpenError) -> Error {
             name.display().to_string(),
             1,
             0,
-            format!(
-                "this is {what}, not a genome matrix: hapflow reads plain text, gzip, BGZF, zstd, xz and bzip2 (extract the matrix first)"
-            ),
+            BadInputReason::UnreadableFormat(what),
         ),
     }
 }
