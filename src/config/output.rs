@@ -1,5 +1,5 @@
-//! `[output]`: which format the conversion writes (SPEC section 7) and whether it is
-//! compressed as BGZF.
+//! `[output]`: which format the conversion writes (the reference's table, phase-extender's
+//! table, or VCF 4.2) and whether it is compressed as BGZF.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -24,6 +24,7 @@ pub enum Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compress {
+    /// Plain text.
     #[default]
     None,
     /// BGZF, what `bgzip` writes: gzip members of at most 64 KiB and the empty end block.
@@ -96,7 +97,9 @@ impl OutputConfig {
 /// VCF-only settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputSettings {
+    /// The format of the rows and header.
     pub format: Format,
+    /// The BGZF deflate level, 0 to [`MAX_LEVEL`]; `None`: plain text.
     pub bgzf_level: Option<u32>,
     /// A FASTA index (`.fai`) giving the VCF's contig names and lengths.
     pub fai: Option<PathBuf>,

@@ -26,7 +26,7 @@ pub struct FixedLine {
 
 /// Recognises a line of `columns` fields in the fixed layout whose contig is `contig`.
 /// Only the structure up to the tail's length is checked here; the tail's bytes are checked
-/// by [`invariant_tail`] or [`plain_tail`].
+/// by [`classify_tail`].
 #[inline]
 pub fn fixed_line(rest: &[u8], contig: &[u8], columns: usize) -> Option<FixedLine> {
     let n = contig.len();
@@ -115,6 +115,11 @@ mod sse2 {
     use std::arch::x86_64::*;
 
     /// See [`super::alt_positions`]; `tail` is 16 to 64 bytes long.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have SSE2 (every x86-64 does) and `tail` must be at least 16 bytes
+    /// long: each load reads 16 bytes from an offset at most `tail.len() - 16`.
     #[inline]
     pub(super) unsafe fn alt_positions(tail: &[u8], reference: u8) -> u64 {
         debug_assert!((16..=64).contains(&tail.len()));
@@ -138,6 +143,11 @@ mod sse2 {
     /// overlaps the one before when the length is not a multiple of 16; the length is even,
     /// so the parity holds), so in every block the even bytes are tabs and the odd ones
     /// alleles.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have SSE2 (every x86-64 does) and `tail` must be at least 16 bytes
+    /// long: each load reads 16 bytes from an offset at most `tail.len() - 16`.
     #[inline]
     pub(super) unsafe fn classify(tail: &[u8], reference: u8) -> Tail {
         debug_assert!(tail.len() >= 16 && tail.len().is_multiple_of(2));
@@ -269,8 +279,9 @@ impl PairsTemplate {
 }
 
 /// Writes the row of a variant line in the fixed layout (`line` is `rest[..fixed.end]`),
-/// or returns false, writing nothing, if it has no ALT... which [`invariant_tail`] has
-/// already ruled out, or if it does not fit in `out_cap`.
+/// or returns false, writing nothing, if it has no ALT (which [`classify_tail`] has already
+/// ruled out, [`Tail::Variant`]), if an allele is a `/`, `|` or `,` (the general path
+/// reports it), or if it does not fit in `out_cap`.
 pub fn write_fixed_variant(
     layout: &Layout,
     line: &[u8],

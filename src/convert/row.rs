@@ -1,10 +1,12 @@
 //! One matrix line to one haplotype row, into a reused byte buffer.
 //!
-//! The row is the reference script's (`matrix_to_haplotype.py`): `CHROM POS` then the
-//! alleles (REF first when the layout asks for it, then each ALT once, in order of first
-//! appearance, comma-separated), then per haplotype pair `CHROM` and the phased genotype
-//! `a|b`, where a missing allele (`N` by default) becomes REF and a `-` becomes REF. A line
-//! with no ALT allele (every haplotype REF or missing) gives no row.
+//! The row is the reference script's (`matrix_to_haplotype.py`): `CHROM POS REF`, then
+//! ALT: every haplotype allele that is neither REF nor missing, once, comma-separated, in
+//! order of first appearance (the script takes them from a Python set, so its order varies;
+//! phase-extender's all-alleles puts REF first). Then per pair of haplotypes `CHROM` (the
+//! phase block, `_PI`) and the phased genotype `a|b` (`_PG_al`), in which each missing
+//! character (`N` by default) becomes REF and then each `-` becomes REF, the script's two
+//! `str.replace` calls. A line with no ALT allele gives no row.
 //!
 //! The output's size is worked out before a byte is written, so a row that does not fit the
 //! caller's buffer is reported instead of growing it: buffers are sized from the memory

@@ -15,7 +15,9 @@ use crate::error::{BadInputReason, Error, Result};
 /// Where the matrix comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
+    /// A file (or anything `open` reads: a FIFO, `/dev/stdin`).
     Path(PathBuf),
+    /// The process's standard input.
     Stdin,
 }
 
@@ -40,6 +42,7 @@ impl Input {
 
 /// An open input, decompressing if it is compressed.
 pub struct Source {
+    /// The matrix's bytes, decompressed.
     pub reader: Box<dyn Read + Send>,
     /// Bytes read so far from the file or stdin (compressed bytes for compressed input).
     pub source_bytes: Arc<AtomicU64>,
@@ -65,6 +68,7 @@ pub fn decompress_bytes(inflaters: usize) -> usize {
 /// is a format hapflow does not read.
 #[derive(Debug)]
 pub enum OpenError {
+    /// Reading the first bytes failed.
     Io(io::Error),
     /// The format, as named in messages (`"a zip archive"`).
     Refused(&'static str),
@@ -91,6 +95,13 @@ fn open_error(name: &Path, e: OpenError) -> Error {
 impl Source {
     /// Opens `input`; BGZF input is inflated by `inflaters` threads (0: by the reader), zstd
     /// and xz within `caps`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the file cannot be opened or is a
+    /// folder; bad input ([`BadInputReason::UnreadableFormat`], line 1) when its first bytes
+    /// are a format hapflow does not read. A compressed input that is cut short or corrupt
+    /// fails later, when it is read.
     pub fn open(input: &Input, inflaters: usize, caps: DecoderCaps) -> Result<Source> {
         match input {
             Input::Path(path) => {
@@ -115,6 +126,11 @@ impl Source {
     /// Opens a file to be read from `skip` bytes of (decompressed) input on: a plain file is
     /// sought there, compressed input is decompressed and the first `skip` bytes dropped
     /// (re-read, but not re-converted). Used to resume from a checkpoint.
+    ///
+    /// # Errors
+    ///
+    /// As [`Source::open`]; also [`ErrorKind::Io`](crate::ErrorKind::Io) when the input ends
+    /// before `skip` bytes, or the seek or the re-read fails.
     pub fn open_at(path: &Path, skip: u64, inflaters: usize, caps: DecoderCaps) -> Result<Source> {
         let mut source = Source::open(&Input::Path(path.to_path_buf()), inflaters, caps)?;
         if skip == 0 {
@@ -151,6 +167,11 @@ impl Source {
     /// Wraps any reader: counts its bytes and decompresses it as its first bytes say, with
     /// `inflaters` threads if it is BGZF (and `inflaters` is not 0), zstd and xz within the
     /// least caps.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] when the first bytes cannot be read or name a format hapflow does
+    /// not read.
     pub fn from_reader(
         inner: Box<dyn Read + Send>,
         total: Option<u64>,
@@ -160,6 +181,10 @@ impl Source {
     }
 
     /// [`Source::from_reader`] with the decoders' memory capped by `caps`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Source::from_reader`].
     pub fn from_reader_with(
         inner: Box<dyn Read + Send>,
         total: Option<u64>,

@@ -27,16 +27,25 @@ pub struct Start {
     pub header_text: Option<Vec<u8>>,
     /// Fields in the first data line; `None` when the input has no data line.
     pub first_line_fields: Option<usize>,
+    /// Bytes of the buffer that hold data lines, from its start.
     pub filled: usize,
-    /// Bytes and lines of the input before the buffer's first byte.
+    /// Bytes of the (decompressed) input before the buffer's first byte: the byte-order
+    /// mark, the header line, blank lines.
     pub skipped_bytes: u64,
+    /// Lines of the input before the buffer's first byte.
     pub skipped_lines: u64,
 }
 
+/// Why the start of an input cannot be read as a matrix.
 #[derive(Debug)]
 pub enum StartError {
     /// Line `line` (1-based), starting at byte `byte`, does not fit the buffer.
-    LineTooLong { line: u64, byte: u64 },
+    LineTooLong {
+        /// The 1-based line.
+        line: u64,
+        /// The 0-based byte offset of the line's first byte.
+        byte: u64,
+    },
     /// The input is not a matrix hapflow reads as it is; `what` says what it looks like.
     NotAMatrix {
         /// The 1-based line.
@@ -49,8 +58,11 @@ pub enum StartError {
     /// Reading failed where the data ends: in line `line`, at byte `byte` of the
     /// (decompressed) input.
     Read {
+        /// The reader's error.
         error: io::Error,
+        /// The 1-based line the data ends in.
         line: u64,
+        /// The 0-based offset where the data ends.
         byte: u64,
     },
 }
@@ -88,6 +100,17 @@ fn space_separated(line: &[u8]) -> Option<BadInputReason> {
 }
 
 /// Fills `buf` from the start of the input and looks at its first lines.
+///
+/// A byte-order mark is dropped; a first line whose first field is `CHROM` or `#CHROM` (or
+/// `bcftools query -H`'s `# [1]CHROM`) is the header line; blank lines before the first
+/// data line are dropped; the first data line sets how many fields every line must have.
+///
+/// # Errors
+///
+/// [`StartError::NotAMatrix`] when the decompressed input is an archive, a binary format or
+/// compressed again, a VCF, an old-Mac text file, or a space-separated table;
+/// [`StartError::LineTooLong`] when the first line does not fit `buf`;
+/// [`StartError::Read`] when reading fails.
 pub fn read_start<R: io::Read>(
     chunker: &mut Chunker<R>,
     buf: &mut [u8],
