@@ -1,13 +1,118 @@
 //! hapflow: genome matrices to phased haplotype tables, streaming, in parallel, under a
 //! fixed memory ceiling.
 //!
+//! A genome matrix has one site per line, tab-separated: `CHROM POS REF` and then one
+//! allele per haplotype column, optionally under a header line (`CHROM` or `#CHROM`
+//! first). hapflow writes the table of the reference script `matrix_to_haplotype.py`: per
+//! line with an ALT allele, `contig pos ref alt` and, per pair of haplotype columns, the
+//! phase block (`<name>_PI`, the contig) and the phased genotype (`<name>_PG_al`, `a|b`,
+//! with a missing `N` or a `-` replaced by REF). It can also write phase-extender's table
+//! or VCF 4.2.
+//!
 //! The pipeline, in the order data flows through it:
-//! - [`read`]: open the input (file or stdin, plain or gzip) and cut it into chunks of
-//!   whole lines;
+//! - [`read`]: open the input (file or stdin; plain, gzip, BGZF, zstd, xz or bzip2) and
+//!   cut it into chunks of whole lines;
 //! - [`convert`]: the pure conversion of a chunk of lines into output rows;
-//! - [`write`]: put rows into the output grouped by contig, and publish it atomically;
+//! - [`write`](mod@write): put rows into the output grouped by contig, and publish it
+//!   atomically;
 //! - [`pipeline`]: the threads and bounded channels that join the three under one
 //!   [`budget::Budget`].
+//!
+//! Around it: [`config`] (the TOML configuration), [`daemon`] (`hapflow serve`, which
+//! converts what lands in an inbox folder), [`generate`] (synthetic matrices for tests and
+//! benchmarks) and [`error`] (the one [`Error`] type).
+//!
+//! # Converting a matrix
+//!
+//! [`pipeline::convert`] converts one input into one output. It reads a path or stdin and
+//! writes a path or stdout (no in-memory reader or writer yet), so this example goes
+//! through a temporary folder. The output appears only once the whole input is converted.
+//!
+//! ```
+//! use std::sync::atomic::AtomicBool;
+//!
+//! use hapflow::config::{ColumnRef, OutputSettings, PairSpec};
+//! use hapflow::convert::Alleles;
+//! use hapflow::pipeline::{convert, Job, Silent};
+//! use hapflow::read::Input;
+//! use hapflow::write::Output;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let matrix = dir.path().join("m.txt");
+//! let table = dir.path().join("m.haplotype.txt");
+//! std::fs::write(
+//!     &matrix,
+//!     "CHROM\tPOS\tREF\ts1a\ts1b\ts2a\ts2b\n\
+//!      chr1\t100\tA\tA\tG\tN\tA\n\
+//!      chr1\t101\tC\tC\tC\tC\tN\n\
+//!      chr2\t5\tT\t-\tT\tG\tG\n",
+//! )?;
+//! let job = Job {
+//!     input: Input::Path(matrix),
+//!     output: Output::Path(table.clone()),
+//!     output_settings: OutputSettings::default(), // the reference's table, not compressed
+//!     pairs: vec![
+//!         // By header name, named by its labels (`s1as1b`)...
+//!         PairSpec::new("s1a", ColumnRef::Name("s1a".into()), "s1b", ColumnRef::Name("s1b".into())),
+//!         // ...or by 0-based column index, named as a sample.
+//!         PairSpec::new("s2a", ColumnRef::Index(5), "s2b", ColumnRef::Index(6)).named("NA12878"),
+//!     ],
+//!     header_file: None,
+//!     memory_limit: 32 << 20, // bytes of peak resident memory
+//!     workers: 1,
+//!     alleles: Alleles::default(), // `N` means no call
+//! };
+//! let summary = convert(&job, &mut Silent, &AtomicBool::new(false))?;
+//!
+//! // chr1:101 has no ALT (every haplotype C or N): no row. `-` is an ALT allele, and
+//! // becomes REF in the phased genotype; so does `N`.
+//! assert_eq!((summary.rows_in, summary.rows_out, summary.contigs), (3, 2, 2));
+//! assert_eq!(
+//!     std::fs::read_to_string(&table)?,
+//!     "contig\tpos\tref\talt\ts1as1b_PI\ts1as1b_PG_al\tNA12878_PI\tNA12878_PG_al\n\
+//!      chr1\t100\tA\tG\tchr1\tA|G\tchr1\tA|A\n\
+//!      chr2\t5\tT\t-,G\tchr2\tT|T\tchr2\tG|G\n"
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Errors
+//!
+//! Every fallible entry point returns [`Result`]. An [`Error`]'s [`kind`](Error::kind) tells
+//! bad input (the user's to fix: [`Error::exit_code`] 2) from bad configuration (2), an
+//! I/O failure (1) and a requested stop (1); for bad input,
+//! [`bad_input_reason`](Error::bad_input_reason) says what is wrong as a
+//! [`BadInputReason`], and the message names the input, the line and the byte offset.
+//!
+//! ```
+//! use std::sync::atomic::AtomicBool;
+//!
+//! use hapflow::pipeline::{convert, Job, Silent};
+//! use hapflow::read::Input;
+//! use hapflow::write::Output;
+//! use hapflow::BadInputReason;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let vcf = dir.path().join("calls.txt");
+//! std::fs::write(&vcf, "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n")?;
+//! let job = Job {
+//!     input: Input::Path(vcf.clone()),
+//!     output: Output::Path(dir.path().join("out.txt")),
+//!     output_settings: Default::default(),
+//!     pairs: hapflow::config::default_pairs(),
+//!     header_file: None,
+//!     memory_limit: 32 << 20,
+//!     workers: 1,
+//!     alleles: Default::default(),
+//! };
+//! let error = convert(&job, &mut Silent, &AtomicBool::new(false)).unwrap_err();
+//! assert_eq!(error.bad_input_reason(), Some(&BadInputReason::Vcf));
+//! assert_eq!(error.exit_code(), 2);
+//! let message = error.to_string();
+//! assert!(message.starts_with(&format!("bad input: {}: line 1, byte offset 0: this is a VCF", vcf.display())));
+//! assert!(!dir.path().join("out.txt").exists());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod budget;
 pub mod config;
@@ -21,4 +126,4 @@ pub mod read;
 pub mod sys;
 pub mod write;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{BadInputReason, Error, ErrorKind, Result};
