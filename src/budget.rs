@@ -7,7 +7,18 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
-/// A fixed number of bytes shared by everything that holds large buffers.
+/// A fixed number of bytes shared by everything that holds large buffers. Cloning shares the
+/// same budget (it is an `Arc`), so threads reserve from one count.
+///
+/// ```
+/// use hapflow::budget::Budget;
+///
+/// let budget = Budget::new(1 << 20);
+/// let chunk = budget.reserve(768 << 10, "the chunk buffers").unwrap();
+/// assert!(budget.reserve(512 << 10, "the output buffers").is_err());
+/// drop(chunk);
+/// assert_eq!(budget.available(), 1 << 20);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Budget {
     inner: Arc<Inner>,
@@ -27,6 +38,7 @@ pub struct Grant {
 }
 
 impl Budget {
+    /// A budget of `total` bytes, none of them reserved.
     pub fn new(total: usize) -> Budget {
         Budget {
             inner: Arc::new(Inner {
@@ -36,19 +48,29 @@ impl Budget {
         }
     }
 
+    /// The budget's size, in bytes.
     pub fn total(&self) -> usize {
         self.inner.total
     }
 
+    /// Bytes held by grants now.
     pub fn used(&self) -> usize {
         self.inner.used.load(Ordering::Acquire)
     }
 
+    /// Bytes that can still be reserved: [`total`](Self::total) minus [`used`](Self::used).
     pub fn available(&self) -> usize {
         self.total() - self.used()
     }
 
-    /// Takes `bytes` from the budget for `what`, or says which buffer did not fit.
+    /// Takes `bytes` from the budget for `what` (a buffer named as in messages: `"the
+    /// decompressor"`); they go back when the [`Grant`] is dropped.
+    ///
+    /// # Errors
+    ///
+    /// A configuration error ([`ErrorKind::Config`](crate::ErrorKind::Config), exit code 2)
+    /// when the bytes are not left: `memory limit too small: {what} needs ..., ... of ...
+    /// are left`. It never waits for other grants to go back.
     pub fn reserve(&self, bytes: usize, what: &str) -> Result<Grant> {
         self.try_reserve(bytes).ok_or_else(|| {
             Error::config(format!(
@@ -60,7 +82,7 @@ impl Budget {
         })
     }
 
-    /// Takes `bytes` from the budget if they are there.
+    /// Takes `bytes` from the budget if they are there; `None` if not (nothing is taken).
     pub fn try_reserve(&self, bytes: usize) -> Option<Grant> {
         let mut used = self.inner.used.load(Ordering::Acquire);
         loop {
@@ -84,11 +106,12 @@ impl Budget {
 }
 
 impl Grant {
+    /// Bytes this grant holds.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
-    /// Grows this grant by `bytes`, if the budget has them.
+    /// Grows this grant by `bytes`, if the budget has them; false (and no change) if not.
     pub fn try_grow(&mut self, bytes: usize) -> bool {
         match self.budget.try_reserve(bytes) {
             Some(more) => {

@@ -82,7 +82,8 @@ mod imp {
     }
 }
 
-/// A named point in the daemon's protocol (see the module doc).
+/// A named point in the daemon's protocol (see the module doc): sleeps or ends the process
+/// if `HAPFLOW_FAILPOINTS` says so for `name`; does nothing in release builds.
 #[inline]
 pub fn hit(_name: &str) {
     #[cfg(debug_assertions)]
@@ -90,6 +91,11 @@ pub fn hit(_name: &str) {
 }
 
 /// [`hit`], at a point that can also fail with an I/O error (`error@N`).
+///
+/// # Errors
+///
+/// An I/O error (`failpoint NAME`, of kind `Other`) at the N-th hit of a point set to
+/// `error@N`; never in release builds.
 #[inline]
 pub fn fail(_name: &str) -> std::io::Result<()> {
     #[cfg(debug_assertions)]

@@ -1,5 +1,25 @@
-//! The TOML configuration (SPEC section 4): every key optional, unknown keys an error,
-//! defaults in one place, relative paths resolved against the file's own folder.
+//! The TOML configuration (`--config FILE`, `config/hapflow.toml` documents every key):
+//! every key optional, unknown keys an error, defaults in one place, relative paths resolved
+//! against the file's own folder.
+//!
+//! ```
+//! use hapflow::config::Config;
+//!
+//! let config = Config::parse(
+//!     r#"
+//!     threads = 2
+//!     [memory]
+//!     limit = "64MiB"
+//!     [[pair]]
+//!     first = { label = "s1a", column = 3 }
+//!     second = { label = "s1b", column = 4 }
+//!     "#,
+//! )
+//! .unwrap();
+//! assert_eq!(config.memory.limit.0, 64 << 20);
+//! assert_eq!(config.pairs[0].name(), "s1as1b");
+//! assert!(Config::parse("[memory]\nlimt = \"1GiB\"").is_err());
+//! ```
 
 pub mod output;
 pub mod pairs;
@@ -25,16 +45,22 @@ pub struct Config {
     /// Worker threads converting chunks; 0 means one per core.
     #[serde(default)]
     pub threads: usize,
+    /// `[memory]`: the memory ceiling.
     #[serde(default)]
     pub memory: MemoryConfig,
+    /// `[paths]`: the daemon's folders.
     #[serde(default)]
     pub paths: PathsConfig,
+    /// `[daemon]`: the daemon's timing, logging and file handling.
     #[serde(default)]
     pub daemon: DaemonConfig,
+    /// `[alleles]`: which characters mean "no call", and upper-casing.
     #[serde(default)]
     pub alleles: AllelesConfig,
+    /// `[metrics]`: the daemon's Prometheus textfile.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[output]`: the output format and its compression.
     #[serde(default)]
     pub output: OutputConfig,
     /// The pairs, one table per pair, in output order; empty means the built-in layout.
@@ -42,45 +68,52 @@ pub struct Config {
     pub pairs: Vec<PairSpec>,
 }
 
+/// `[memory]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryConfig {
-    /// Ceiling on the peak resident memory of the whole process, in bytes (`"256MiB"`).
+    /// Ceiling on the peak resident memory of the whole process, in bytes (`"256MiB"`;
+    /// default [`DEFAULT_MEMORY_LIMIT`]).
     #[serde(default = "default_memory_limit")]
     pub limit: ByteSize,
 }
 
+/// `[paths]`: the daemon's folders (`hapflow serve` only), relative to the configuration
+/// file's folder unless absolute.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathsConfig {
-    /// Folder the daemon takes matrices from.
+    /// Folder the daemon takes matrices from (default `inbox`).
     #[serde(default = "default_inbox")]
     pub inbox: PathBuf,
-    /// Folder the daemon publishes haplotype tables into.
+    /// Folder the daemon publishes haplotype tables into (default `outbox`).
     #[serde(default = "default_outbox")]
     pub outbox: PathBuf,
-    /// Folder for inputs that could not be converted, each with an `.error.txt` report.
+    /// Folder for inputs that could not be converted, each with an `.error.txt` report
+    /// (default `failed`).
     #[serde(default = "default_failed")]
     pub failed: PathBuf,
-    /// Folder for the checkpoint database and the daemon's work files.
+    /// Folder for the checkpoint database and the daemon's work files (default `state`).
     #[serde(default = "default_state")]
     pub state: PathBuf,
 }
 
+/// `[daemon]` (`hapflow serve` only).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DaemonConfig {
-    /// Milliseconds a file's size and mtime must stay unchanged before it is taken.
+    /// Milliseconds a file's size and mtime must stay unchanged before it is taken
+    /// (default 2000).
     #[serde(default = "default_settle_ms")]
     pub settle_ms: u64,
-    /// Milliseconds between full rescans of the inbox.
+    /// Milliseconds between full rescans of the inbox (default 30000).
     #[serde(default = "default_rescan_ms")]
     pub rescan_ms: u64,
-    /// What happens to an input once its output is published.
+    /// What happens to an input once its output is published (default: archived).
     #[serde(default)]
     pub on_success: OnSuccess,
     /// Log filter: `error`, `warn`, `info`, `debug`, `trace`, or a `tracing` directive
-    /// such as `hapflow=debug`.
+    /// such as `hapflow=debug` (default `info`).
     #[serde(default = "default_log_level")]
     pub log_level: String,
     /// File-creation mask, in octal: outputs, reports and state are created with mode
@@ -89,13 +122,13 @@ pub struct DaemonConfig {
     #[serde(default = "default_umask")]
     pub umask: String,
     /// Finished (done or failed) jobs whose records are kept, newest first; older ones are
-    /// pruned from the store and the status.
+    /// pruned from the store and the status (default 1000).
     #[serde(default = "default_keep_jobs")]
     pub keep_jobs: usize,
 }
 
-/// How alleles are read (SPEC section 2, "Allele options"); the defaults give the
-/// reference's conversion exactly.
+/// `[alleles]`: how alleles are read. The defaults (`missing = ["N"]`, no upper-casing)
+/// give the reference script's (`matrix_to_haplotype.py`) conversion exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllelesConfig {
@@ -118,6 +151,7 @@ pub struct MetricsConfig {
     pub textfile: Option<PathBuf>,
 }
 
+/// `[daemon] on_success`: what becomes of an input once its output is published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnSuccess {
@@ -128,6 +162,8 @@ pub enum OnSuccess {
     Delete,
 }
 
+/// The memory ceiling when neither `--memory-limit` nor `[memory] limit` sets one: 256 MiB,
+/// in bytes.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 256 << 20;
 
 fn default_memory_limit() -> ByteSize {
@@ -180,6 +216,12 @@ impl AllelesConfig {
     }
 
     /// Each missing character must be one ASCII character that can be part of an allele.
+    ///
+    /// # Errors
+    ///
+    /// The message naming the first entry that is empty, longer than one character, not
+    /// ASCII, or a tab, line break, `|`, `/`, `,` or NUL (which separate fields, genotypes
+    /// and ALT alleles).
     pub fn check(&self) -> std::result::Result<(), String> {
         for m in &self.missing {
             let ok = m.len() == 1
@@ -239,6 +281,25 @@ impl Default for DaemonConfig {
 impl Config {
     /// Reads and checks a configuration file; relative paths in it are made relative to the
     /// file's folder.
+    ///
+    /// ```
+    /// use hapflow::config::Config;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("hapflow.toml");
+    /// std::fs::write(&path, "header_file = \"names.txt\"\n[paths]\ninbox = \"/data/in\"\n").unwrap();
+    /// let config = Config::load(&path).unwrap();
+    /// assert_eq!(config.header_file, Some(dir.path().join("names.txt")));
+    /// assert_eq!(config.paths.inbox, std::path::Path::new("/data/in"));
+    /// assert_eq!(config.paths.outbox, dir.path().join("outbox"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the file cannot be read;
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) (`invalid config PATH: ...`) when it
+    /// is not TOML, has an unknown key or a value of the wrong type, or fails the checks of
+    /// [`Config::parse`].
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read config", e))?;
         let mut config = Config::parse(&text)
@@ -249,6 +310,14 @@ impl Config {
     }
 
     /// Parses TOML text as a configuration (paths stay as written).
+    ///
+    /// # Errors
+    ///
+    /// The message, when the text is not TOML, has an unknown key or a value of the wrong
+    /// type, or a value fails its check: `[daemon] umask` not an octal mask up to `0777`,
+    /// `[output] compress_level` above 12, a pair's name that is empty or holds whitespace
+    /// (it names a VCF sample), a label that is empty or holds a tab or line break, a pair
+    /// naming one column twice, two pairs with one name, a bad `[alleles] missing` entry.
     pub fn parse(text: &str) -> std::result::Result<Config, String> {
         let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
         config.check()?;
@@ -317,6 +386,10 @@ impl Config {
     }
 
     /// Checks the `[output]` settings again, after flags changed them.
+    ///
+    /// # Errors
+    ///
+    /// The message, when `compress_level` is above 12 (libdeflate's highest level).
     pub fn check_output(&self) -> std::result::Result<(), String> {
         self.output.check()
     }

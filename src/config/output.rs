@@ -1,5 +1,5 @@
-//! `[output]`: which format the conversion writes (SPEC section 7) and whether it is
-//! compressed as BGZF.
+//! `[output]`: which format the conversion writes (the reference's table, phase-extender's
+//! table, or VCF 4.2) and whether it is compressed as BGZF.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -122,9 +122,9 @@ fn compressed_name(name: &Path) -> bool {
 /// VCF-only settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputSettings {
-    /// The rows' format.
+    /// The format of the rows and header.
     pub format: Format,
-    /// The BGZF deflate level, 0 to 12 (None: plain text).
+    /// The BGZF deflate level, 0 to [`MAX_LEVEL`]; `None`: plain text.
     pub bgzf_level: Option<u32>,
     /// A FASTA index (`.fai`) giving the VCF's contig names and lengths.
     pub fai: Option<PathBuf>,

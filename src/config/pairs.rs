@@ -1,4 +1,5 @@
-//! Pairs of haplotype columns as the user names them, and the original script's layout.
+//! Pairs of haplotype columns as the user names them (`[[pair]]` tables, `--pairs`), and
+//! the reference script's (`matrix_to_haplotype.py`) layout.
 
 use serde::Deserialize;
 
@@ -6,7 +7,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum ColumnRef {
+    /// A 0-based index: 0 is CHROM, 1 POS, 2 REF, 3 the first haplotype.
     Index(usize),
+    /// A name of the header line or header file (`NA12878_1`), in TOML a string.
     Name(String),
 }
 
@@ -72,7 +75,9 @@ impl PairSpec {
 }
 
 /// The original script's 15 pairs over a 34-column matrix, each with its labels in sorted
-/// order (SPEC section 2). `config/hapflow.toml` spells out the same table.
+/// order: `(first label, first column, second label, second column)`, columns 0-based.
+/// Column 16 is in no pair but still counts for ALT. `config/hapflow.toml` spells out the
+/// same table.
 pub const DEFAULT_LAYOUT: [(&str, usize, &str, usize); 15] = [
     ("10a", 33, "10b", 18),
     ("13a", 3, "13b", 19),
@@ -94,6 +99,10 @@ pub const DEFAULT_LAYOUT: [(&str, usize, &str, usize); 15] = [
 /// Pairs that cannot make a table: a pair naming one column twice (its `_PG_al` would be
 /// `x|x`), or two pairs with the same name (their output columns would share names). Uses
 /// each pair's name as the output writes it ([`PairSpec::name`]).
+///
+/// # Errors
+///
+/// The message naming the first such pair (1-based, in the order given).
 pub fn check_pairs(pairs: &[PairSpec]) -> Result<(), String> {
     for (i, pair) in pairs.iter().enumerate() {
         if pair.first.column == pair.second.column {
@@ -119,6 +128,7 @@ pub fn check_pairs(pairs: &[PairSpec]) -> Result<(), String> {
     Ok(())
 }
 
+/// [`DEFAULT_LAYOUT`] as pairs: the layout when none are configured.
 pub fn default_pairs() -> Vec<PairSpec> {
     DEFAULT_LAYOUT
         .iter()

@@ -1,5 +1,6 @@
 //! Byte sizes as people write them: `256MiB`, `32M`, `1.5GiB`, `4096`. Units are binary
-//! (`K` = `KiB` = 1024 bytes), as SPEC section 4 fixes.
+//! (`K` = `KiB` = 1024 bytes, `M` = `MiB`, `G` = `GiB`), for the memory limit and for
+//! `generate --size`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,7 +26,13 @@ impl fmt::Display for ByteSize {
     }
 }
 
-/// Parses `<number>[unit]`, unit one of `B`, `K`/`KiB`, `M`/`MiB`, `G`/`GiB` (case-insensitive).
+/// Parses `<number>[unit]`, unit one of `B`, `K`/`KiB`, `M`/`MiB`, `G`/`GiB` (case-insensitive),
+/// to bytes; a fraction is rounded to the nearest byte (`1.5K` is 1536).
+///
+/// # Errors
+///
+/// The message (`invalid size "...": ...`) for an unknown unit, a missing or malformed
+/// number, or a size beyond `u64`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t
@@ -53,7 +60,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes.round() as u64)
 }
 
-/// Formats bytes with the largest binary unit that keeps one decimal meaningful.
+/// Formats bytes with the largest binary unit that fits, a whole number or one decimal
+/// (`32MiB`, `1.5KiB`, `12B`): how messages and the summary line give sizes.
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (name, scale) in UNITS {

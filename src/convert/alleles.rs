@@ -1,6 +1,7 @@
-//! The allele model (SPEC section 2, "Allele options"): which single characters mean "no
-//! call", and whether alleles are upper-cased first. The defaults give the reference
-//! script's conversion exactly.
+//! The allele model (`[alleles]`, `--missing`, `--uppercase`): which single characters mean
+//! "no call", and whether alleles are upper-cased first. The defaults give the reference
+//! script's (`matrix_to_haplotype.py`) conversion exactly: it drops `N` from ALT and
+//! replaces `N` by REF, and compares alleles case-sensitively.
 
 /// How alleles are read. Build it with [`Alleles::new`]; [`Alleles::default`] is `N` as the
 /// only missing character, case kept.
@@ -48,6 +49,8 @@ impl Alleles {
         self.missing[b as usize]
     }
 
+    /// True if REF and every allele are upper-cased before anything else (`a` and `A` are
+    /// then one allele).
     pub fn uppercase(&self) -> bool {
         self.uppercase
     }

@@ -5,23 +5,30 @@ use memchr::{memchr, Memchr};
 
 use super::fast::{classify_tail, fixed_line, write_fixed_variant, Tail};
 use super::layout::Layout;
-use super::row::{convert_line, same, RowOutcome, Scratch};
+use super::row::{convert_line, same, BadLine, RowOutcome, Scratch};
 use crate::config::Format;
+use crate::error::BadInputReason;
 
 /// A stretch of consecutive input lines of one contig. `contig` is a range of the chunk
 /// (the contig's name); the stretch's rows start at `out_start` in the output buffer and end
 /// where the next run starts (or at the end of the output).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContigRun {
+    /// The contig's name as a byte range `start..end` of the chunk.
     pub contig: (u32, u32),
+    /// Where the run's first row starts in the output buffer, in bytes.
     pub out_start: u32,
 }
 
 /// Where a chunk's output goes: two reused buffers and the most each may hold.
 pub struct ChunkOutput<'a> {
+    /// The output rows, appended.
     pub out: &'a mut Vec<u8>,
+    /// The most bytes `out` may hold; it is never grown beyond.
     pub out_cap: usize,
+    /// The contig runs of the rows, appended.
     pub runs: &'a mut Vec<ContigRun>,
+    /// The most runs `runs` may hold: a chunk with more contigs stops at the next one.
     pub runs_cap: usize,
 }
 
@@ -41,18 +48,33 @@ pub struct ChunkStats {
     pub consumed: usize,
 }
 
-/// A bad line in a chunk: `line` counts the lines before it in the chunk, `offset` is the
-/// chunk offset of the problem.
+/// A bad line in a chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkError {
+    /// Lines of the chunk before the bad one (blank lines included): 0 for its first line.
     pub line: u64,
+    /// Byte offset in the chunk of the bad line's first byte.
     pub line_start: usize,
+    /// Byte offset in the chunk of the problem.
     pub offset: usize,
-    pub what: String,
+    /// Why the line is bad.
+    pub what: BadInputReason,
 }
 
 /// Converts the whole lines of `chunk`, appending rows to `dst.out` and contig runs to
 /// `dst.runs` (which the caller clears). Never grows either beyond its cap.
+///
+/// Blank lines, and lines equal to the input's header line (matrices joined with `cat`),
+/// give no row; a line ending `\r\n` is read without its `\r`. When the output buffers
+/// fill up the chunk is converted only in part: [`ChunkStats::consumed`] says how far, and
+/// the caller converts the rest again after writing the output.
+///
+/// # Errors
+///
+/// [`ChunkError`] at the first bad line: a NUL byte, a line that is not a matrix line (see
+/// [`convert_line`], and for VCF output
+/// [`vcf::convert_line`](super::vcf::convert_line)), or a row larger than `dst.out_cap`
+/// on its own. The output of the lines before it is in `dst` then.
 pub fn convert_chunk(
     layout: &Layout,
     chunk: &[u8],
@@ -122,7 +144,7 @@ pub fn convert_chunk(
             }
         }
         let end = memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
-        let error = |at: usize, what: String| ChunkError {
+        let error = |at: usize, what: BadInputReason| ChunkError {
             line: stats.lines,
             line_start: pos,
             offset: at,
@@ -130,7 +152,7 @@ pub fn convert_chunk(
         };
         // The fast path never takes a NUL; here, each line is checked for one.
         if let Some(i) = memchr(0, &chunk[pos..end]) {
-            return Err(error(pos + i, "NUL byte: this is not a text matrix".into()));
+            return Err(error(pos + i, BadInputReason::NulByte));
         }
         let mut line = &chunk[pos..end];
         if let [rest @ .., b'\r'] = line {
@@ -163,7 +185,7 @@ pub fn convert_chunk(
         }
 
         let converted = if vcf {
-            super::vcf::convert_line(layout, line, scratch, out, out_cap)
+            super::vcf::convert_line(layout, line, scratch, out, out_cap).map_err(BadLine::from)
         } else {
             convert_line(layout, line, scratch, out, out_cap)
         };
@@ -172,7 +194,7 @@ pub fn convert_chunk(
         // contig name with spaces).
         if vcf && !same && matches!(converted, Ok(RowOutcome::Dropped | RowOutcome::Written)) {
             super::vcf::check_contig(layout, &line[..contig_end], 0)
-                .map_err(|e| error(pos + e.at, e.what))?;
+                .map_err(|e| error(pos + e.at, e.what.into()))?;
         }
         match converted {
             Ok(RowOutcome::Dropped) => {}
@@ -181,9 +203,7 @@ pub fn convert_chunk(
                 if stats.rows_out == 0 && out.is_empty() {
                     return Err(error(
                         pos,
-                        format!(
-                            "its output row would take {need} bytes, more than the {out_cap} a chunk may hold under this memory limit"
-                        ),
+                        BadInputReason::RowTooLarge { need, cap: out_cap },
                     ));
                 }
                 if !same {
@@ -191,7 +211,7 @@ pub fn convert_chunk(
                 }
                 break;
             }
-            Err(e) => return Err(error(pos + e.at, e.what)),
+            Err(e) => return Err(error(pos + e.at, e.reason)),
         }
         stats.lines += 1;
         stats.rows += 1;
@@ -210,7 +230,8 @@ fn is_repeated_header(layout: &Layout, line: &[u8]) -> bool {
     })
 }
 
-/// Counts the lines in `bytes` (used to turn a chunk's line index into a file's).
+/// Counts the lines in `bytes`, the `\n` bytes (used to turn a chunk's line index into a
+/// file's).
 pub fn count_lines(bytes: &[u8]) -> u64 {
     Memchr::new(b'\n', bytes).count() as u64
 }
@@ -282,7 +303,7 @@ mod tests {
         let (r, _, _) = run(&l, b"c\t1\tA\tC\tA\nc\t2\tA\0\tC\tA\n", 1024);
         let e = r.unwrap_err();
         assert_eq!((e.line, e.offset), (1, 15));
-        assert!(e.what.contains("NUL"));
+        assert!(e.what.to_string().contains("NUL"));
     }
 
     #[test]
@@ -295,7 +316,7 @@ mod tests {
         assert_eq!((s.rows_out, s.consumed), (2, 20));
         assert_eq!(out.len(), 2 * row);
         let (r, _, _) = run(&l, chunk, row - 1);
-        assert!(r.unwrap_err().what.contains("more than the"));
+        assert!(r.unwrap_err().what.to_string().contains("more than the"));
     }
 
     #[test]

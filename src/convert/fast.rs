@@ -281,8 +281,9 @@ impl PairsTemplate {
 }
 
 /// Writes the row of a variant line in the fixed layout (`line` is `rest[..fixed.end]`),
-/// or returns false, writing nothing, if it has no ALT... which [`classify_tail`] has
-/// already ruled out, or if it does not fit in `out_cap`.
+/// or returns false, writing nothing, if it has no ALT (which [`classify_tail`] has already
+/// ruled out, [`Tail::Variant`]), if an allele is a `/`, `|` or `,` (the general path
+/// reports it), or if it does not fit in `out_cap`.
 pub fn write_fixed_variant(
     layout: &Layout,
     line: &[u8],

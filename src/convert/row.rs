@@ -1,4 +1,12 @@
-//! One matrix line to one haplotype row (SPEC section 2), into a reused byte buffer.
+//! One matrix line to one haplotype row, into a reused byte buffer.
+//!
+//! The row is the reference script's (`matrix_to_haplotype.py`): `CHROM POS REF`, then
+//! ALT: every haplotype allele that is neither REF nor missing, once, comma-separated, in
+//! order of first appearance (the script takes them from a Python set, so its order varies;
+//! phase-extender's all-alleles puts REF first). Then per pair of haplotypes `CHROM` (the
+//! phase block, `_PI`) and the phased genotype `a|b` (`_PG_al`), in which each missing
+//! character (`N` by default) becomes REF and then each `-` becomes REF, the script's two
+//! `str.replace` calls. A line with no ALT allele gives no row.
 //!
 //! The output's size is worked out before a byte is written, so a row that does not fit the
 //! caller's buffer is reported instead of growing it: buffers are sized from the memory
@@ -9,6 +17,7 @@ use memchr::Memchr;
 use super::alleles::Alleles;
 use super::fast::PairsTemplate;
 use super::layout::Layout;
+use crate::error::{BadInputReason, Column};
 
 /// What became of one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,11 +30,43 @@ pub enum RowOutcome {
     NoRoom(usize),
 }
 
-/// Why a line is not a valid matrix line. `at` is the offset in the line of the problem.
+/// Why a line is not a valid matrix line, and where in the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    /// Byte offset in the line of the problem (the start of the field at fault; 0 for the
+    /// field count).
+    pub at: usize,
+    /// What is wrong.
+    pub reason: BadInputReason,
+}
+
+/// [`BadLine`] with its reason as a whole message: the form the VCF writer's checks
+/// ([`vcf::convert_line`](super::vcf::convert_line)) give. It becomes
+/// [`BadInputReason::Other`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineError {
+    /// Byte offset in the line of the problem.
     pub at: usize,
+    /// The message.
     pub what: String,
+}
+
+impl From<BadLine> for LineError {
+    fn from(e: BadLine) -> Self {
+        LineError {
+            at: e.at,
+            what: e.reason.to_string(),
+        }
+    }
+}
+
+impl From<LineError> for BadLine {
+    fn from(e: LineError) -> Self {
+        BadLine {
+            at: e.at,
+            reason: BadInputReason::Other(e.what),
+        }
+    }
 }
 
 /// Per-thread buffers reused from line to line, so the hot path does not allocate.
@@ -46,6 +87,7 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// Buffers sized for `layout`'s columns (the others grow to the longest allele seen).
     pub fn new(layout: &Layout) -> Scratch {
         Scratch {
             fields: Vec::with_capacity(layout.columns() + 1),
@@ -60,13 +102,19 @@ impl Scratch {
 
 /// Converts one line (no line ending) and appends the row to `out`, without ever growing
 /// `out` beyond `out_cap` bytes.
+///
+/// # Errors
+///
+/// [`BadLine`] when the line does not have `layout.columns()` tab-separated fields, has an
+/// empty field, a POS that is not a non-negative integer, or a genotype (`A/T`) or list
+/// where one allele belongs. Nothing is written then.
 pub fn convert_line(
     layout: &Layout,
     line: &[u8],
     s: &mut Scratch,
     out: &mut Vec<u8>,
     out_cap: usize,
-) -> Result<RowOutcome, LineError> {
+) -> Result<RowOutcome, BadLine> {
     split_fields(layout, line, &mut s.fields)?;
     check_fields(layout, line, &s.fields)?;
     check_alleles(layout, line, &s.fields)?;
@@ -90,7 +138,7 @@ fn write_row(
     s: &mut Scratch,
     out: &mut Vec<u8>,
     out_cap: usize,
-) -> Result<RowOutcome, LineError> {
+) -> Result<RowOutcome, BadLine> {
     let alleles = layout.alleles();
     let f = &s.fields;
     let field = |i: usize| &line[f[i]..f[i + 1] - 1];
@@ -169,7 +217,7 @@ fn write_row(
 
 /// REF and every allele must be one allele: a `/`, `|` or `,` in one (a genotype call such
 /// as `A/T` or `G|A`, or a list) would make `_PG_al` or ALT ambiguous.
-pub(super) fn check_alleles(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineError> {
+pub(super) fn check_alleles(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), BadLine> {
     let Some(i) = memchr::memchr3(b'|', b'/', b',', &line[f[2]..]) else {
         return Ok(());
     };
@@ -178,16 +226,16 @@ pub(super) fn check_alleles(layout: &Layout, line: &[u8], f: &[usize]) -> Result
         .find(|&c| f[c + 1] > at)
         .expect("the byte is in a field");
     let value = String::from_utf8_lossy(&line[f[column]..f[column + 1] - 1]);
-    let which = match column {
-        2 => "REF".to_string(),
-        c => layout.describe_column(c),
+    let column_named = match column {
+        2 => Column::Ref,
+        c => Column::Haplotype(layout.describe_column(c)),
     };
-    Err(LineError {
+    Err(BadLine {
         at: f[column],
-        what: format!(
-            "{which} holds {value:?}, a genotype or a list, not one haplotype allele: a '/', '|' or ',' \
-             in an allele would make _PG_al or ALT ambiguous (give each haplotype its own column)"
-        ),
+        reason: BadInputReason::GenotypeCell {
+            column: column_named,
+            value: value.into_owned(),
+        },
     })
 }
 
@@ -209,7 +257,7 @@ pub(super) fn split_fields(
     layout: &Layout,
     line: &[u8],
     fields: &mut Vec<usize>,
-) -> Result<(), LineError> {
+) -> Result<(), BadLine> {
     let expected = layout.columns();
     fields.clear();
     fields.push(0);
@@ -229,45 +277,41 @@ pub(super) fn split_fields(
     Ok(())
 }
 
-fn field_count(line: &[u8], found: usize, expected: usize) -> LineError {
-    let spaces = if found < expected && line.contains(&b' ') {
-        " (the line has spaces: are its fields separated by spaces rather than tabs?)"
-    } else {
-        ""
-    };
-    LineError {
+fn field_count(line: &[u8], found: usize, expected: usize) -> BadLine {
+    BadLine {
         at: 0,
-        what: format!("{found} fields, but the header (or first line) has {expected}{spaces}"),
+        reason: BadInputReason::FieldCount {
+            found,
+            expected,
+            spaces: found < expected && line.contains(&b' '),
+        },
     }
 }
 
 /// Empty fields and a POS that is not a non-negative integer are errors.
-pub(super) fn check_fields(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), LineError> {
+pub(super) fn check_fields(layout: &Layout, line: &[u8], f: &[usize]) -> Result<(), BadLine> {
     for i in 0..layout.columns() {
         if f[i + 1] - 1 == f[i] {
-            let what = match i {
-                0 => "empty CHROM".to_string(),
-                1 => "empty POS".to_string(),
-                2 => "empty REF".to_string(),
-                _ => format!("empty allele in {}", layout.describe_column(i)),
+            let column = match i {
+                0 => Column::Chrom,
+                1 => Column::Pos,
+                2 => Column::Ref,
+                _ => Column::Haplotype(layout.describe_column(i)),
             };
-            return Err(LineError { at: f[i], what });
+            return Err(BadLine {
+                at: f[i],
+                reason: BadInputReason::EmptyField(column),
+            });
         }
     }
     let pos = &line[f[1]..f[2] - 1];
     if !pos.iter().all(u8::is_ascii_digit) {
-        let header = if crate::read::header::header_line_names(line).is_some() {
-            " (this is a header line, and not the same as the input's first line: were \
-             different matrices joined?)"
-        } else {
-            ""
-        };
-        return Err(LineError {
+        return Err(BadLine {
             at: f[1],
-            what: format!(
-                "POS {:?} is not a non-negative integer{header}",
-                String::from_utf8_lossy(pos)
-            ),
+            reason: BadInputReason::BadPos {
+                text: String::from_utf8_lossy(pos).into_owned(),
+                header_line: crate::read::header::header_line_names(line).is_some(),
+            },
         });
     }
     Ok(())
@@ -322,7 +366,12 @@ pub(super) mod tests {
         Layout::resolve(&specs, None, columns).unwrap()
     }
 
+    /// The row of `line`, or its error with the reason as the message.
     fn convert(l: &Layout, line: &str) -> Result<Option<String>, LineError> {
+        convert_or_reason(l, line).map_err(LineError::from)
+    }
+
+    fn convert_or_reason(l: &Layout, line: &str) -> Result<Option<String>, BadLine> {
         let mut s = Scratch::new(l);
         let mut out = Vec::with_capacity(1 << 16);
         match convert_line(l, line.as_bytes(), &mut s, &mut out, 1 << 16)? {
@@ -391,6 +440,38 @@ pub(super) mod tests {
         assert!(e.what.starts_with("4 fields, but"), "{}", e.what);
         let e = convert(&l, "c\t1\tA\tA\tA\tA\tA").unwrap_err();
         assert!(e.what.starts_with("7 fields, but"), "{}", e.what);
+    }
+
+    #[test]
+    fn a_bad_line_says_why_as_a_reason_to_match_on() {
+        let l = layout(5, &[(3, 4)]);
+        let reason = |line| convert_or_reason(&l, line).unwrap_err().reason;
+        assert_eq!(
+            reason("c 1 A A C"),
+            BadInputReason::FieldCount {
+                found: 1,
+                expected: 5,
+                spaces: true
+            }
+        );
+        assert_eq!(
+            reason("c\t1\tA\tA\t"),
+            BadInputReason::EmptyField(Column::Haplotype("column 4".into()))
+        );
+        assert_eq!(
+            reason("c\tx\tA\tA\tC"),
+            BadInputReason::BadPos {
+                text: "x".into(),
+                header_line: false
+            }
+        );
+        assert_eq!(
+            reason("c\t1\tA\tA|T\tC"),
+            BadInputReason::GenotypeCell {
+                column: Column::Haplotype("column 3".into()),
+                value: "A|T".into()
+            }
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::io::{self, Read};
 
 use memchr::memrchr;
 
+/// Reads whole lines from `R` into caller-owned buffers; never allocates. Interrupted reads
+/// are retried.
 pub struct Chunker<R> {
     src: R,
     eof: bool,
@@ -18,7 +20,9 @@ pub struct Chunker<R> {
 /// is known even when the input is cut short.
 #[derive(Debug)]
 pub struct ReadError {
+    /// Bytes of the buffer filled before the read failed (those before the call included).
     pub filled: usize,
+    /// The reader's error.
     pub error: io::Error,
 }
 
@@ -34,15 +38,22 @@ pub enum Cut {
 }
 
 impl<R: Read> Chunker<R> {
+    /// A chunker reading `src` from where it stands.
     pub fn new(src: R) -> Chunker<R> {
         Chunker { src, eof: false }
     }
 
+    /// True once a read returned 0 bytes: the input has ended.
     pub fn at_eof(&self) -> bool {
         self.eof
     }
 
     /// Reads into `buf[filled..]` until it is full or the input ends; returns the new fill.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError`] when a read fails (other than `Interrupted`), with how far the buffer
+    /// was filled.
     pub fn fill(&mut self, buf: &mut [u8], mut filled: usize) -> Result<usize, ReadError> {
         while filled < buf.len() && !self.eof {
             match self.src.read(&mut buf[filled..]) {
@@ -55,7 +66,12 @@ impl<R: Read> Chunker<R> {
         Ok(filled)
     }
 
-    /// Fills `buf` after its first `filled` bytes and says where to cut it.
+    /// Fills `buf` after its first `filled` bytes and says where to cut it: returns the new
+    /// fill and the [`Cut`].
+    ///
+    /// # Errors
+    ///
+    /// As [`fill`](Self::fill).
     pub fn next(&mut self, buf: &mut [u8], filled: usize) -> Result<(usize, Cut), ReadError> {
         let filled = self.fill(buf, filled)?;
         if self.eof {

@@ -24,6 +24,7 @@ enum Members<R> {
 }
 
 impl<R: BufRead> GzipMembers<R> {
+    /// Decompresses `inner`, which starts with a gzip member.
     pub fn new(inner: R) -> GzipMembers<R> {
         GzipMembers {
             state: Members::In(Box::new(GzDecoder::new(inner))),
@@ -104,7 +105,9 @@ impl Tail {
 
 /// Keeps the last 28 bytes of the compressed stream it reads.
 pub struct TailKeeper<R> {
+    /// The compressed stream.
     pub inner: R,
+    /// Its last 28 bytes so far, shared with the [`BgzfEofCheck`].
     pub tail: Arc<Mutex<Tail>>,
 }
 
@@ -120,7 +123,9 @@ impl<R: Read> Read for TailKeeper<R> {
 /// ended with BGZF's end-of-file block, which tells a whole file from one cut at a block
 /// boundary (htslib's "EOF marker is absent" warning, made an error).
 pub struct BgzfEofCheck<R> {
+    /// The decompressed stream.
     pub inner: R,
+    /// The compressed stream's last 28 bytes, kept by its [`TailKeeper`].
     pub tail: Arc<Mutex<Tail>>,
 }
 

@@ -70,13 +70,17 @@ pub const COMPRESSED_READ_BUFFER: usize = 128 << 10;
 /// How an input is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Not compressed: the matrix as text.
     Plain,
     /// gzip, one member or many (RFC 1952).
     Gzip,
     /// gzip whose members carry their size (bgzip's format, htslib's BGZF).
     Bgzf,
+    /// Zstandard (RFC 8878).
     Zstd,
+    /// xz (the `.xz` container of LZMA2).
     Xz,
+    /// bzip2.
     Bzip2,
 }
 
@@ -100,7 +104,12 @@ impl Format {
 }
 
 /// Recognises the format from the input's first bytes (up to [`MAGIC_LEN`]); `Err` names
-/// a format hapflow does not read.
+/// a format hapflow does not read (`"a zip archive"`, `"a BAM file"`...).
+///
+/// # Errors
+///
+/// The format's name, for archives (zip, tar, 7-Zip, RAR), other compressions (lz4, lzip,
+/// compress, lzop, LZMA-alone) and uncompressed BAM, CRAM and BCF.
 pub fn sniff(magic: &[u8]) -> Result<Format, &'static str> {
     let starts = |m: &[u8]| magic.starts_with(m);
     if starts(&[0x1f, 0x8b]) {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{BadInputReason, Error, Result};
 
 /// The column names if `line` (no line ending) is a header line: its first field is
 /// `CHROM` or `#CHROM`, or `#[1]CHROM` / `# [1]CHROM` as `bcftools query -H` writes it. In
@@ -61,7 +61,7 @@ pub fn read_header_file(path: &Path) -> Result<Vec<String>> {
     if line.is_empty() {
         return Err(Error::bad_input(
             path.display().to_string(),
-            "the header file's first line is empty",
+            BadInputReason::EmptyHeaderFile,
         ));
     }
     Ok(split_names(line))

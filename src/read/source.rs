@@ -10,12 +10,14 @@ use std::sync::{Arc, Mutex};
 
 use super::decode::{BgzfEofCheck, GzipMembers, Tail, TailKeeper};
 use super::format::{sniff, DecoderCaps, Format, COMPRESSED_READ_BUFFER, MAGIC_LEN};
-use crate::error::{Error, Result};
+use crate::error::{BadInputReason, Error, Result};
 
 /// Where the matrix comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
+    /// A file (or anything `open` reads: a FIFO, `/dev/stdin`).
     Path(PathBuf),
+    /// The process's standard input.
     Stdin,
 }
 
@@ -40,6 +42,7 @@ impl Input {
 
 /// An open input, decompressing if it is compressed.
 pub struct Source {
+    /// The matrix's bytes, decompressed.
     pub reader: Box<dyn Read + Send>,
     /// Bytes read so far from the file or stdin (compressed bytes for compressed input).
     pub source_bytes: Arc<AtomicU64>,
@@ -65,6 +68,7 @@ pub fn decompress_bytes(inflaters: usize) -> usize {
 /// is a format hapflow does not read.
 #[derive(Debug)]
 pub enum OpenError {
+    /// Reading the first bytes failed.
     Io(io::Error),
     /// The format, as named in messages (`"a zip archive"`).
     Refused(&'static str),
@@ -84,9 +88,7 @@ pub(crate) fn open_error(name: &Path, e: OpenError) -> Error {
             name.display().to_string(),
             1,
             0,
-            format!(
-                "this is {what}, not a genome matrix: hapflow reads plain text, gzip, BGZF, zstd, xz and bzip2 (extract the matrix first)"
-            ),
+            BadInputReason::UnreadableFormat(what),
         ),
     }
 }
@@ -94,6 +96,13 @@ pub(crate) fn open_error(name: &Path, e: OpenError) -> Error {
 impl Source {
     /// Opens `input`; BGZF input is inflated by `inflaters` threads (0: by the reader), zstd
     /// and xz within `caps`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the file cannot be opened or is a
+    /// folder; bad input ([`BadInputReason::UnreadableFormat`], line 1) when its first bytes
+    /// are a format hapflow does not read. A compressed input that is cut short or corrupt
+    /// fails later, when it is read.
     pub fn open(input: &Input, inflaters: usize, caps: DecoderCaps) -> Result<Source> {
         match input {
             Input::Path(path) => {
@@ -118,6 +127,11 @@ impl Source {
     /// Opens a file to be read from `skip` bytes of (decompressed) input on: a plain file is
     /// sought there, compressed input is decompressed and the first `skip` bytes dropped
     /// (re-read, but not re-converted). Used to resume from a checkpoint.
+    ///
+    /// # Errors
+    ///
+    /// As [`Source::open`]; also [`ErrorKind::Io`](crate::ErrorKind::Io) when the input ends
+    /// before `skip` bytes, or the seek or the re-read fails.
     pub fn open_at(path: &Path, skip: u64, inflaters: usize, caps: DecoderCaps) -> Result<Source> {
         let mut source = Source::open(&Input::Path(path.to_path_buf()), inflaters, caps)?;
         if skip == 0 {
@@ -154,6 +168,11 @@ impl Source {
     /// Wraps any reader: counts its bytes and decompresses it as its first bytes say, with
     /// `inflaters` threads if it is BGZF (and `inflaters` is not 0), zstd and xz within the
     /// least caps.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] when the first bytes cannot be read or name a format hapflow does
+    /// not read.
     pub fn from_reader(
         inner: Box<dyn Read + Send>,
         total: Option<u64>,
@@ -163,6 +182,10 @@ impl Source {
     }
 
     /// [`Source::from_reader`] with the decoders' memory capped by `caps`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Source::from_reader`].
     pub fn from_reader_with(
         inner: Box<dyn Read + Send>,
         total: Option<u64>,

@@ -10,6 +10,7 @@ use memchr::{memchr, Memchr};
 use super::chunker::{Chunker, ReadError};
 use super::format::sniff;
 use super::header::header_line_names;
+use crate::error::BadInputReason;
 
 /// UTF-8's byte-order mark, which Windows editors put before the first line.
 pub const BOM: &[u8] = b"\xef\xbb\xbf";
@@ -26,23 +27,42 @@ pub struct InputStart {
     pub header_text: Option<Vec<u8>>,
     /// Fields in the first data line; `None` when the input has no data line.
     pub first_line_fields: Option<usize>,
+    /// Bytes of the buffer that hold data lines, from its start.
     pub filled: usize,
-    /// Bytes and lines of the input before the buffer's first byte.
+    /// Bytes of the (decompressed) input before the buffer's first byte: the byte-order
+    /// mark, the header line, blank lines.
     pub skipped_bytes: u64,
+    /// Lines of the input before the buffer's first byte.
     pub skipped_lines: u64,
 }
 
+/// Why the start of an input cannot be read as a matrix.
 #[derive(Debug)]
 pub enum StartError {
     /// Line `line` (1-based), starting at byte `byte`, does not fit the buffer.
-    LineTooLong { line: u64, byte: u64 },
+    LineTooLong {
+        /// The 1-based line.
+        line: u64,
+        /// The 0-based byte offset of the line's first byte.
+        byte: u64,
+    },
     /// The input is not a matrix hapflow reads as it is; `what` says what it looks like.
-    NotAMatrix { line: u64, byte: u64, what: String },
+    NotAMatrix {
+        /// The 1-based line.
+        line: u64,
+        /// The 0-based byte offset of the line's first byte.
+        byte: u64,
+        /// What the input looks like instead.
+        what: BadInputReason,
+    },
     /// Reading failed where the data ends: in line `line`, at byte `byte` of the
     /// (decompressed) input.
     Read {
+        /// The reader's error.
         error: io::Error,
+        /// The 1-based line the data ends in.
         line: u64,
+        /// The 0-based offset where the data ends.
         byte: u64,
     },
 }
@@ -53,21 +73,13 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 
 /// What a first line that is not a matrix line looks like, if it is one of the shapes the
 /// field produces: a VCF, or a text file whose lines end in `\r` alone.
-fn not_a_matrix(line: &[u8]) -> Option<String> {
+fn not_a_matrix(line: &[u8]) -> Option<BadInputReason> {
     if line.starts_with(b"##fileformat=VCF") || is_vcf_header(line) {
-        return Some(
-            "this is a VCF, not a genome matrix (one allele per haplotype column): make one with \
-             `bcftools query -f '%CHROM\\t%POS\\t%REF[\\t%TGT]\\n' FILE.vcf.gz | tr '|/' '\\t\\t'` \
-             (each sample's phased genotype becomes two haplotype columns)"
-                .into(),
-        );
+        return Some(BadInputReason::Vcf);
     }
     if let Some(i) = memchr(b'\r', line) {
         if i + 1 < line.len() {
-            return Some(
-                "lines end in \\r without \\n (an old Mac text file): convert it with `tr '\\r' '\\n'`"
-                    .into(),
-            );
+            return Some(BadInputReason::OldMacLineEnds);
         }
     }
     None
@@ -82,15 +94,23 @@ fn is_vcf_header(line: &[u8]) -> bool {
 }
 
 /// A first data line without a tab but with spaces: a table separated by spaces.
-fn space_separated(line: &[u8]) -> Option<String> {
-    (memchr(b'\t', line).is_none() && memchr(b' ', line).is_some()).then(|| {
-        "no tab in the line, but spaces: the fields seem separated by spaces; hapflow reads \
-         tab-separated matrices (convert with `tr ' ' '\\t'` if no field holds a space)"
-            .into()
-    })
+fn space_separated(line: &[u8]) -> Option<BadInputReason> {
+    (memchr(b'\t', line).is_none() && memchr(b' ', line).is_some())
+        .then_some(BadInputReason::SpaceSeparated)
 }
 
 /// Fills `buf` from the start of the input and looks at its first lines.
+///
+/// A byte-order mark is dropped; a first line whose first field is `CHROM` or `#CHROM` (or
+/// `bcftools query -H`'s `# [1]CHROM`) is the header line; blank lines before the first
+/// data line are dropped; the first data line sets how many fields every line must have.
+///
+/// # Errors
+///
+/// [`StartError::NotAMatrix`] when the decompressed input is an archive, a binary format or
+/// compressed again, a VCF, an old-Mac text file, or a space-separated table;
+/// [`StartError::LineTooLong`] when the first line does not fit `buf`;
+/// [`StartError::Read`] when reading fails.
 pub fn read_start<R: io::Read>(
     chunker: &mut Chunker<R>,
     buf: &mut [u8],
@@ -127,21 +147,14 @@ pub fn read_start<R: io::Read>(
             return Err(StartError::NotAMatrix {
                 line: 1,
                 byte: 0,
-                what: format!(
-                    "once decompressed, this is {name}, not a genome matrix: hapflow reads a \
-                     plain-text matrix, plain or compressed once (extract the matrix first)"
-                ),
+                what: BadInputReason::NotAMatrixInside(name),
             })
         }
         Ok(inner) if inner.is_compressed() => {
             return Err(StartError::NotAMatrix {
                 line: 1,
                 byte: 0,
-                what: format!(
-                    "once decompressed, this is {} data again: the file was compressed twice; \
-                     decompress it once and give hapflow the result",
-                    inner.name()
-                ),
+                what: BadInputReason::CompressedTwice(inner.name()),
             })
         }
         Ok(_) => {}
@@ -157,7 +170,7 @@ pub fn read_start<R: io::Read>(
         line: start.skipped_lines + 1,
         byte: start.skipped_bytes + at as u64,
     };
-    let bad = |start: &InputStart, at: usize, what: String| StartError::NotAMatrix {
+    let bad = |start: &InputStart, at: usize, what: BadInputReason| StartError::NotAMatrix {
         line: start.skipped_lines + 1,
         byte: start.skipped_bytes + at as u64,
         what,
@@ -230,7 +243,7 @@ mod tests {
 
     fn bad(input: &[u8]) -> String {
         match start(input, 64).0 {
-            Err(StartError::NotAMatrix { what, .. }) => what,
+            Err(StartError::NotAMatrix { what, .. }) => what.to_string(),
             other => panic!("{other:?}"),
         }
     }
