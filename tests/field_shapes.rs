@@ -710,7 +710,7 @@ fn line_start(text: &[u8], n: u64) -> u64 {
 #[test]
 fn corrupt_compressed_data_is_named_as_the_cause() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!("{HEADER}{}", rows("chr3", 200_000)).into_bytes();
+    let text = format!("{HEADER}{}", rows("chr3", 80_000)).into_bytes();
     // gzip of stored blocks: the text is in the file as it is, so one byte can be damaged
     // without the deflate stream noticing; only the CRC at the end does.
     let stored = {
@@ -733,7 +733,7 @@ fn corrupt_compressed_data_is_named_as_the_cause() {
             (damaged, Some(start as u64)),
             &[
                 "gzip input is corrupt from here",
-                "integrity check (CRC or checksum) fails",
+                "its decoder finds damaged data (a failed CRC or checksum",
                 "7 fields, but the header (or first line) has 8",
             ],
         );
@@ -752,7 +752,7 @@ fn corrupt_compressed_data_is_named_as_the_cause() {
         &members,
         &[],
         (damaged, Some(start as u64)),
-        &["gzip input is corrupt", "integrity check"],
+        &["gzip input is corrupt", "damaged data", "checksum"],
     );
     let mut blocks = bgzf(&text);
     let first = u16::from_le_bytes([blocks[16], blocks[17]]) as usize + 1;
@@ -765,9 +765,33 @@ fn corrupt_compressed_data_is_named_as_the_cause() {
         &blocks,
         &[],
         (lines_in(&text[..inflated]) + 1, None),
-        &["BGZF input is corrupt", "checksum"],
+        &["BGZF input is corrupt", "damaged data", "checksum"],
     );
     assert!(o.contains(&format!(", byte offset {inflated}: ")), "{o}");
+
+    // Bytes damaged inside a deflate (or bzip2) stream: garbage lines, or garbage without a
+    // line end longer than a chunk, or invalid data; whichever comes first, the cause named
+    // is the corruption, never a field count or a line length alone.
+    let deflated = gzip(&text);
+    let bz = bzip2(&text);
+    for (name, packed, at) in [
+        ("gzip_third", &deflated, deflated.len() / 3),
+        ("gzip_fifth", &deflated, deflated.len() / 5),
+        ("bzip2_half", &bz, bz.len() / 2),
+    ] {
+        let mut bad = packed.clone();
+        for b in &mut bad[at..at + 4] {
+            *b ^= 0x55;
+        }
+        refused(
+            dir.path(),
+            name,
+            &bad,
+            &["--memory-limit", "24MiB"],
+            (0, None),
+            &["input is corrupt", "damaged data"],
+        );
+    }
 
     // zstd (as the zstd tool writes it, with its checksum) and xz: the check at the end.
     let mut zst = {

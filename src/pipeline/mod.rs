@@ -323,7 +323,16 @@ pub fn run(
             free_tx.send(slot).expect("the pool holds every slot");
         }
         let first_chunk = (first, filled, start_byte);
-        s.spawn(move || read_chunks(chunker, first_chunk, work_tx, free_rx, stop));
+        s.spawn(move || {
+            read_chunks(
+                chunker,
+                first_chunk,
+                work_tx,
+                free_rx,
+                stop,
+                stored.is_compressed(),
+            )
+        });
         for _ in 0..workers {
             let (rx, tx, layout) = (work_rx.clone(), done_tx.clone(), &layout);
             s.spawn(move || convert_chunks(layout, bgzf_level, rx, tx));
@@ -425,7 +434,16 @@ fn read_error(
             let problem = if text.contains("follow the last gzip member") {
                 "has bytes after its end"
             } else if crate::read::decode::fails_integrity_check(&e) {
-                "is corrupt: its data fails its integrity check (CRC or checksum)"
+                return Error::bad_line(
+                    input.display_name(),
+                    line,
+                    byte,
+                    format!(
+                        "the {name} input is corrupt: its decoder finds damaged data (a failed \
+                         CRC or checksum, or invalid compressed data) after {} good lines ({text})",
+                        line - 1
+                    ),
+                );
             } else {
                 "is cut short or corrupt"
             };
@@ -531,6 +549,7 @@ fn read_chunks<R: std::io::Read>(
     work: Sender<Chunk>,
     free: Receiver<Slot>,
     stop: &AtomicBool,
+    compressed: bool,
 ) {
     let (mut slot, mut filled, mut start_byte) = first;
     for seq in 0.. {
@@ -565,7 +584,13 @@ fn read_chunks<R: std::io::Read>(
                 return;
             }
             Cut::LineTooLong => {
-                let failed = Some(Err(Failure::Read(ReadFailure::LineTooLong)));
+                // In compressed input, such a line may be damaged data: decode on to see.
+                let failure = match compressed {
+                    true => chunker.decode_to_end(&mut slot.input).err(),
+                    false => None,
+                };
+                let failure = failure.map_or(ReadFailure::LineTooLong, ReadFailure::Read);
+                let failed = Some(Err(Failure::Read(failure)));
                 let _ = work.send(chunk(slot, 0, failed));
                 return;
             }

@@ -198,15 +198,22 @@ impl<R: Read> Read for Staged<R> {
     }
 }
 
-/// True if the decoder's error `e` says the data fails an integrity check (gzip's and
-/// BGZF's CRC32, zstd's and xz's checksums, bzip2's block CRC) rather than that it ends
-/// early or is not the format at all.
+/// True if the decoder's error `e` says the data is damaged: it fails an integrity check
+/// (gzip's and BGZF's CRC32, zstd's and xz's checksums, bzip2's block CRC) or is not valid
+/// compressed data, rather than that it ends early.
 pub fn fails_integrity_check(e: &io::Error) -> bool {
     let text = e.to_string().to_lowercase();
     e.kind() != io::ErrorKind::UnexpectedEof
-        && ["checksum", "crc", "corrupt", "integrity"]
-            .iter()
-            .any(|w| text.contains(w))
+        && [
+            "checksum",
+            "crc",
+            "corrupt",
+            "integrity",
+            "data error",
+            "invalid",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
 }
 
 /// The refusal of a line of compressed input (`refused`, a bad-line error) once the decoder
@@ -233,14 +240,14 @@ pub fn corrupt_after(
         format!("and the {name} input is cut short further on, at byte {end} of its data ({e})")
     } else {
         let check = if fails_integrity_check(e) {
-            "its integrity check (CRC or checksum) fails"
+            "its decoder finds damaged data (a failed CRC or checksum, or invalid compressed data)"
         } else {
             "its decoder fails"
         };
         format!(
-            "the {name} input is corrupt from here: {check} further on ({e}, where the \
-             decompressed data ends at byte {end}), so this line is most likely damaged data, \
-             not the matrix as written; fetch or compress the file again"
+            "the {name} input is corrupt from here: {check} further on ({e}; found decoding on \
+             from byte {end}), so this line is most likely damaged data, not the matrix as \
+             written; fetch or compress the file again"
         )
     };
     Error::bad_line(
