@@ -974,6 +974,23 @@ fn header_files_are_read_as_header_lines_are() {
             o.stderr
         );
     }
+    // `bcftools query -H ... | tr '|' '\t'`: the header names one column per sample, the
+    // lines hold two.
+    let split = format!(
+        "# [1]CHROM\t[2]POS\t[3]REF\t[4]x:GT\t[5]y:GT\n{}",
+        "chr1\t5\tA\tA\tC\tA\tA\nchr1\t9\tG\tG\tG\tT\tG\n"
+    );
+    refused(
+        dir.path(),
+        "split_genotypes",
+        split.as_bytes(),
+        &[],
+        (2, Some(41)),
+        &[
+            "7 fields, but the header line has 5",
+            "genotypes split into haplotypes",
+        ],
+    );
     for (name, header, says) in [
         ("spaces", HEADER.replace('\t', " "), "separated by spaces"),
         (

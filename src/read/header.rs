@@ -30,6 +30,21 @@ pub fn header_line_names(line: &[u8]) -> Option<Vec<String>> {
     )
 }
 
+/// What to add to a "the header has another field count" message when the lines hold two
+/// columns per name after the first three (`names` names, `fields` fields): each sample's
+/// genotype split into two haplotype columns (`bcftools query -H ... | tr '|/' '\t\t'`)
+/// under a header that names one column per sample. Empty otherwise.
+pub fn split_genotypes_hint(names: usize, fields: usize) -> &'static str {
+    if names > 3 && fields == 3 + 2 * (names - 3) {
+        " (one name per sample, two columns per sample in the lines: genotypes split into \
+         haplotypes, as `bcftools query -H ... | tr '|/' '\\t\\t'` leaves them; name the \
+         haplotype columns in a header file given with --header (and drop the header line), \
+         or name the pairs' columns by index)"
+    } else {
+        ""
+    }
+}
+
 /// A `bcftools query -H` column name without its `[n]` prefix and its `:TAG` suffix (a FORMAT
 /// tag: letters, digits and `_`).
 fn undecorated(name: &[u8]) -> &[u8] {
