@@ -649,3 +649,381 @@ fn an_empty_input_is_a_header_only_table_whatever_the_pairs_name() {
         }
     }
 }
+
+/// Runs `convert` on `bytes` (through a file in a folder of its own) and checks a refusal:
+/// exit 2, the file, `line` (0: some line) and `byte` named, every one of `says` in the message, and no
+/// output file left. Returns the message.
+fn refused(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    extra: &[&str],
+    (line, byte): (u64, Option<u64>),
+    says: &[&str],
+) -> String {
+    let case = dir.join(name);
+    std::fs::create_dir_all(case.join("out")).unwrap();
+    let (input, config, out) = (
+        case.join("input.data"),
+        case.join("pairs.toml"),
+        case.join("out").join("table.txt"),
+    );
+    std::fs::write(&input, bytes).unwrap();
+    std::fs::write(&config, BY_INDEX).unwrap();
+    let mut args = vec!["-q", "--config", path(&config)];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[path(&input), "-o", path(&out)]);
+    let o = convert(&args, None);
+    assert_eq!(o.code, Some(2), "{name}: {}", o.stderr);
+    assert!(o.stderr.contains(path(&input)), "{name}: {}", o.stderr);
+    let at = match (line, byte) {
+        (0, _) => ": line ".to_string(),
+        (_, Some(b)) => format!(": line {line}, byte offset {b}: "),
+        (_, None) => format!(": line {line}, byte offset "),
+    };
+    assert!(o.stderr.contains(&at), "{name}: no {at:?} in {}", o.stderr);
+    for words in says {
+        assert!(
+            o.stderr.contains(words),
+            "{name}: no {words:?} in {}",
+            o.stderr
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(case.join("out")).unwrap().collect();
+    assert!(left.is_empty(), "{name}: left {left:?}");
+    o.stderr
+}
+
+/// Byte offset of line `n` (1-based) of `text`.
+fn line_start(text: &[u8], n: u64) -> u64 {
+    let mut at = 0;
+    for _ in 1..n {
+        at += text[at..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    }
+    at as u64
+}
+
+/// Compressed data damaged inside (not cut short) is refused as corrupt, naming the damaged
+/// line where its garbage is read before the decoder's check fails (gzip checks its CRC
+/// only at the end of a member, megabytes later), and the block where a check comes first
+/// (BGZF's CRC per block, a gzip member's CRC, zstd's and xz's checksums).
+#[test]
+fn corrupt_compressed_data_is_named_as_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{HEADER}{}", rows("chr3", 80_000)).into_bytes();
+    // gzip of stored blocks: the text is in the file as it is, so one byte can be damaged
+    // without the deflate stream noticing; only the CRC at the end does.
+    let stored = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        e.write_all(&text).unwrap();
+        e.finish().unwrap()
+    };
+    let damaged = 3001;
+    let start = line_start(&text, damaged) as usize;
+    let line = &text[start..start + 20];
+    let at = stored.windows(20).position(|w| w == line).unwrap();
+    for (limit, threads) in [("24MiB", "1"), ("256MiB", "2")] {
+        let mut bad = stored.clone();
+        bad[at + 4] = b'x'; // the tab after CHROM: a field fewer
+        let says = refused(
+            dir.path(),
+            &format!("gzip_stored_{limit}"),
+            &bad,
+            &["--memory-limit", limit, "--threads", threads],
+            (damaged, Some(start as u64)),
+            &[
+                "gzip input is corrupt from here",
+                "its decoder finds damaged data (a failed CRC or checksum",
+                "7 fields, but the header (or first line) has 8",
+            ],
+        );
+        assert!(says.contains("checksum"), "{says}");
+    }
+
+    // The CRC of one member of several, and of one BGZF block: the refusal names the line
+    // where that member's or block's data starts... or ends, where it is read first.
+    let mut members = gzip(&text[..start]);
+    let crc_at = members.len() - 8;
+    members[crc_at] ^= 0xff;
+    members.extend(gzip(&text[start..]));
+    refused(
+        dir.path(),
+        "gzip_member_crc",
+        &members,
+        &[],
+        (damaged, Some(start as u64)),
+        &["gzip input is corrupt", "damaged data", "checksum"],
+    );
+    let mut blocks = bgzf(&text);
+    let first = u16::from_le_bytes([blocks[16], blocks[17]]) as usize + 1;
+    let second = u16::from_le_bytes([blocks[first + 16], blocks[first + 17]]) as usize + 1;
+    blocks[first + second - 8] ^= 0xff; // the second block's CRC
+    let inflated = gunzip_prefix(&blocks[..first]).len();
+    let o = refused(
+        dir.path(),
+        "bgzf_block_crc",
+        &blocks,
+        &[],
+        (lines_in(&text[..inflated]) + 1, None),
+        &["BGZF input is corrupt", "damaged data", "checksum"],
+    );
+    assert!(o.contains(&format!(", byte offset {inflated}: ")), "{o}");
+
+    // Bytes damaged inside a deflate (or bzip2) stream: garbage lines, or garbage without a
+    // line end longer than a chunk, or invalid data; whichever comes first, the cause named
+    // is the corruption, never a field count or a line length alone.
+    let deflated = gzip(&text);
+    let bz = bzip2(&text);
+    for (name, packed, at) in [
+        ("gzip_third", &deflated, deflated.len() / 3),
+        ("gzip_fifth", &deflated, deflated.len() / 5),
+        ("bzip2_half", &bz, bz.len() / 2),
+    ] {
+        let mut bad = packed.clone();
+        for b in &mut bad[at..at + 4] {
+            *b ^= 0x55;
+        }
+        refused(
+            dir.path(),
+            name,
+            &bad,
+            &["--memory-limit", "24MiB"],
+            (0, None),
+            &["input is corrupt", "damaged data"],
+        );
+    }
+
+    // zstd (as the zstd tool writes it, with its checksum) and xz: the check at the end.
+    let mut zst = {
+        let mut e = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        e.include_checksum(true).unwrap();
+        e.write_all(&text).unwrap();
+        e.finish().unwrap()
+    };
+    let n = zst.len();
+    zst[n - 2] ^= 0xff;
+    let mut x = xz(&text);
+    let n = x.len();
+    x[n - 40] ^= 0xff; // inside the block's check (CRC64), before the index
+    for (name, bytes, says) in [
+        (
+            "zstd_checksum",
+            zst,
+            &["zstd input is corrupt", "checksum"][..],
+        ),
+        ("xz_check", x, &["xz input is", "corrupt"]),
+    ] {
+        // Where the data ends is the same under every memory limit.
+        let seen: Vec<String> = ["24MiB", "256MiB"]
+            .iter()
+            .map(|limit| {
+                let o = refused(
+                    dir.path(),
+                    &format!("{name}_{limit}"),
+                    &bytes,
+                    &["--memory-limit", limit],
+                    (0, None),
+                    says,
+                );
+                o.replace(&format!("{name}_{limit}"), "")
+            })
+            .collect();
+        assert_eq!(seen[0], seen[1], "{name}");
+    }
+}
+
+/// A bare `\r` (an old-Mac line end) anywhere in a large file is named as such, at its
+/// line and byte, whether it runs two lines together (a field count off) or sits inside a
+/// field (the count right).
+#[test]
+fn a_bare_carriage_return_deep_inside_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{HEADER}{}", rows("chr4", 150_000)).into_bytes();
+    for (name, line, replace) in [
+        ("joins_two_lines", 120_000u64, None),
+        ("inside_a_field", 140_000, Some(4usize)),
+    ] {
+        let start = line_start(&text, line) as usize;
+        let end = start + text[start..].iter().position(|&b| b == b'\n').unwrap();
+        let mut bad = text.clone();
+        let at = match replace {
+            None => end,
+            // Inside the field after the fourth tab: `A` becomes `A\rA`-like `\r`.
+            Some(tab) => {
+                let tabs: Vec<usize> = (start..end).filter(|&i| bad[i] == b'\t').collect();
+                tabs[tab] + 1
+            }
+        };
+        bad[at] = b'\r';
+        if replace.is_some() {
+            bad.insert(at, b'A');
+        }
+        let at = if replace.is_some() { at + 1 } else { at };
+        refused(
+            dir.path(),
+            name,
+            &bad,
+            &["--memory-limit", "24MiB"],
+            (line, Some(at as u64)),
+            &["bare \\r (an old-Mac line end)"],
+        );
+    }
+}
+
+/// A zstd file with a large window (`zstd --long=28`) converts when the memory limit leaves
+/// room for its window, and is refused, naming the window and the limit that allows it,
+/// when it does not.
+#[test]
+fn a_long_window_zstd_file_converts_under_the_limit_its_refusal_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{HEADER}{}", rows("chr5", 5000));
+    let want = converted(dir.path(), "clean", text.as_bytes(), BY_INDEX, &["-q"]).stdout;
+    let long = {
+        let mut e = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        e.set_parameter(zstd::stream::raw::CParameter::WindowLog(28))
+            .unwrap();
+        e.long_distance_matching(true).unwrap();
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let says = refused(
+        dir.path(),
+        "long_window",
+        &long,
+        &["--memory-limit", "256MiB"],
+        (1, Some(0)),
+        &[
+            "256MiB window",
+            "more than the 256MiB memory limit sets aside",
+            "a --memory-limit of ",
+        ],
+    );
+    let limit = says
+        .split("a --memory-limit of ")
+        .nth(1)
+        .and_then(|s| s.split(" or more").next())
+        .unwrap()
+        .replace(' ', "");
+    let o = converted(
+        dir.path(),
+        "long.zst",
+        &long,
+        BY_INDEX,
+        &["-q", "--memory-limit", &limit],
+    );
+    assert!(o.stdout == want, "under {limit}");
+}
+
+/// A header file is read as a header line is: `bcftools query -H` decorations and a
+/// byte-order mark removed; one whose names are separated by spaces is refused saying so.
+#[test]
+fn header_files_are_read_as_header_lines_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = rows("chr6", 300);
+    let want = converted(
+        dir.path(),
+        "with_header",
+        format!("{HEADER}{body}").as_bytes(),
+        BY_NAME,
+        &["-q"],
+    )
+    .stdout;
+    let matrix = dir.path().join("body.txt");
+    std::fs::write(&matrix, &body).unwrap();
+    for (name, header) in [
+        ("plain", HEADER.to_string()),
+        (
+            "bcftools",
+            "# [1]CHROM\t[2]POS\t[3]REF\t[4]s1:GT\t[5]s2:GT\t[6]s3:GT\t[7]s4:GT\t[8]s5:GT\n".into(),
+        ),
+        (
+            "bcftools_bom_crlf",
+            "\u{feff}#[1]CHROM\t[2]POS\t[3]REF\t[4]s1\t[5]s2\t[6]s3\t[7]s4\t[8]s5\r\n".into(),
+        ),
+    ] {
+        let h = dir.path().join(format!("{name}.header"));
+        std::fs::write(&h, header).unwrap();
+        let cfg = dir.path().join("by_name.toml");
+        std::fs::write(&cfg, BY_NAME).unwrap();
+        let o = convert(
+            &[
+                "-q",
+                "--config",
+                path(&cfg),
+                "--header",
+                path(&h),
+                path(&matrix),
+            ],
+            None,
+        );
+        assert!(
+            o.code == Some(0) && o.stdout == want,
+            "{name}: {}",
+            o.stderr
+        );
+        // The same as `header_file` in the config.
+        std::fs::write(
+            &cfg,
+            format!("header_file = {:?}\n{BY_NAME}", h.to_str().unwrap()),
+        )
+        .unwrap();
+        let o = convert(&["-q", "--config", path(&cfg), path(&matrix)], None);
+        assert!(
+            o.code == Some(0) && o.stdout == want,
+            "{name} (config): {}",
+            o.stderr
+        );
+    }
+    // `bcftools query -H ... | tr '|' '\t'`: the header names one column per sample, the
+    // lines hold two.
+    let split = format!(
+        "# [1]CHROM\t[2]POS\t[3]REF\t[4]x:GT\t[5]y:GT\n{}",
+        "chr1\t5\tA\tA\tC\tA\tA\nchr1\t9\tG\tG\tG\tT\tG\n"
+    );
+    refused(
+        dir.path(),
+        "split_genotypes",
+        split.as_bytes(),
+        &[],
+        (2, Some(41)),
+        &[
+            "7 fields, but the header line has 5",
+            "genotypes split into haplotypes",
+        ],
+    );
+    for (name, header, says) in [
+        ("spaces", HEADER.replace('\t', " "), "separated by spaces"),
+        (
+            "old_mac",
+            HEADER.replace('\n', "\r") + "x\r",
+            "\\r without \\n",
+        ),
+    ] {
+        let h = dir.path().join(format!("{name}.header"));
+        std::fs::write(&h, header).unwrap();
+        let cfg = dir.path().join("by_name.toml");
+        std::fs::write(&cfg, BY_NAME).unwrap();
+        let out = dir.path().join(name).join("o.txt");
+        std::fs::create_dir(out.parent().unwrap()).unwrap();
+        let o = convert(
+            &[
+                "--config",
+                path(&cfg),
+                "--header",
+                path(&h),
+                path(&matrix),
+                "-o",
+                path(&out),
+            ],
+            None,
+        );
+        assert_eq!(o.code, Some(2), "{name}: {}", o.stderr);
+        let at = format!("{}: line 1, byte offset 0: ", path(&h));
+        assert!(
+            o.stderr.contains(&at) && o.stderr.contains(says),
+            "{name}: {}",
+            o.stderr
+        );
+        assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 0);
+    }
+}

@@ -1,13 +1,21 @@
 //! A chunk of whole lines to output rows, plus the contig runs the writer needs to keep
 //! contigs grouped. Pure: bytes in, bytes out, no files, no threads.
 
-use memchr::{memchr, Memchr};
+use memchr::{memchr, memchr2, Memchr};
 
 use super::fast::{classify_tail, fixed_line, write_fixed_variant, Tail};
 use super::layout::Layout;
 use super::row::{convert_line, same, BadLine, RowOutcome, Scratch};
 use crate::config::Format;
 use crate::error::BadInputReason;
+
+/// What a `\r` inside a line means: an old-Mac line end (files of both kinds of line end
+/// are made by joining or editing on different systems). The reference (pandas) would take
+/// it as a line end; hapflow refuses rather than guess (SPEC, bad input).
+pub const BARE_CR: &str =
+    "the line holds a bare \\r (an old-Mac line end) where only \\n or \\r\\n may \
+     end a line: two lines run together here; convert the file with `tr '\\r' '\\n'` (blank \
+     lines are skipped)";
 
 /// A stretch of consecutive input lines of one contig. `contig` is a range of the chunk
 /// (the contig's name); the stretch's rows start at `out_start` in the output buffer and end
@@ -150,13 +158,20 @@ pub fn convert_chunk(
             offset: at,
             what,
         };
-        // The fast path never takes a NUL; here, each line is checked for one.
-        if let Some(i) = memchr(0, &chunk[pos..end]) {
-            return Err(error(pos + i, BadInputReason::NulByte));
-        }
+        // The fast path never takes a NUL or a `\r`; here, each line is checked for both: a
+        // `\r` is only allowed right before the `\n`.
         let mut line = &chunk[pos..end];
         if let [rest @ .., b'\r'] = line {
             line = rest;
+        }
+        if let Some(i) = memchr2(0, b'\r', line) {
+            return Err(error(
+                pos + i,
+                match line[i] {
+                    0 => BadInputReason::NulByte,
+                    _ => BARE_CR.into(),
+                },
+            ));
         }
         if line.is_empty() || is_repeated_header(layout, line) {
             stats.headers += !line.is_empty() as u64;

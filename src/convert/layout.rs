@@ -286,11 +286,12 @@ pub fn resolve_for_input(
             } else {
                 "header file"
             };
+            let hint = crate::read::header::split_genotypes_hint(names.len(), n);
             return Err(Error::bad_line(
                 name,
                 start.skipped_lines + 1,
                 start.skipped_bytes,
-                format!("{n} fields, but the {from} has {}", names.len()),
+                format!("{n} fields, but the {from} has {}{hint}", names.len()),
             ));
         }
     }

@@ -70,6 +70,17 @@ pub(super) fn read_error(
         } else {
             let problem = if text.contains("follow the last gzip member") {
                 "has bytes after its end"
+            } else if crate::read::decode::fails_integrity_check(&e) {
+                return Error::bad_line(
+                    name,
+                    line,
+                    byte,
+                    format!(
+                        "the {stored} input is corrupt: its decoder finds damaged data (a failed \
+                         CRC or checksum, or invalid compressed data) after {} good lines ({text})",
+                        line - 1
+                    ),
+                );
             } else {
                 "is cut short or corrupt"
             };

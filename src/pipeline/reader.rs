@@ -17,6 +17,7 @@ pub(super) fn read_chunks<R: std::io::Read>(
     work: Sender<Chunk>,
     free: Receiver<Slot>,
     stop: &AtomicBool,
+    compressed: bool,
 ) {
     let (mut slot, mut filled, mut start_byte) = first;
     for seq in 0.. {
@@ -51,7 +52,13 @@ pub(super) fn read_chunks<R: std::io::Read>(
                 return;
             }
             Cut::LineTooLong => {
-                let failed = Some(Err(Failure::Read(ReadFailure::LineTooLong)));
+                // In compressed input, such a line may be damaged data: decode on to see.
+                let failure = match compressed {
+                    true => chunker.decode_to_end(&mut slot.input).err(),
+                    false => None,
+                };
+                let failure = failure.map_or(ReadFailure::LineTooLong, ReadFailure::Read);
+                let failed = Some(Err(Failure::Read(failure)));
                 let _ = work.send(chunk(slot, 0, failed));
                 return;
             }

@@ -146,7 +146,8 @@ pub(super) fn run(
             free_tx.send(slot).expect("the pool holds every slot");
         }
         let first_chunk = (first, filled, start_byte);
-        s.spawn(move || read_chunks(chunker, first_chunk, work_tx, free_rx, stop));
+        let compressed = stored.is_compressed();
+        s.spawn(move || read_chunks(chunker, first_chunk, work_tx, free_rx, stop, compressed));
         for _ in 0..workers {
             let (rx, tx, layout) = (work_rx.clone(), done_tx.clone(), &layout);
             s.spawn(move || convert_chunks(layout, bgzf_level, rx, tx));

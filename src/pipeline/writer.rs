@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::config::Format;
 use crate::convert::{convert_chunk, ChunkOutput, Layout, Scratch};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::read::format::Format as InputFormat;
 use crate::write::bgzf::Deflater;
 use crate::write::{GroupedWriter, WriteError};
@@ -49,7 +49,7 @@ pub(super) fn write_in_order(
     let window = ctx.plan.window;
     let mut pending: Vec<Option<Chunk>> = (0..window).map(|_| None).collect();
     let mut next = 0u64;
-    for chunk in done {
+    for chunk in &done {
         let at = (chunk.seq % window as u64) as usize;
         debug_assert!(pending[at].is_none(), "more chunks in flight than slots");
         pending[at] = Some(chunk);
@@ -59,13 +59,44 @@ pub(super) fn write_in_order(
             if ctx.stop.load(Ordering::Relaxed) {
                 return stopping(ctx, state);
             }
-            write_chunk(ctx, state, &chunk)?;
+            if let Err(e) = write_chunk(ctx, state, &chunk) {
+                return Err(match (e.kind(), ctx.format.is_compressed()) {
+                    (ErrorKind::BadInput { .. }, true) => {
+                        let _ = free.send(chunk.slot);
+                        decoded_to_the_end(ctx.format, e, &mut pending, &done, &free)
+                    }
+                    _ => e,
+                });
+            }
             next += 1;
             let _ = free.send(chunk.slot);
         }
     }
     debug_assert!(pending.iter().all(Option::is_none));
     Ok(())
+}
+
+/// A line refused in compressed input may be damaged data that the decoder has not found
+/// yet (gzip checks its CRC at the end of a member, zstd and xz theirs at the end of a frame
+/// or block). The rest of the input is decompressed, its chunks dropped as they come: if the
+/// decoder then fails, the refusal says the compressed input is corrupt; if the input ends
+/// cleanly, it stands as it was. Costs nothing until a line is refused.
+fn decoded_to_the_end(
+    format: InputFormat,
+    refused: Error,
+    pending: &mut [Option<Chunk>],
+    done: &Receiver<Chunk>,
+    free: &Sender<Slot>,
+) -> Error {
+    let pending = pending.iter_mut().filter_map(Option::take);
+    for chunk in pending.chain(done) {
+        if let Some(Err(Failure::Read(ReadFailure::Read(e)))) = &chunk.outcome {
+            let end = chunk.start_byte + chunk.len as u64;
+            return crate::read::decode::corrupt_after(format, refused, e, end);
+        }
+        let _ = free.send(chunk.slot);
+    }
+    refused
 }
 
 fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Progress, chunk: &Chunk) -> Result<()> {

@@ -66,6 +66,29 @@ impl<R: Read> Chunker<R> {
         Ok(filled)
     }
 
+    /// Reads the rest of the input into `scratch` (overwritten) and drops it, to see whether
+    /// the input's decoder fails further on. Used after a line longer than a chunk in
+    /// compressed input, which is often damaged data: the error, if any, says so (its kind
+    /// kept, its text prefixed).
+    pub fn decode_to_end(&mut self, scratch: &mut [u8]) -> io::Result<()> {
+        loop {
+            match self.src.read(scratch) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!(
+                            "from this line on the data holds no line end within a chunk, and \
+                             decoding on fails: {e}"
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
     /// Fills `buf` after its first `filled` bytes and says where to cut it: returns the new
     /// fill and the [`Cut`].
     ///

@@ -142,6 +142,127 @@ impl<R: Read> Read for BgzfEofCheck<R> {
     }
 }
 
+/// Reads a decoder through a buffer of its own, in reads of one fixed size, so that where a
+/// failing decoder stops is a property of the stream, not of the caller's buffer sizes
+/// (which follow `--memory-limit`). The zstd, xz and bzip2 decoders drop what they
+/// decompressed in the call that fails (a checksum checked at the end of a frame): without
+/// this, the data's end named in the message would move with the chunk size.
+pub struct Staged<R> {
+    inner: R,
+    buf: Box<[u8]>,
+    at: usize,
+    len: usize,
+    /// The error that ended the last fill, returned once its data is handed out.
+    pending: Option<io::Error>,
+}
+
+/// The size of a [`Staged`] reader's buffer: 128 KiB, a zstd block's largest size.
+pub const STAGED_BUFFER: usize = 128 << 10;
+
+impl<R: Read> Staged<R> {
+    /// `inner` read [`STAGED_BUFFER`] bytes at a time.
+    pub fn new(inner: R) -> Staged<R> {
+        Staged {
+            inner,
+            buf: vec![0; STAGED_BUFFER].into_boxed_slice(),
+            at: 0,
+            len: 0,
+            pending: None,
+        }
+    }
+}
+
+impl<R: Read> Read for Staged<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.len {
+            if let Some(e) = self.pending.take() {
+                return Err(e);
+            }
+            // Fill the whole buffer (or to the end), so every call asks the same of the
+            // decoder wherever the caller's buffer ends.
+            self.at = 0;
+            self.len = 0;
+            while self.len < self.buf.len() {
+                match self.inner.read(&mut self.buf[self.len..]) {
+                    Ok(0) => break,
+                    Ok(n) => self.len += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if self.len > 0 => {
+                        // Hand out what came before it first.
+                        self.pending = Some(e);
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let n = (self.len - self.at).min(out.len());
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// True if the decoder's error `e` says the data is damaged: it fails an integrity check
+/// (gzip's and BGZF's CRC32, zstd's and xz's checksums, bzip2's block CRC) or is not valid
+/// compressed data, rather than that it ends early.
+pub fn fails_integrity_check(e: &io::Error) -> bool {
+    let text = e.to_string().to_lowercase();
+    e.kind() != io::ErrorKind::UnexpectedEof
+        && [
+            "checksum",
+            "crc",
+            "corrupt",
+            "integrity",
+            "data error",
+            "invalid",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
+}
+
+/// The refusal of a line of compressed input (`refused`, a bad-line error) once the decoder
+/// failed further on with `e`, the data ending at byte `end` of the decompressed input: the
+/// cause is named first (corrupt compressed data), the line's own fault after it.
+pub fn corrupt_after(
+    format: super::format::Format,
+    refused: crate::error::Error,
+    e: &io::Error,
+    end: u64,
+) -> crate::error::Error {
+    use crate::error::{Error, ErrorKind};
+    let ErrorKind::BadInput {
+        input,
+        line: Some(line),
+        byte: Some(byte),
+        reason: what,
+    } = refused.kind()
+    else {
+        return refused;
+    };
+    let name = format.name();
+    let cause = if e.kind() == io::ErrorKind::UnexpectedEof {
+        format!("and the {name} input is cut short further on, at byte {end} of its data ({e})")
+    } else {
+        let check = if fails_integrity_check(e) {
+            "its decoder finds damaged data (a failed CRC or checksum, or invalid compressed data)"
+        } else {
+            "its decoder fails"
+        };
+        format!(
+            "the {name} input is corrupt from here: {check} further on ({e}; found decoding on \
+             from byte {end}), so this line is most likely damaged data, not the matrix as \
+             written; fetch or compress the file again"
+        )
+    };
+    Error::bad_line(
+        input.clone(),
+        *line,
+        *byte,
+        format!("this line is not a matrix row ({what}); {cause}"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

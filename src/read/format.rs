@@ -7,9 +7,11 @@
 pub const MAGIC_LEN: usize = 262;
 
 /// The smallest zstd window hapflow sets aside memory for: 8 MiB, what `zstd` levels 1 to
-/// 19 use, whatever the limit. A larger limit allows up to 128 MiB (`--long=27`).
+/// 19 use, whatever the limit. A larger limit allows up to 2 GiB (`--long=31`, zstd's
+/// largest window), the window coming out of the memory budget.
 pub const ZSTD_WINDOW_LOG_MIN: u32 = 23;
-const ZSTD_WINDOW_LOG_TOP: u32 = 27;
+/// zstd's largest window on 64-bit systems (`ZSTD_WINDOWLOG_MAX_64`, zstd.h).
+pub const ZSTD_WINDOW_LOG_TOP: u32 = 31;
 /// The least memory the xz decoder may use: enough for `xz -0` to `xz -6` (the default, an
 /// 8 MiB dictionary), whatever the limit.
 pub const XZ_MEMLIMIT_MIN: u64 = 9 << 20;
@@ -18,7 +20,7 @@ const XZ_MEMLIMIT_TOP: u64 = 65 << 20;
 /// Memory of the bzip2 decoder for the largest block size (`-9`, 900 kB blocks): about 3.6 MB.
 const BZIP2_BYTES: usize = 4 << 20;
 /// A zstd decoder's memory besides its window: a block (128 KiB) and its tables.
-const ZSTD_OVERHEAD: usize = 512 << 10;
+pub const ZSTD_OVERHEAD: usize = 512 << 10;
 
 /// How much memory the zstd and xz decoders may take: a third of the budget's pool, and at
 /// least what the default compression levels need. A file that needs more is refused with
@@ -29,6 +31,8 @@ pub struct DecoderCaps {
     pub xz_memlimit: u64,
     /// log2 of the largest zstd window accepted.
     pub zstd_window_log_max: u32,
+    /// The budget's pool these caps were made for, in bytes (named in messages).
+    pub pool: usize,
 }
 
 impl Default for DecoderCaps {
@@ -50,6 +54,7 @@ impl DecoderCaps {
         DecoderCaps {
             xz_memlimit,
             zstd_window_log_max: log,
+            pool,
         }
     }
 
@@ -64,6 +69,51 @@ impl DecoderCaps {
         }
     }
 }
+/// The window size, in bytes, the first zstd frame of `magic` (the start of a zstd input)
+/// declares in its header: what decoding it takes beyond [`ZSTD_OVERHEAD`] (RFC 8878,
+/// 3.1.1.1.2: `Window_Descriptor`, or the content size of a single-segment frame). `None`
+/// when the header is not all there or declares no size (a single-segment frame without a
+/// content size cannot be written by zstd).
+pub fn zstd_window(magic: &[u8]) -> Option<u64> {
+    let descriptor = *magic.get(4)?;
+    let single_segment = descriptor & 0x20 != 0;
+    if !single_segment {
+        let wd = *magic.get(5)?;
+        let log = 10 + u32::from(wd >> 3);
+        let base = 1u64 << log;
+        return Some(base + (base / 8) * u64::from(wd & 7));
+    }
+    // Single segment: the window is the content size; the dictionary id comes first.
+    let dict_len = [0, 1, 2, 4][usize::from(descriptor & 3)];
+    let fcs_len = [1, 2, 4, 8][usize::from(descriptor >> 6)];
+    let at = 5 + dict_len;
+    let bytes = magic.get(at..at + fcs_len)?;
+    let mut size = bytes
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    if fcs_len == 2 {
+        size += 256;
+    }
+    Some(size)
+}
+
+/// The least memory limit (bytes) under which a zstd window of `window` bytes fits: the
+/// caps give zstd a third of the budget's pool ([`DecoderCaps::for_pool`]) above a base of
+/// `base_rss` bytes; rounded up to a MiB. `None` if no limit does (a window over 2 GiB).
+pub fn zstd_limit_for(window: u64, base_rss: u64) -> Option<u64> {
+    if window > 1 << ZSTD_WINDOW_LOG_TOP {
+        return None;
+    }
+    let log = 64 - (window.max(1) - 1).leading_zeros();
+    let log = log.max(ZSTD_WINDOW_LOG_MIN);
+    if log == ZSTD_WINDOW_LOG_MIN {
+        return Some(0);
+    }
+    let need = 3 * ((1u64 << log) + ZSTD_OVERHEAD as u64) + base_rss;
+    Some(need.div_ceil(1 << 20) << 20)
+}
+
 /// Read buffer under a zstd, xz or bzip2 decoder.
 pub const COMPRESSED_READ_BUFFER: usize = 128 << 10;
 
@@ -208,7 +258,16 @@ mod tests {
         );
         assert_eq!(default_limit.zstd_window_log_max, 26);
         let huge = DecoderCaps::for_pool(8 << 30);
-        assert_eq!((huge.xz_memlimit, huge.zstd_window_log_max), (65 << 20, 27));
+        assert_eq!((huge.xz_memlimit, huge.zstd_window_log_max), (65 << 20, 31));
+        // The limit said to allow a window does allow it, and a MiB less does not.
+        for log in 24..=31 {
+            let limit = zstd_limit_for(1 << log, 7 << 20).unwrap();
+            let caps = |l: u64| DecoderCaps::for_pool((l - (7 << 20)) as usize);
+            assert_eq!(caps(limit).zstd_window_log_max, log);
+            assert_eq!(caps(limit - (1 << 20)).zstd_window_log_max, log - 1);
+        }
+        assert_eq!(zstd_limit_for(1 << 23, 7 << 20), Some(0));
+        assert_eq!(zstd_limit_for((1 << 31) + 1, 7 << 20), None);
         assert_eq!(huge.extra_bytes(Format::Plain), 0);
     }
 

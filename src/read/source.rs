@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::decode::{BgzfEofCheck, GzipMembers, Tail, TailKeeper};
-use super::format::{sniff, DecoderCaps, Format, COMPRESSED_READ_BUFFER, MAGIC_LEN};
+use super::decode::{BgzfEofCheck, GzipMembers, Staged, Tail, TailKeeper};
+use super::format::{
+    sniff, zstd_limit_for, zstd_window, DecoderCaps, Format, COMPRESSED_READ_BUFFER, MAGIC_LEN,
+};
 use crate::error::{BadInputReason, Error, Result};
 
 /// Where the matrix comes from.
@@ -72,6 +74,9 @@ pub enum OpenError {
     Io(io::Error),
     /// The format, as named in messages (`"a zip archive"`).
     Refused(&'static str),
+    /// The input needs more memory to decode than the budget sets aside: what it needs and
+    /// what would allow it, as a message.
+    NeedsMemory(String),
 }
 
 impl From<io::Error> for OpenError {
@@ -90,7 +95,39 @@ pub(crate) fn open_error(name: &Path, e: OpenError) -> Error {
             0,
             BadInputReason::UnreadableFormat(what),
         ),
+        OpenError::NeedsMemory(what) => Error::bad_line(name.display().to_string(), 1, 0, what),
     }
+}
+
+/// Refuses a zstd input whose first frame declares a window larger than `caps` allow, with
+/// the window, the limit that allows it (or that none does) and what to do.
+fn check_zstd_window(magic: &[u8], caps: &DecoderCaps) -> std::result::Result<(), OpenError> {
+    use crate::config::size::format_size;
+    let Some(window) = zstd_window(magic) else {
+        return Ok(());
+    };
+    if window <= 1 << caps.zstd_window_log_max {
+        return Ok(());
+    }
+    let base = crate::pipeline::plan::BASE_RSS;
+    let log = 64 - (window - 1).leading_zeros();
+    let limit = format_size(caps.pool as u64 + base);
+    let allows = match zstd_limit_for(window, base) {
+        Some(need) => format!(
+            "a --memory-limit of {} or more allows it (a third of the limit goes to the \
+             window), or recompress it without --long (zstd -19 fits any limit)",
+            format_size(need)
+        ),
+        None => "no memory limit allows it: hapflow decodes zstd windows up to 2 GiB \
+                 (--long=31); recompress it with a smaller window (zstd -19 fits any limit)"
+            .to_string(),
+    };
+    Err(OpenError::NeedsMemory(format!(
+        "this zstd file was compressed with a {} window (zstd --long={log} or the like), \
+         and decoding it takes that much memory: more than the {limit} memory limit sets aside \
+         for it; {allows}",
+        format_size(window)
+    )))
 }
 
 impl Source {
@@ -235,9 +272,10 @@ impl Source {
                 Box::new(BgzfEofCheck { inner, tail })
             }
             Format::Zstd => {
+                check_zstd_window(&magic[..got], &caps)?;
                 let mut d = zstd::stream::read::Decoder::with_buffer(buffered(replay))?;
                 d.window_log_max(caps.zstd_window_log_max)?;
-                Box::new(d)
+                Box::new(Staged::new(d))
             }
             Format::Xz => {
                 let stream = liblzma::stream::Stream::new_stream_decoder(
@@ -245,12 +283,14 @@ impl Source {
                     liblzma::stream::CONCATENATED,
                 )
                 .map_err(io::Error::from)?;
-                Box::new(liblzma::bufread::XzDecoder::new_stream(
+                Box::new(Staged::new(liblzma::bufread::XzDecoder::new_stream(
                     buffered(replay),
                     stream,
-                ))
+                )))
             }
-            Format::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(buffered(replay))),
+            Format::Bzip2 => Box::new(Staged::new(bzip2::bufread::MultiBzDecoder::new(buffered(
+                replay,
+            )))),
         };
         Ok(Source {
             reader,
