@@ -1,10 +1,10 @@
 //! The real `hapflow convert` binary: input and output forms, bad input, exit codes.
 
-mod helper;
+use crate::helper;
 
 use std::path::{Path, PathBuf};
 
-use helper::{data, hapflow, run, Outcome};
+use crate::helper::{data, hapflow, run, Outcome};
 
 const LIMIT_32: u64 = 32 << 20;
 

@@ -1,11 +1,9 @@
 //! The memory ceiling, judged by the real process's peak RSS: a generated matrix of a few
 //! hundred MB, and interleaved contigs through stdin, under `--memory-limit 32MiB`.
 
-mod helper;
-
 use std::path::Path;
 
-use helper::{generate, hapflow, run, Outcome};
+use crate::helper::{generate, hapflow, run, Outcome};
 
 const LIMIT: u64 = 32 << 20;
 

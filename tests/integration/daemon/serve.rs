@@ -1,13 +1,15 @@
 //! The real `hapflow serve`: files in, outputs out, crashes, signals, status.
 
-mod helper;
+use crate::helper;
 
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use helper::daemon::{drop_by_rename, names, Daemon};
-use helper::{assert_same_conversion, convert_once, data, generate, hapflow, read_matrix, run};
+use crate::helper::daemon::{drop_by_rename, names, Daemon};
+use crate::helper::{
+    assert_same_conversion, convert_once, data, generate, hapflow, read_matrix, run,
+};
 
 const LIMIT_64: u64 = 64 << 20;
 const MINUTE: Duration = Duration::from_secs(60);

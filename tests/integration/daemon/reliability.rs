@@ -1,13 +1,13 @@
 //! What must hold on a hostile analysis box (issue 5): crashes at every step of the
 //! protocol, strange inbox entries, bursts, bad bytes. Each test runs the real daemon.
 
-mod helper;
+use crate::helper;
 
 use std::path::Path;
 use std::time::Duration;
 
-use helper::daemon::{drop_by_rename, names, Daemon};
-use helper::{convert_once, generate, Mount};
+use crate::helper::daemon::{drop_by_rename, names, Daemon};
+use crate::helper::{convert_once, generate, Mount};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
