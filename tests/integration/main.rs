@@ -10,5 +10,6 @@
 
 mod convert;
 mod daemon;
+mod generate_command;
 mod helper;
 mod props;
