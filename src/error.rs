@@ -84,7 +84,8 @@ impl Error {
         )
     }
 
-    /// The process exit code this error calls for (SPEC section 4).
+    /// The process exit code this error calls for (README, "Exit codes": 2 bad input or
+    /// usage, 1 anything else).
     pub fn exit_code(&self) -> i32 {
         if self.is_user_error() {
             2

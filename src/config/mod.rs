@@ -1,4 +1,4 @@
-//! The TOML configuration (SPEC section 4): every key optional, unknown keys an error,
+//! The TOML configuration (README, "Configuration"): every key optional, unknown keys an error,
 //! defaults in one place, relative paths resolved against the file's own folder.
 
 pub mod output;
@@ -94,7 +94,7 @@ pub struct DaemonConfig {
     pub keep_jobs: usize,
 }
 
-/// How alleles are read (SPEC section 2, "Allele options"); the defaults give the
+/// How alleles are read (README, "Allele options"); the defaults give the
 /// reference's conversion exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

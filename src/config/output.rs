@@ -1,4 +1,4 @@
-//! `[output]`: which format the conversion writes (SPEC section 7) and whether it is
+//! `[output]`: which format the conversion writes (README, "Output formats") and whether it is
 //! compressed as BGZF.
 
 use std::path::{Path, PathBuf};

@@ -72,7 +72,7 @@ impl PairSpec {
 }
 
 /// The original script's 15 pairs over a 34-column matrix, each with its labels in sorted
-/// order (SPEC section 2). `config/hapflow.toml` spells out the same table.
+/// order, as the reference script writes them. `config/hapflow.toml` spells out the same table.
 pub const DEFAULT_LAYOUT: [(&str, usize, &str, usize); 15] = [
     ("10a", 33, "10b", 18),
     ("13a", 3, "13b", 19),

@@ -1,5 +1,5 @@
 //! Byte sizes as people write them: `256MiB`, `32M`, `1.5GiB`, `4096`. Units are binary
-//! (`K` = `KiB` = 1024 bytes), as SPEC section 4 fixes.
+//! (`K` = `KiB` = 1024 bytes), as the README's `SIZE` says.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! The allele model (SPEC section 2, "Allele options"): which single characters mean "no
+//! The allele model (README, "Allele options"): which single characters mean "no
 //! call", and whether alleles are upper-cased first. The defaults give the reference
 //! script's conversion exactly.
 

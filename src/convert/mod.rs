@@ -1,5 +1,5 @@
-//! The conversion itself (SPEC section 2): pure functions from bytes of whole lines to bytes
-//! of output rows. No files, no threads; the pipeline feeds it chunks.
+//! The conversion itself (README, "What the conversion does"): pure functions from bytes
+//! of whole lines to bytes of output rows. No files, no threads; the pipeline feeds it chunks.
 
 pub mod alleles;
 pub mod chunk;

@@ -1,4 +1,5 @@
-//! One matrix line to one haplotype row (SPEC section 2), into a reused byte buffer.
+//! One matrix line to one haplotype row (README, "What the conversion does"), into a reused
+//! byte buffer.
 //!
 //! The output's size is worked out before a byte is written, so a row that does not fit the
 //! caller's buffer is reported instead of growing it: buffers are sized from the memory

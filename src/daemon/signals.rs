@@ -1,5 +1,5 @@
 //! OS signals become one enum on the main loop's channel. The handling thread only
-//! forwards (and counts: a second stop request exits at once, as SPEC section 5 says).
+//! forwards (and counts: a second stop request exits at once, as the README's "Signals" says).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,6 +1,6 @@
 //! Property test: VCF records from the whole pipeline (tiny chunks, so the order check and
 //! the header written last cross chunk boundaries, BGZF or not) against a naive model of
-//! the VCF mapping written from the spec, refusals included.
+//! the VCF mapping written from its rules (README, "Output formats"), refusals included.
 
 use std::io::Read;
 use std::sync::atomic::AtomicBool;
@@ -12,7 +12,7 @@ use hapflow::read::Input;
 use hapflow::write::Output;
 use proptest::prelude::*;
 
-/// The VCF the spec describes, on strings; Err when the input must be refused.
+/// The VCF the README describes, on strings; Err when the input must be refused.
 fn model(
     lines: &[(String, u64, String, Vec<String>)],
     pairs: &[(usize, usize)],
