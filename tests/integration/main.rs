@@ -13,3 +13,8 @@ mod daemon;
 mod generate_command;
 mod helper;
 mod props;
+
+/// Large buffers of the test process stay out of forked children, so that a child's peak RSS
+/// is its own although other tests run in the same process (see `helper/dont_fork.rs`).
+#[global_allocator]
+static ALLOCATOR: helper::dont_fork::DontForkBig = helper::dont_fork::DontForkBig;

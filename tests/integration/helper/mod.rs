@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod dont_fork;
 
 use std::collections::HashMap;
 use std::fs::File;
