@@ -5,14 +5,14 @@
 //!   golden outputs, output formats, the memory ceiling.
 //! - `daemon/`: a real `hapflow serve`: conversions, crashes and signals, reliability,
 //!   metrics, the systemd unit.
-//! - `props/`: the library in-process, property tests and fuzzing.
 //! - `helper/`: running the real binary with its peak memory measured, booting a daemon.
+//!
+//! The library's in-process property tests are a binary of their own, `tests/props/`.
 
 mod convert;
 mod daemon;
 mod generate_command;
 mod helper;
-mod props;
 
 /// Large buffers of the test process stay out of forked children, so that a child's peak RSS
 /// is its own although other tests run in the same process (see `helper/dont_fork.rs`).
