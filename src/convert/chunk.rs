@@ -11,7 +11,7 @@ use crate::error::BadInputReason;
 
 /// What a `\r` inside a line means: an old-Mac line end (files of both kinds of line end
 /// are made by joining or editing on different systems). The reference (pandas) would take
-/// it as a line end; hapflow refuses rather than guess (SPEC, bad input).
+/// it as a line end; hapflow refuses rather than guess.
 pub const BARE_CR: &str =
     "the line holds a bare \\r (an old-Mac line end) where only \\n or \\r\\n may \
      end a line: two lines run together here; convert the file with `tr '\\r' '\\n'` (blank \

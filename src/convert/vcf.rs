@@ -1,4 +1,4 @@
-//! One matrix line to one VCF 4.2 record (SPEC section 7), into a reused byte buffer, by
+//! One matrix line to one VCF 4.2 record (README, "Output formats"), into a reused byte buffer, by
 //! hand: building a noodles record per row measured about 25x slower.
 //!
 //! - REF and the alleles are upper-cased; ALT is the distinct alleles other than REF and

@@ -3,14 +3,12 @@
 //! matrix goes to `failed/` with a report naming its cause, all under a 64 MiB ceiling
 //! measured from outside.
 
-mod helper;
-
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use helper::daemon::{drop_by_rename, names, Daemon};
-use helper::{convert_once, generate};
+use crate::helper::daemon::{drop_by_rename, names, Daemon};
+use crate::helper::{convert_once, generate};
 
 const LIMIT_64: u64 = 64 << 20;
 const MINUTE: Duration = Duration::from_secs(60);

@@ -1,11 +1,11 @@
 //! The output formats through the real binary: phase-extender's table, VCF checked by the
 //! field's own tools (bcftools, tabix, plink2), and BGZF for every format.
 
-mod helper;
+use crate::helper;
 
 use std::path::Path;
 
-use helper::{data, hapflow, run, Outcome};
+use crate::helper::{data, hapflow, run, Outcome};
 
 fn convert(args: &[&str], stdin: Option<&Path>) -> Outcome {
     run(hapflow().arg("convert").args(args), stdin)

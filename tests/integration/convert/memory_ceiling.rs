@@ -1,11 +1,9 @@
 //! The memory ceiling, judged by the real process's peak RSS: a generated matrix of a few
 //! hundred MB, and interleaved contigs through stdin, under `--memory-limit 32MiB`.
 
-mod helper;
-
 use std::path::Path;
 
-use helper::{generate, hapflow, run, Outcome};
+use crate::helper::{generate, hapflow, run, Outcome};
 
 const LIMIT: u64 = 32 << 20;
 
@@ -126,8 +124,9 @@ fn bgzf_inflated_by_many_threads_stays_under_32_mib() {
     );
 }
 
-/// The figure: a 290 MB question-sized matrix, and three concatenated copies of it
-/// through stdin, at or under 32 MiB. Run with `cargo test --test memory -- --ignored`.
+/// The README's figure: a 290 MB question-sized matrix, and three concatenated copies of it
+/// through stdin, at or under 32 MiB. Run with
+/// `cargo test --release --test integration -- --ignored question_sized`.
 #[test]
 #[ignore = "about 1.2 GB of disk and a minute; run by hand or in benchmarks"]
 fn question_sized_matrix_and_three_copies_through_stdin() {

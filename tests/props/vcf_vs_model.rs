@@ -1,7 +1,7 @@
 //! Property test: VCF records from the whole pipeline (tiny chunks, so the order check and
 //! the header written last cross chunk boundaries, BGZF or not) against a naive model of
-//! the VCF mapping written from the spec, refusals included: a refusal names the first
-//! line at fault.
+//! the VCF mapping written from its rules (README, "Output formats"), refusals included: a
+//! refusal names the first line at fault.
 
 use std::io::Read;
 use std::sync::atomic::AtomicBool;
@@ -14,7 +14,7 @@ use hapflow::write::Output;
 use hapflow::ErrorKind;
 use proptest::prelude::*;
 
-/// The VCF the spec describes, on strings; Err(line) when the input must be refused, with
+/// The VCF the README describes, on strings; Err(line) when the input must be refused, with
 /// the first line at fault (1 = the file's first line): an allele VCF cannot carry (a
 /// literal `*` included: `-` is written `*`, so a `*` would merge with it), or a record whose
 /// POS is below its contig's last record's, whatever contigs came between.

@@ -3,12 +3,10 @@
 //! what the field writes and means as a matrix (a byte-order mark, a repeated header,
 //! bcftools' header, zstd, xz, bzip2) converts to the same bytes as the clean variant.
 
-mod helper;
-
 use std::io::{Read, Write};
 use std::path::Path;
 
-use helper::{hapflow, run, Outcome};
+use crate::helper::{hapflow, run, Outcome};
 
 fn convert(args: &[&str], stdin: Option<&Path>) -> Outcome {
     run(hapflow().arg("convert").args(args), stdin)

@@ -1,7 +1,8 @@
 //! Property tests: the whole pipeline, forced into tiny chunks so that chunk boundaries,
 //! carried line tails, full output buffers and the reorder window are all exercised,
-//! against a deliberately simple model of the conversion written straight from the spec,
-//! with the allele options (missing characters, upper-casing) drawn at random too.
+//! against a deliberately simple model of the conversion written straight from its rules
+//! (README, "What the conversion does"), with the allele options (missing characters,
+//! upper-casing) drawn at random too.
 
 use std::sync::atomic::AtomicBool;
 
@@ -28,7 +29,7 @@ impl Default for Options {
     }
 }
 
-/// The conversion as the spec words it, on strings, with no regard for speed.
+/// The conversion as the README words it, on strings, with no regard for speed.
 fn model(matrix: &str, pairs: &[(usize, usize)], labels: &[(String, String)]) -> String {
     model_with(matrix, pairs, labels, &Options::default())
 }
@@ -260,7 +261,7 @@ fn model_reads_missing_characters_and_upper_cases() {
     assert_eq!(out.lines().nth(1).unwrap(), "c\t1\tA-\tN.,G\tc\tAA-AA-|AA-");
 }
 
-/// The model itself on the spec's own example of the two replacements.
+/// The model itself on an example of the two replacements (N, then -).
 #[test]
 fn model_replaces_n_then_dash() {
     let out = model("c\t1\tA-\tN\tA", &[(3, 4)], &[("a".into(), "b".into())]);

@@ -2,7 +2,7 @@
 //! exposure of 2.0 or lower. The unit names the installed binary; the checks run on a copy
 //! that names the one just built, as an installed unit would find it.
 
-mod helper;
+use crate::helper;
 
 use std::process::Command;
 

@@ -1,9 +1,7 @@
 //! Golden tests: the real binary against the reference script's committed outputs, on
 //! small matrices of every input shape (see scripts/make_golden.sh, which made them).
 
-mod helper;
-
-use helper::{assert_same_conversion, data, hapflow, read_matrix, run};
+use crate::helper::{assert_same_conversion, data, hapflow, read_matrix, run};
 
 fn check(case: &str, file: &str) {
     let input = data(&format!("golden/{case}/{file}"));

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod dont_fork;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -44,10 +45,7 @@ pub struct Outcome {
 /// mark is the test process's *current* RSS, a few MiB as long as tests do not hold large
 /// buffers while spawning. The figure can only be too high, never too low.
 pub fn run(cmd: &mut Command, stdin: Option<&Path>) -> Outcome {
-    // SAFETY: the closure does nothing, so it is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| Ok(()));
-    }
+    fork_spawn(cmd);
     let dir = tempfile::tempdir().unwrap();
     let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
     cmd.stdout(File::create(&out_path).unwrap());
@@ -69,7 +67,14 @@ pub fn run(cmd: &mut Command, stdin: Option<&Path>) -> Outcome {
 }
 
 /// Forces a real fork for `cmd` (see [`run`] for why it matters to `ru_maxrss`).
+///
+/// Free memory the test process's allocator still holds is given back first
+/// (`malloc_trim`), so that the copy the child starts with is only what tests hold now.
 pub fn fork_spawn(cmd: &mut Command) {
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     // SAFETY: the closure does nothing, so it is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| Ok(()));

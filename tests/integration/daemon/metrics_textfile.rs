@@ -1,16 +1,14 @@
 //! The daemon's Prometheus textfile (`[metrics] textfile`), read as node_exporter would and
 //! checked by the real `promtool check metrics`.
 
-mod helper;
-
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use helper::daemon::{drop_by_rename, names, Daemon};
-use helper::{generate, hapflow, run, Mount};
+use crate::helper::daemon::{drop_by_rename, names, Daemon};
+use crate::helper::{generate, hapflow, run, Mount};
 
 const MINUTE: Duration = Duration::from_secs(60);
 

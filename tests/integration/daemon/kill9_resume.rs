@@ -1,0 +1,177 @@
+//! `kill -9` and restart: mid-file at several moments (and five times on a 1.2 GB matrix,
+//! ignored by default), and between every pair of steps of the checkpoint and publishing
+//! protocol: the output is published once, byte-identical to `hapflow convert`'s.
+
+use super::{assert_published_once, job, same_file, LIMIT_64, MINUTE};
+use crate::helper::daemon::{drop_by_rename, names, Daemon};
+use crate::helper::{convert_once, generate};
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+/// kill -9 at several moments of one file, each followed by a restart: the output is
+/// byte-identical to `hapflow convert`'s, and the status says where the job resumed.
+#[test]
+fn kill_9_mid_file_then_restart_resumes_byte_identical() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let input = work.join("big.txt");
+    generate(
+        &input,
+        &["--size", "40MiB", "--contigs", "8", "--seed", "5"],
+    );
+    let expected = work.join("expected.txt");
+    convert_once(&input, &expected, None);
+
+    // Slow the daemon down (60 ms a 1 MiB chunk) so that kills land mid-file.
+    let slow = [("HAPFLOW_FAILPOINTS", "chunk.written=sleep(60)")];
+    let mut d = Daemon::start_with_env(root.path(), "", &slow);
+    std::fs::rename(&input, d.inbox().join("big.txt")).unwrap();
+    let mut resumed = Vec::new();
+    for round in 0..3 {
+        d.wait_until(MINUTE, "progress", |s| {
+            s["jobs"].as_array().is_some_and(|j| {
+                j.iter()
+                    .any(|j| j["state"] == "running" && j["bytes_done"].as_u64() > Some(0))
+            })
+        });
+        std::thread::sleep(Duration::from_millis(300 + 200 * round));
+        let ended = d.kill9();
+        assert_eq!(ended.status.signal(), Some(libc::SIGKILL));
+        // Nothing partial is published.
+        assert!(
+            names(&d.outbox()).iter().all(|n| n.starts_with('.')),
+            "{:?}",
+            names(&d.outbox())
+        );
+        d.restart();
+        if let Some(b) = job(&d.status(), "big.txt")["resumed_at_byte"].as_u64() {
+            resumed.push(b);
+        }
+    }
+    let status = d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(job(&status, "big.txt")["state"], "done", "{status}");
+    assert!(
+        resumed.iter().any(|&b| b > 0),
+        "no restart resumed past byte 0: {resumed:?}\n{}",
+        d.log()
+    );
+    let published = std::fs::read(d.outbox().join("big.haplotype.txt")).unwrap();
+    assert!(
+        published == std::fs::read(&expected).unwrap(),
+        "the resumed output differs from convert's"
+    );
+    assert_eq!(
+        names(&d.outbox()),
+        ["big.haplotype.txt"],
+        "work files left behind"
+    );
+    assert_eq!(d.terminate().status.code(), Some(0));
+}
+
+/// The README's figure: kill -9 at five moments of a 1.2 GB matrix under a 64 MiB ceiling,
+/// each followed by a restart. Run with
+/// `cargo test --test integration -- --ignored kill_9_five_times` (a debug build: its
+/// failpoints are on).
+#[test]
+#[ignore = "1.2 GB of data and about a minute"]
+fn kill_9_five_times_on_a_1_2_gb_matrix() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let input = work.join("big.txt");
+    generate(&input, &["--size", "1200MiB", "--contigs", "16"]);
+    let size = std::fs::metadata(&input).unwrap().len();
+    let expected = work.join("expected.txt");
+    convert_once(&input, &expected, None);
+    std::fs::write(
+        root.path().join("hapflow.toml"),
+        format!("[memory]\nlimit = \"64MiB\"\n{}", Daemon::config_text("")),
+    )
+    .unwrap();
+    // A little slower than free-running (2 ms a 1 MiB chunk) so five kills fit in one file.
+    let slow = [("HAPFLOW_FAILPOINTS", "chunk.written=sleep(2)")];
+    let mut d = Daemon::start_with_env(root.path(), "", &slow);
+    std::fs::rename(&input, d.inbox().join("big.txt")).unwrap();
+    let mut resumed = Vec::new();
+    for (round, fraction) in [0.1, 0.3, 0.5, 0.7, 0.9].into_iter().enumerate() {
+        let at = (size as f64 * fraction) as u64;
+        d.wait_until(MINUTE * 2, &format!("{fraction} of the input"), |s| {
+            s["jobs"]
+                .as_array()
+                .is_some_and(|j| j.iter().any(|j| j["bytes_done"].as_u64() >= Some(at)))
+        });
+        let ended = d.kill9();
+        assert!(
+            ended.max_rss <= LIMIT_64,
+            "round {round}: peak RSS {}",
+            ended.max_rss
+        );
+        assert!(
+            !d.outbox().join("big.haplotype.txt").exists(),
+            "published before the end"
+        );
+        d.restart();
+        resumed.push(job(&d.status(), "big.txt")["resumed_at_byte"].as_u64());
+    }
+    d.wait_settled_jobs(1, MINUTE * 2);
+    let ended = d.terminate();
+    assert_eq!(ended.status.code(), Some(0));
+    assert!(ended.max_rss <= LIMIT_64, "peak RSS {}", ended.max_rss);
+    eprintln!("resumed at: {resumed:?}");
+    assert!(resumed.iter().flatten().any(|&b| b > 0), "{resumed:?}");
+    assert!(same_file(&d.outbox().join("big.haplotype.txt"), &expected));
+}
+
+/// The daemon dies (as abruptly as `kill -9`) between each pair of steps of the checkpoint
+/// and publishing protocol: output written / fsynced / record written / flushed / published
+/// / input archived. After a restart the output is published exactly once, byte-identical
+/// to `hapflow convert`'s, and the input archived exactly once.
+#[test]
+fn a_crash_at_every_step_publishes_exactly_once() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("m.txt");
+    // Several contigs, so checkpoints happen mid-file too.
+    generate(
+        &input,
+        &["--size", "6MiB", "--contigs", "6", "--seed", "21"],
+    );
+    let expected = work.path().join("expected.txt");
+    convert_once(&input, &expected, None);
+    let content = std::fs::read(&input).unwrap();
+    for point in [
+        "chunk.written=exit@3",
+        "checkpoint.synced=exit@2",
+        "checkpoint.recorded=exit@2",
+        "checkpoint.flushed=exit@2",
+        "checkpoint.flushed=exit@4",
+        "publish.recorded=exit",
+        "publish.linked=exit",
+        "publish.done=exit",
+        "archive.moved=exit",
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let mut d = Daemon::start_with_env(root.path(), "", &[("HAPFLOW_FAILPOINTS", point)]);
+        drop_by_rename(&d.inbox(), "m.txt", &content);
+        let ended = d.wait_exit();
+        assert_eq!(
+            ended.status.code(),
+            Some(137),
+            "{point}: the failpoint was not reached\n{}",
+            d.log()
+        );
+        d.restart_with_env(&[]);
+        let status = d.wait_settled_jobs(1, MINUTE);
+        let jobs = status["jobs"].as_array().unwrap();
+        assert_eq!(jobs.len(), 1, "{point}: {status}");
+        assert_eq!(jobs[0]["state"], "done", "{point}: {status}");
+        assert_published_once(&d, &expected, point);
+        assert_eq!(
+            names(&d.state().join("archive")),
+            ["m.txt"],
+            "{point}: archived once"
+        );
+        assert!(names(&d.inbox()).is_empty(), "{point}");
+        assert_eq!(d.terminate().status.code(), Some(0));
+    }
+}
