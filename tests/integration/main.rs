@@ -13,8 +13,3 @@ mod convert;
 mod daemon;
 mod generate_command;
 mod helper;
-
-/// Large buffers of the test process stay out of forked children, so that a child's peak RSS
-/// is its own although other tests run in the same process (see `helper/dont_fork.rs`).
-#[global_allocator]
-static ALLOCATOR: helper::dont_fork::DontForkBig = helper::dont_fork::DontForkBig;

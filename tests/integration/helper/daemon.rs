@@ -1,17 +1,19 @@
 //! A real `hapflow serve` on temporary folders, driven as a user (or systemd) would.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{bin, fork_spawn, wait_with_rusage};
+use super::bin;
+use super::measured::{self, Measured};
 
 pub struct Daemon {
     pub root: PathBuf,
     pub config: PathBuf,
-    child: Option<Child>,
+    /// The running daemon, started by a spawner so that its peak RSS is its own.
+    child: Option<Measured>,
     log: PathBuf,
     starts: u32,
     env: Vec<(String, String)>,
@@ -88,22 +90,25 @@ impl Daemon {
         };
         cmd.args(["serve", "--config"])
             .arg(&self.config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
             .env_remove("NOTIFY_SOCKET");
         for (k, v) in env {
             cmd.env(k, v);
         }
-        fork_spawn(&mut cmd);
-        self.child = Some(cmd.spawn().expect("hapflow serve starts"));
+        let mut wrapped = measured::command(&cmd);
+        wrapped
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        self.child = Some(measured::spawn(&mut wrapped).expect("hapflow serve starts"));
         self.wait_until(Duration::from_secs(30), "the daemon to be ready", |s| {
             s["daemon"]["state"] == "ready" && s["daemon"]["pid"] == self.pid()
         });
     }
 
+    /// The daemon's own pid (as its status reports it; 0 when not running): signals sent
+    /// to it reach the daemon itself, not its spawner.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.child.as_ref().map_or(0, |c| c.pid as u32)
     }
 
     pub fn dir(&self, name: &str) -> PathBuf {
@@ -152,8 +157,8 @@ impl Daemon {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(child) = &self.child {
-                // A zombie (or no process) means it died; it is reaped by whoever waits.
-                if std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
+                // A zombie (or no process: its spawner reaps it at once) means it died.
+                if std::fs::read_to_string(format!("/proc/{}/stat", child.pid))
                     .map(|s| s.contains(") Z "))
                     .unwrap_or(true)
                 {
@@ -200,8 +205,7 @@ impl Daemon {
     /// Waits for the daemon process to end, and forgets it.
     fn reap(&mut self, since: Instant) -> Ended {
         let child = self.child.take().expect("a running daemon");
-        let (status, max_rss) = wait_with_rusage(child.id() as libc::pid_t);
-        std::mem::forget(child); // reaped by wait4 above
+        let (status, max_rss) = child.wait();
         Ended {
             status,
             max_rss,
@@ -226,7 +230,9 @@ impl Daemon {
         {
             if start.elapsed() > Duration::from_secs(60) {
                 let log = self.log();
-                drop(self.child.take().map(|mut c| c.kill()));
+                if let Some(child) = self.child.take() {
+                    child.kill();
+                }
                 panic!("the daemon did not exit on its own:\n{log}");
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -242,9 +248,8 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            child.kill();
         }
     }
 }

@@ -3,12 +3,11 @@
 #![allow(dead_code)]
 
 pub mod daemon;
-pub mod dont_fork;
+pub mod measured;
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -37,61 +36,26 @@ pub struct Outcome {
 }
 
 /// Runs `cmd` to completion, stdin from `stdin` (a file) or nothing, and measures the peak
-/// RSS of that child.
-///
-/// Why the `pre_exec`: `Command` otherwise spawns with vfork semantics, and at exec Linux
-/// folds the peak RSS of the old address space (the *test process's* peak) into the
-/// child's `ru_maxrss`. With a real fork the old address space is a copy whose high-water
-/// mark is the test process's *current* RSS, a few MiB as long as tests do not hold large
-/// buffers while spawning. The figure can only be too high, never too low.
+/// RSS of that child alone: it is started by a small spawner process, so that what the test
+/// process holds or ever held is not counted (see `measured.rs` for why that matters).
 pub fn run(cmd: &mut Command, stdin: Option<&Path>) -> Outcome {
-    fork_spawn(cmd);
+    let mut wrapped = measured::command(cmd);
     let dir = tempfile::tempdir().unwrap();
     let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
-    cmd.stdout(File::create(&out_path).unwrap());
-    cmd.stderr(File::create(&err_path).unwrap());
+    wrapped.stdout(File::create(&out_path).unwrap());
+    wrapped.stderr(File::create(&err_path).unwrap());
     match stdin {
-        Some(p) => cmd.stdin(File::open(p).unwrap()),
-        None => cmd.stdin(Stdio::null()),
+        Some(p) => wrapped.stdin(File::open(p).unwrap()),
+        None => wrapped.stdin(Stdio::null()),
     };
-    // Reaped by wait4 below, which also gives its rusage.
-    #[allow(clippy::zombie_processes)]
-    let child = cmd.spawn().expect("the hapflow binary runs");
-    let (status, max_rss) = wait_with_rusage(child.id() as libc::pid_t);
+    let child = measured::spawn(&mut wrapped).expect("the hapflow binary runs");
+    let (status, max_rss) = child.wait();
     Outcome {
         code: status.code(),
         stdout: std::fs::read(&out_path).unwrap(),
         stderr: std::fs::read_to_string(&err_path).unwrap(),
         max_rss,
     }
-}
-
-/// Forces a real fork for `cmd` (see [`run`] for why it matters to `ru_maxrss`).
-///
-/// Free memory the test process's allocator still holds is given back first
-/// (`malloc_trim`), so that the copy the child starts with is only what tests hold now.
-pub fn fork_spawn(cmd: &mut Command) {
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-    // SAFETY: the closure does nothing, so it is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| Ok(()));
-    }
-}
-
-/// Waits for a child and returns its exit status and peak RSS in bytes.
-pub fn wait_with_rusage(pid: libc::pid_t) -> (std::process::ExitStatus, u64) {
-    let mut status = 0;
-    // SAFETY: plain wait4 on our own child, with valid pointers to locals.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
-    (
-        std::process::ExitStatus::from_raw(status),
-        usage.ru_maxrss as u64 * 1024,
-    )
 }
 
 /// Writes a matrix with `hapflow generate ARGS -o PATH`.
