@@ -223,6 +223,8 @@ mod tests {
             // SAFETY: the closure does nothing, so it is async-signal-safe; it forces `fork`.
             unsafe { cmd.pre_exec(|| Ok(())) };
         }
+        // Reaped by wait4 below, which also gives its rusage.
+        #[allow(clippy::zombie_processes)]
         let child = cmd.spawn().unwrap();
         let mut status = 0;
         // SAFETY: wait4 on our own child, with pointers to locals.
