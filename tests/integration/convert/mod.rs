@@ -9,7 +9,7 @@ mod golden;
 mod input_output_forms;
 mod many_contigs;
 mod memory_ceiling;
-mod output_formats;
+pub(crate) mod output_formats;
 
 use crate::helper::{data, hapflow, run, Outcome};
 use std::path::{Path, PathBuf};

@@ -7,15 +7,15 @@ use std::path::Path;
 
 use crate::helper::{data, hapflow, run, Outcome};
 
-fn convert(args: &[&str], stdin: Option<&Path>) -> Outcome {
+pub(crate) fn convert(args: &[&str], stdin: Option<&Path>) -> Outcome {
     run(hapflow().arg("convert").args(args), stdin)
 }
 
-fn path(p: &Path) -> &str {
+pub(crate) fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn ok(o: Outcome) -> Outcome {
+pub(crate) fn ok(o: Outcome) -> Outcome {
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     o
 }
@@ -103,7 +103,7 @@ fn phase_extender_rows_are_the_tables_with_ref_first() {
 
 /// A tool of the field (bcftools, bgzip, plink2...): its path, or None when it is not
 /// installed and CI is not set, said loudly. In CI a missing tool fails the test.
-fn tool(name: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn tool(name: &str) -> Option<std::path::PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|d| d.join(name))
@@ -121,7 +121,7 @@ fn tool(name: &str) -> Option<std::path::PathBuf> {
 
 /// Runs a tool; returns its stdout, failing on a non-zero exit or on any htslib error or
 /// warning on stderr (bcftools drops a bad record, says `[E::` or `[W::`, and exits 0).
-fn checked(cmd: &mut std::process::Command) -> Vec<u8> {
+pub(crate) fn checked(cmd: &mut std::process::Command) -> Vec<u8> {
     let o = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{cmd:?} failed: {stderr}");
@@ -132,7 +132,7 @@ fn checked(cmd: &mut std::process::Command) -> Vec<u8> {
     o.stdout
 }
 
-fn inflate(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn inflate(bytes: &[u8]) -> Vec<u8> {
     use std::io::Read;
     let mut out = Vec::new();
     noodles_bgzf::io::Reader::new(bytes)
@@ -141,7 +141,7 @@ fn inflate(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-fn generated(dir: &Path, name: &str, args: &[&str]) -> std::path::PathBuf {
+pub(crate) fn generated(dir: &Path, name: &str, args: &[&str]) -> std::path::PathBuf {
     let p = dir.join(name);
     helper::generate(&p, args);
     p
@@ -580,90 +580,6 @@ fn vcf_refuses_odd_alleles_and_unsorted_positions_by_line() {
         );
         assert!(!out.exists());
     }
-}
-
-/// The daemon writing VCF + BGZF, killed (-9) mid-file three times: the resumed job
-/// publishes `<stem>.vcf.gz`, which inflates to `convert --format vcf`'s output and is
-/// byte-identical to the same file converted by the daemon without a crash.
-#[test]
-fn daemon_vcf_bgzf_killed_mid_file_resumes_to_the_same_bytes() {
-    use helper::daemon::{names, Daemon};
-    use std::os::unix::process::ExitStatusExt;
-    use std::time::Duration;
-    const MINUTE: Duration = Duration::from_secs(60);
-
-    let root = tempfile::tempdir().unwrap();
-    let work = root.path().join("work");
-    std::fs::create_dir(&work).unwrap();
-    let input = generated(
-        &work,
-        "big.txt",
-        &["--size", "48MiB", "--contigs", "6", "--seed", "8"],
-    );
-    let expected = work.join("expected.vcf");
-    ok(convert(
-        &["-q", "--format", "vcf", path(&input), "-o", path(&expected)],
-        None,
-    ));
-    std::fs::copy(&input, work.join("again.txt")).unwrap();
-
-    let slow = [("HAPFLOW_FAILPOINTS", "chunk.written=sleep(60)")];
-    let mut d = Daemon::start_with_env(
-        root.path(),
-        "[output]\nformat = \"vcf\"\ncompress = \"bgzf\"\n",
-        &slow,
-    );
-    std::fs::rename(&input, d.inbox().join("big.txt")).unwrap();
-    let mut resumed = Vec::new();
-    for round in 0..3 {
-        d.wait_until(MINUTE, "progress", |s| {
-            s["jobs"].as_array().is_some_and(|j| {
-                j.iter()
-                    .any(|j| j["state"] == "running" && j["bytes_done"].as_u64() > Some(0))
-            })
-        });
-        std::thread::sleep(Duration::from_millis(300 + 200 * round));
-        assert_eq!(d.kill9().status.signal(), Some(libc::SIGKILL));
-        assert!(
-            names(&d.outbox()).iter().all(|n| n.starts_with('.')),
-            "nothing partial is published: {:?}",
-            names(&d.outbox())
-        );
-        d.restart();
-        let status = d.status();
-        let job = status["jobs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|j| j["input"] == "big.txt")
-            .cloned();
-        if let Some(b) = job.and_then(|j| j["resumed_at_byte"].as_u64()) {
-            resumed.push(b);
-        }
-    }
-    d.wait_settled_jobs(1, MINUTE);
-    assert!(
-        resumed.iter().any(|&b| b > 0),
-        "no restart resumed past byte 0: {resumed:?}"
-    );
-    std::fs::rename(work.join("again.txt"), d.inbox().join("again.txt")).unwrap();
-    d.wait_settled_jobs(2, MINUTE);
-    let crashed = std::fs::read(d.outbox().join("big.vcf.gz")).unwrap();
-    let uninterrupted = std::fs::read(d.outbox().join("again.vcf.gz")).unwrap();
-    assert_eq!(inflate(&crashed), std::fs::read(&expected).unwrap());
-    assert!(
-        crashed == uninterrupted,
-        "the resumed job's bytes differ from an uninterrupted one's"
-    );
-    if let Some(bgzip) = tool("bgzip") {
-        checked(
-            std::process::Command::new(bgzip)
-                .arg("-t")
-                .arg(d.outbox().join("big.vcf.gz")),
-        );
-    }
-    assert_eq!(names(&d.outbox()), ["again.vcf.gz", "big.vcf.gz"]);
-    assert_eq!(d.terminate().status.code(), Some(0));
 }
 
 /// Writes `text` as a matrix with one pair (columns 3 and 4) and converts it to VCF:
