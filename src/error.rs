@@ -54,7 +54,9 @@ pub enum ErrorKind {
     /// the beginning instead of failing its input. `source` is the lower-level cause, if
     /// one.
     Store {
+        /// What is damaged or inconsistent, as a whole message.
         what: String,
+        /// The operating-system error underneath, if the fault came from one.
         source: Option<io::Error>,
     },
 }
@@ -141,7 +143,7 @@ pub enum BadInputReason {
     /// The first data line has no tab but has spaces: a space-separated table.
     SpaceSeparated,
     /// The input's first bytes are a format hapflow does not read (`"a zip archive"`, as
-    /// [`read::format`](crate::read::format) names it). hapflow reads plain text, gzip,
+    /// `read/format.rs` names it). hapflow reads plain text, gzip,
     /// BGZF, zstd, xz and bzip2.
     UnreadableFormat(&'static str),
     /// Once decompressed, the input is a format that is not a matrix (BAM or BCF inside

@@ -124,7 +124,7 @@ fn compressed_name(name: &Path) -> bool {
 pub struct OutputSettings {
     /// The format of the rows and header.
     pub format: Format,
-    /// The BGZF deflate level, 0 to [`MAX_LEVEL`]; `None`: plain text.
+    /// The BGZF deflate level, 0 to 12 (`MAX_LEVEL`); `None`: plain text.
     pub bgzf_level: Option<u32>,
     /// A FASTA index (`.fai`) giving the VCF's contig names and lengths.
     pub fai: Option<PathBuf>,

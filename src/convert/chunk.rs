@@ -79,9 +79,9 @@ pub struct ChunkError {
 ///
 /// # Errors
 ///
-/// [`ChunkError`] at the first bad line: a NUL byte, a line that is not a matrix line (see
-/// [`convert_line`], and for VCF output
-/// [`vcf::convert_line`](super::vcf::convert_line)), or a row larger than `dst.out_cap`
+/// `ChunkError` at the first bad line: a NUL byte, a line that is not a matrix line (see
+/// `convert_line`, and for VCF output
+/// `vcf::convert_line`), or a row larger than `dst.out_cap`
 /// on its own. The output of the lines before it is in `dst` then.
 pub fn convert_chunk(
     layout: &Layout,

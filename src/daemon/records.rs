@@ -230,7 +230,7 @@ pub fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, String> {
     bincode::serde::encode_to_vec(record, config()).map_err(|e| e.to_string())
 }
 
-/// Decodes a record: no more than [`RECORD_LIMIT`] bytes, and every byte must be used (a
+/// Decodes a record: no more than `RECORD_LIMIT` bytes, and every byte must be used (a
 /// record with trailing bytes is damaged, not a shorter record).
 pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, String> {
     if bytes.len() > RECORD_LIMIT {

@@ -18,7 +18,7 @@ pub const STATUS_FILE: &str = "status.json";
 pub const CONTIGS_LISTED: usize = 10_000;
 
 /// A job's state as the status shows it: the record's
-/// [`JobState`](super::records::JobState) folded into four. Serialized (and printed) as
+/// `JobState` (the job record's state) folded into four. Serialized (and printed) as
 /// `queued`, `running`, `done`, `failed`: the words of `status.json` and `hapflow status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -52,13 +52,13 @@ impl<'a> CheckpointHandle<'a> {
     }
 
     /// The contigs seen so far, in first-appearance order.
-    pub fn contigs(&self) -> &ContigTable {
+    pub(crate) fn contigs(&self) -> &ContigTable {
         self.writer.contigs()
     }
 
     /// The contigs seen so far, to take the ones changed since the last checkpoint
-    /// ([`ContigTable::take_changed`]).
-    pub fn contigs_mut(&mut self) -> &mut ContigTable {
+    /// (`ContigTable::take_changed`).
+    pub(crate) fn contigs_mut(&mut self) -> &mut ContigTable {
         self.writer.contigs_mut()
     }
 
@@ -69,6 +69,9 @@ impl<'a> CheckpointHandle<'a> {
     /// # Errors
     ///
     /// An I/O error syncing the spool.
+    ///
+    /// Not part of the API: `CheckpointState` is in the hidden `hapflow::testing`.
+    #[doc(hidden)]
     pub fn capture(&mut self, at: &Progress, state: &mut CheckpointState) -> Result<()> {
         self.sync()?;
         let contigs = &mut state.contigs;
