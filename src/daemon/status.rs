@@ -282,6 +282,22 @@ impl SharedBoard {
 /// stopped daemon's running jobs are shown as queued: they resume when it starts again. A
 /// daemon that holds the folder but has not written its status yet is `starting`. A state
 /// folder that does not exist is an error (a typo, not "no jobs").
+///
+/// # Errors
+///
+/// [`ErrorKind::Config`](crate::ErrorKind::Config) when `state_dir` does not exist or is
+/// not a folder; [`ErrorKind::Io`](crate::ErrorKind::Io) when it or the status file cannot
+/// be read, or the status file is not the JSON a daemon writes.
+///
+/// ```
+/// use hapflow::daemon::{read_status, DaemonState};
+///
+/// let state = tempfile::tempdir()?;
+/// let status = read_status(state.path())?; // no daemon has run there yet
+/// assert_eq!((status.daemon.state, status.jobs.len()), (DaemonState::Stopped, 0));
+/// assert!(read_status(&state.path().join("typo")).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read(state_dir: &Path) -> Result<Status> {
     match std::fs::metadata(state_dir) {
         Ok(m) if m.is_dir() => {}

@@ -9,12 +9,21 @@ use crate::write::{ContigBytes, ContigTable, GroupedWriter, TempOutput};
 pub trait Observer {
     /// The input is open; its size in bytes is known when it is a regular file.
     fn started(&mut self, _total_source_bytes: Option<u64>) {}
-    /// A chunk has been written, or (with `at.finished`) the whole input has. An error
-    /// stops the conversion.
+    /// A chunk has been written, or (with `at.finished`) the whole input has.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the observer returns (a failed checkpoint, say): it stops the conversion,
+    /// which returns this error and publishes nothing.
     fn written(&mut self, _at: &Progress, _output: &mut CheckpointHandle<'_>) -> Result<()> {
         Ok(())
     }
     /// The conversion is stopping on request; everything up to `at` has been written.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the observer returns: the conversion returns it instead of
+    /// [`ErrorKind::Stopped`](crate::ErrorKind::Stopped).
     fn stopping(&mut self, _at: &Progress, _output: &mut CheckpointHandle<'_>) -> Result<()> {
         Ok(())
     }
