@@ -600,6 +600,60 @@ mod tests {
     }
 
     #[test]
+    fn reasons_given_variants_read_as_their_former_messages() {
+        let fai = PathBuf::from("ref.fa.fai");
+        let cases = [
+            (
+                BadInputReason::VcfAllele {
+                    column: Column::Haplotype("column 4".into()),
+                    allele: "R".into(),
+                    no_call: Some('R'),
+                },
+                "allele in column 4 \"R\" cannot be written in VCF, which takes A, C, G, T and N (and `-`, written `*`, in ALT); if 'R' means no call, add it to the missing symbols",
+            ),
+            (
+                BadInputReason::VcfAllele {
+                    column: Column::Ref,
+                    allele: "-".into(),
+                    no_call: None,
+                },
+                "REF \"-\" cannot be written in VCF, which takes A, C, G, T and N (and `-`, written `*`, in ALT)",
+            ),
+            (
+                BadInputReason::VcfPosTooLarge("2147483648".into()),
+                "POS 2147483648 is larger than VCF allows (2147483647)",
+            ),
+            (
+                BadInputReason::PosDecreasing { contig: "d".into(), pos: 4, last: 5 },
+                "POS 4 comes after POS 5 on contig d: VCF needs the records of a contig in position order (sort the matrix by POS, or write --format table)",
+            ),
+            (
+                BadInputReason::PastContigEnd { contig: "chr1".into(), pos: 11, length: 10, fai: fai.clone() },
+                "POS 11 is past the end of contig chr1, 10 bp long in the FASTA index ref.fa.fai",
+            ),
+            (
+                BadInputReason::ContigNotInIndex { contig: "chr9".into(), fai },
+                "contig \"chr9\" is not in the FASTA index ref.fa.fai given with --fai",
+            ),
+            (
+                BadInputReason::LineTooLong { chunk: 1 << 20, limit: 32 << 20 },
+                "line longer than 1MiB, the longest a 32MiB memory limit allows (raise --memory-limit)",
+            ),
+            (
+                BadInputReason::CutShort { format: "gzip", lines: 7, decoder: "unexpected end of file".into() },
+                "the gzip input is cut short or corrupt: the data ends here, after 7 lines (unexpected end of file)",
+            ),
+            (
+                BadInputReason::HeaderFieldCount { found: 6, names: 4, header_file: true },
+                "6 fields, but the header file has 4",
+            ),
+        ];
+        for (reason, message) in cases {
+            assert_eq!(reason.to_string(), message);
+        }
+    }
+
+    #[test]
     fn io_errors_exit_1_and_name_the_path() {
         let e = Error::io("/x/y", "open", io::Error::from(io::ErrorKind::NotFound));
         assert!(e.to_string().starts_with("cannot open /x/y: "));
