@@ -122,7 +122,7 @@ pub struct JobStatus {
 
 impl JobStatus {
     /// The status line of a job record; `contigs_done` are the names its journal lists.
-    pub fn of(job: &Job, contigs_done: Vec<String>) -> JobStatus {
+    pub(crate) fn of(job: &Job, contigs_done: Vec<String>) -> JobStatus {
         let (state, output, error) = match &job.state {
             JobState::Queued => (JobPhase::Queued, None, None),
             JobState::Running | JobState::Publishing { .. } => (JobPhase::Running, None, None),
