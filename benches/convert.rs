@@ -4,8 +4,8 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hapflow::config::default_pairs;
-use hapflow::convert::{convert_chunk, ChunkOutput, ChunkStats, ContigRun, Layout, Scratch};
 use hapflow::generate::{generate, Compress, Shape};
+use hapflow::testing::{convert_chunk, ChunkOutput, ChunkStats, ContigRun, Layout, Scratch};
 
 fn chunk(variant_rate: f64) -> Vec<u8> {
     let shape = Shape {
@@ -95,7 +95,7 @@ fn bench_scaling(c: &mut Criterion) {
 /// The question's mix in each output format (bytes of input per second), and BGZF
 /// compression of the table's rows at levels 1 and 6 (bytes of rows per second).
 fn bench_formats(c: &mut Criterion) {
-    use hapflow::config::Format;
+    use hapflow::Format;
     let input = chunk(0.18);
     let mut group = c.benchmark_group("formats");
     group.throughput(Throughput::Bytes(input.len() as u64));
@@ -119,8 +119,8 @@ fn bench_formats(c: &mut Criterion) {
     }
     group.throughput(Throughput::Bytes(table_rows.len() as u64));
     for level in [1u32, 6] {
-        let mut deflater = hapflow::write::bgzf::Deflater::new(level);
-        let mut packed = Vec::with_capacity(hapflow::write::bgzf::bound(table_rows.len()));
+        let mut deflater = hapflow::testing::bgzf::Deflater::new(level);
+        let mut packed = Vec::with_capacity(hapflow::testing::bgzf::bound(table_rows.len()));
         group.bench_function(format!("bgzf_level_{level}"), |b| {
             b.iter(|| {
                 packed.clear();

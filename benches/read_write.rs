@@ -5,12 +5,12 @@
 use std::io::Cursor;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use hapflow::budget::Budget;
 use hapflow::config::default_pairs;
-use hapflow::convert::{convert_chunk, ChunkOutput, Layout, Scratch};
 use hapflow::generate::{generate, Compress, Shape};
-use hapflow::read::{Chunker, Cut, Source};
-use hapflow::write::{GroupedWriter, TempOutput};
+use hapflow::testing::{
+    convert_chunk, Budget, ChunkOutput, Chunker, Cut, GroupedWriter, Layout, Scratch, Source,
+    TempOutput,
+};
 
 const CHUNK: usize = 1 << 20;
 

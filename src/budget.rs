@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// same budget (it is an `Arc`), so threads reserve from one count.
 ///
 /// ```
-/// use hapflow::budget::Budget;
+/// use hapflow::testing::Budget; // the crate-internal `budget::Budget`
 ///
 /// let budget = Budget::new(1 << 20);
 /// let chunk = budget.reserve(768 << 10, "the chunk buffers").unwrap();

@@ -54,7 +54,9 @@ pub enum ErrorKind {
     /// the beginning instead of failing its input. `source` is the lower-level cause, if
     /// one.
     Store {
+        /// What is damaged or inconsistent, as a whole message.
         what: String,
+        /// The operating-system error underneath, if the fault came from one.
         source: Option<io::Error>,
     },
 }
@@ -141,7 +143,7 @@ pub enum BadInputReason {
     /// The first data line has no tab but has spaces: a space-separated table.
     SpaceSeparated,
     /// The input's first bytes are a format hapflow does not read (`"a zip archive"`, as
-    /// [`read::format`](crate::read::format) names it). hapflow reads plain text, gzip,
+    /// `read/format.rs` names it). hapflow reads plain text, gzip,
     /// BGZF, zstd, xz and bzip2.
     UnreadableFormat(&'static str),
     /// Once decompressed, the input is a format that is not a matrix (BAM or BCF inside
@@ -151,9 +153,107 @@ pub enum BadInputReason {
     CompressedTwice(&'static str),
     /// The header file given for the column names has an empty first line.
     EmptyHeaderFile,
+    /// VCF output: REF or an ALT allele holds characters VCF's REF/ALT cannot carry (VCF
+    /// 4.2 takes A, C, G, T and N; hapflow writes the matrix's `-` as `*` in ALT).
+    VcfAllele {
+        /// Where: [`Column::Ref`] or a [`Column::Haplotype`].
+        column: Column,
+        /// The allele as written (lossily decoded as UTF-8).
+        allele: String,
+        /// The allele is this one character: the message suggests it may mean "no call".
+        no_call: Option<char>,
+    },
+    /// VCF output: a haplotype allele is a literal `*`, which would merge with the `*`
+    /// hapflow writes for the matrix's `-` (a gap).
+    VcfStar(Column),
+    /// VCF output: POS is 0; VCF's positions start at 1.
+    VcfPosZero,
+    /// VCF output: POS is over VCF's (htslib's) largest position, 2^31 - 1.
+    VcfPosTooLarge(String),
+    /// VCF output: the contig's name is not a VCF 4.2 contig ID (section 1.4.7: no
+    /// whitespace, commas, angle brackets, brackets, quotes or backslashes, not starting
+    /// with `*` or `=`).
+    VcfContigName(String),
+    /// VCF output: POS falls within a contig (VCF needs a contig's records in position
+    /// order).
+    PosDecreasing {
+        /// The contig (lossily decoded as UTF-8).
+        contig: String,
+        /// POS of this line.
+        pos: u64,
+        /// POS of the contig's record before it.
+        last: u64,
+    },
+    /// VCF output with `--fai`: POS is past the contig's length in the FASTA index.
+    PastContigEnd {
+        /// The contig (lossily decoded as UTF-8).
+        contig: String,
+        /// POS of the line, in bp.
+        pos: u64,
+        /// The contig's length in the index, in bp.
+        length: u64,
+        /// The FASTA index (`--fai`).
+        fai: PathBuf,
+    },
+    /// VCF output with `--fai`: the FASTA index does not list the contig.
+    ContigNotInIndex {
+        /// The contig (lossily decoded as UTF-8).
+        contig: String,
+        /// The FASTA index (`--fai`).
+        fai: PathBuf,
+    },
+    /// The first data line has `found` fields where the header line or header file names
+    /// `names` columns. The message adds a hint when the lines hold two columns per named
+    /// sample (genotypes split into haplotypes under a per-sample header).
+    HeaderFieldCount {
+        /// Fields in the first data line.
+        found: usize,
+        /// Columns the header names.
+        names: usize,
+        /// The names come from a header file (`--header`), not the input's header line.
+        header_file: bool,
+    },
+    /// A line is longer than a chunk buffer, `chunk` bytes under a `limit`-byte memory
+    /// limit.
+    LineTooLong {
+        /// Bytes a chunk buffer holds: the longest line that fits.
+        chunk: u64,
+        /// The memory limit, in bytes.
+        limit: u64,
+    },
+    /// Compressed input whose data ends early: the stream is cut short (or corrupt in a
+    /// way its decoder cannot tell from a cut), after `lines` whole lines.
+    CutShort {
+        /// The stored format, as [`BadInputReason::UnreadableFormat`] names formats
+        /// (`"gzip"`, `"BGZF"`, `"zstd"`...).
+        format: &'static str,
+        /// Whole lines read before the data ends.
+        lines: u64,
+        /// The decoder's own message.
+        decoder: String,
+    },
+    /// Compressed input with bytes after the end of its last gzip member.
+    TrailingBytes {
+        /// The stored format.
+        format: &'static str,
+        /// Whole lines read before the data ends.
+        lines: u64,
+        /// The decoder's own message.
+        decoder: String,
+    },
+    /// Compressed input whose decoder finds damaged data (a failed CRC or checksum, or
+    /// invalid compressed data) after `lines` good lines.
+    CorruptCompressed {
+        /// The stored format.
+        format: &'static str,
+        /// Good lines read before the damage.
+        lines: u64,
+        /// The decoder's own message.
+        decoder: String,
+    },
     /// Any other reason, as a whole message (kinds not yet given a variant of their own:
-    /// VCF output's checks, a line longer than the memory limit allows, an input cut
-    /// short, unsorted contigs, a header that does not fit the pairs...).
+    /// a compressed file that needs more memory than the limit sets aside, a header that
+    /// does not fit the pairs...).
     Other(String),
 }
 
@@ -227,6 +327,100 @@ impl fmt::Display for BadInputReason {
                  decompress it once and give hapflow the result"
             ),
             BadInputReason::EmptyHeaderFile => f.write_str("the header file's first line is empty"),
+            BadInputReason::HeaderFieldCount {
+                found,
+                names,
+                header_file,
+            } => write!(
+                f,
+                "{found} fields, but the {} has {names}{}",
+                if *header_file { "header file" } else { "header line" },
+                crate::read::header::split_genotypes_hint(*names, *found)
+            ),
+            BadInputReason::LineTooLong { chunk, limit } => write!(
+                f,
+                "line longer than {}, the longest a {} memory limit allows (raise --memory-limit)",
+                crate::config::size::format_size(*chunk),
+                crate::config::size::format_size(*limit),
+            ),
+            BadInputReason::CutShort {
+                format,
+                lines,
+                decoder,
+            } => write!(
+                f,
+                "the {format} input is cut short or corrupt: the data ends here, after {lines} lines ({decoder})"
+            ),
+            BadInputReason::TrailingBytes {
+                format,
+                lines,
+                decoder,
+            } => write!(
+                f,
+                "the {format} input has bytes after its end: the data ends here, after {lines} lines ({decoder})"
+            ),
+            BadInputReason::CorruptCompressed {
+                format,
+                lines,
+                decoder,
+            } => write!(
+                f,
+                "the {format} input is corrupt: its decoder finds damaged data (a failed \
+                 CRC or checksum, or invalid compressed data) after {lines} good lines ({decoder})"
+            ),
+            BadInputReason::VcfAllele {
+                column,
+                allele,
+                no_call,
+            } => {
+                match column {
+                    Column::Haplotype(_) => write!(f, "allele in {column}")?,
+                    _ => write!(f, "{column}")?,
+                }
+                write!(
+                    f,
+                    " {allele:?} cannot be written in VCF, which takes A, C, G, T and N (and `-`, written `*`, in ALT)"
+                )?;
+                if let Some(c) = no_call {
+                    write!(f, "; if {c:?} means no call, add it to the missing symbols")?;
+                }
+                Ok(())
+            }
+            BadInputReason::VcfStar(column) => write!(
+                f,
+                "allele in {column} \"*\" cannot be written in VCF: hapflow writes the matrix's \"-\" (a gap) as VCF's \"*\", so a \"*\" would merge with it; write \"-\" for a gap, or add \"*\" to the missing symbols (--missing) if it means no call"
+            ),
+            BadInputReason::VcfPosZero => {
+                f.write_str("POS 0 cannot be written in VCF, whose positions start at 1")
+            }
+            BadInputReason::VcfPosTooLarge(text) => write!(
+                f,
+                "POS {text} is larger than VCF allows ({})",
+                crate::convert::vcf::MAX_POS
+            ),
+            BadInputReason::VcfContigName(contig) => write!(
+                f,
+                "contig {contig:?} cannot be a VCF contig ID: VCF 4.2 allows [0-9A-Za-z!#$%&+./:;?@^_|~-] and then also * and =, so no whitespace, commas, angle brackets or quotes (rename the contig, or write --format table)"
+            ),
+            BadInputReason::PosDecreasing { contig, pos, last } => write!(
+                f,
+                "POS {pos} comes after POS {last} on contig {contig}: VCF needs the records of a contig in position order (sort the matrix by POS, or write --format table)"
+            ),
+            BadInputReason::PastContigEnd {
+                contig,
+                pos,
+                length,
+                fai,
+            } => write!(
+                f,
+                "POS {pos} is past the end of contig {contig}, {length} bp long in the FASTA index {}",
+                fai.display()
+            ),
+            BadInputReason::ContigNotInIndex { contig, fai } => write!(
+                f,
+                "contig {contig:?} is not in the FASTA index {} given with --fai",
+                fai.display()
+            ),
             BadInputReason::Other(what) => f.write_str(what),
         }
     }
@@ -403,6 +597,60 @@ mod tests {
             "bad input: m.txt: line 12, byte offset 3456: POS is not an integer"
         );
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn reasons_given_variants_read_as_their_former_messages() {
+        let fai = PathBuf::from("ref.fa.fai");
+        let cases = [
+            (
+                BadInputReason::VcfAllele {
+                    column: Column::Haplotype("column 4".into()),
+                    allele: "R".into(),
+                    no_call: Some('R'),
+                },
+                "allele in column 4 \"R\" cannot be written in VCF, which takes A, C, G, T and N (and `-`, written `*`, in ALT); if 'R' means no call, add it to the missing symbols",
+            ),
+            (
+                BadInputReason::VcfAllele {
+                    column: Column::Ref,
+                    allele: "-".into(),
+                    no_call: None,
+                },
+                "REF \"-\" cannot be written in VCF, which takes A, C, G, T and N (and `-`, written `*`, in ALT)",
+            ),
+            (
+                BadInputReason::VcfPosTooLarge("2147483648".into()),
+                "POS 2147483648 is larger than VCF allows (2147483647)",
+            ),
+            (
+                BadInputReason::PosDecreasing { contig: "d".into(), pos: 4, last: 5 },
+                "POS 4 comes after POS 5 on contig d: VCF needs the records of a contig in position order (sort the matrix by POS, or write --format table)",
+            ),
+            (
+                BadInputReason::PastContigEnd { contig: "chr1".into(), pos: 11, length: 10, fai: fai.clone() },
+                "POS 11 is past the end of contig chr1, 10 bp long in the FASTA index ref.fa.fai",
+            ),
+            (
+                BadInputReason::ContigNotInIndex { contig: "chr9".into(), fai },
+                "contig \"chr9\" is not in the FASTA index ref.fa.fai given with --fai",
+            ),
+            (
+                BadInputReason::LineTooLong { chunk: 1 << 20, limit: 32 << 20 },
+                "line longer than 1MiB, the longest a 32MiB memory limit allows (raise --memory-limit)",
+            ),
+            (
+                BadInputReason::CutShort { format: "gzip", lines: 7, decoder: "unexpected end of file".into() },
+                "the gzip input is cut short or corrupt: the data ends here, after 7 lines (unexpected end of file)",
+            ),
+            (
+                BadInputReason::HeaderFieldCount { found: 6, names: 4, header_file: true },
+                "6 fields, but the header file has 4",
+            ),
+        ];
+        for (reason, message) in cases {
+            assert_eq!(reason.to_string(), message);
+        }
     }
 
     #[test]

@@ -9,22 +9,29 @@
 //! with a missing `N` or a `-` replaced by REF). It can also write phase-extender's table
 //! or VCF 4.2.
 //!
-//! The pipeline, in the order data flows through it:
-//! - [`read`]: open the input (file or stdin; plain, gzip, BGZF, zstd, xz or bzip2) and
-//!   cut it into chunks of whole lines;
-//! - [`convert`]: the pure conversion of a chunk of lines into output rows;
-//! - [`write`](mod@write): put rows into the output grouped by contig, and publish it
-//!   atomically;
-//! - [`pipeline`]: the threads and bounded channels that join the three under one
-//!   [`budget::Budget`].
+//! The API, all at the crate root but for four modules:
+//! - [`Request`] converts one [`Input`] (a path, stdin or any reader) into one [`Output`]
+//!   (a path, stdout or any writer), with its [`PairSpec`]s (by [`ColumnRef`]), [`Alleles`]
+//!   and [`OutputSettings`] (a [`Format`]), and returns a [`Summary`]; an [`Observer`] (or
+//!   [`Silent`]) hears its [`Progress`] after every chunk, with a [`CheckpointHandle`].
+//! - [`Error`] is the one error type: its [`ErrorKind`], and for bad input a
+//!   [`BadInputReason`] (naming a [`Column`]); [`Result`] carries it.
+//! - [`config`]: the TOML configuration ([`Config`], every section and key).
+//! - [`daemon`]: `hapflow serve` as a call ([`daemon::serve`], stopped over a channel of
+//!   [`daemon::Control`]) and the status a daemon writes ([`daemon::read_status`]).
+//! - [`generate`]: synthetic, question-shaped matrices for tests and benchmarks.
+//! - [`sys`]: what the process can learn about itself (peak RSS), and the allocator tuning
+//!   the command line applies.
 //!
-//! Around it: [`config`] (the TOML configuration), [`daemon`] (`hapflow serve`, which
-//! converts what lands in an inbox folder), [`generate`] (synthetic matrices for tests and
-//! benchmarks) and [`error`] (the one [`Error`] type).
+//! Inside, in the order data flows (private modules): `read` opens the input (plain, gzip,
+//! BGZF, zstd, xz or bzip2) and cuts it into chunks of whole lines; `convert` is the pure
+//! conversion of a chunk of lines into output rows; `write` puts rows into the output
+//! grouped by contig and publishes it atomically; `pipeline` is the threads and bounded
+//! channels that join the three under one memory budget (`budget`).
 //!
 //! # Converting a matrix
 //!
-//! A [`pipeline::Request`] converts one input into one output: a path, stdin or any reader
+//! A [`Request`] converts one input into one output: a path, stdin or any reader
 //! in; a path, stdout or any writer out. The output is spooled and reaches its target only
 //! once the whole input is converted. Here the matrix is read from memory and the table
 //! written into a buffer:
@@ -34,9 +41,7 @@
 //! use std::sync::atomic::AtomicBool;
 //! use std::sync::{Arc, Mutex};
 //!
-//! use hapflow::config::{ColumnRef, PairSpec};
-//! use hapflow::pipeline::{Request, Silent};
-//! use hapflow::read::Input;
+//! use hapflow::{ColumnRef, Input, PairSpec, Request, Silent};
 //!
 //! /// A buffer the caller keeps a handle on (the request owns its writer).
 //! #[derive(Clone, Default)]
@@ -90,10 +95,7 @@
 //! ```
 //! use std::sync::atomic::AtomicBool;
 //!
-//! use hapflow::pipeline::{Request, Silent};
-//! use hapflow::read::Input;
-//! use hapflow::write::Output;
-//! use hapflow::BadInputReason;
+//! use hapflow::{BadInputReason, Input, Output, Request, Silent};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let vcf = dir.path().join("calls.txt");
@@ -110,16 +112,28 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod budget;
+// Modules are private unless the module is itself an API: `config` (the TOML
+// configuration's schema), `daemon` (`hapflow serve` as a library call), `generate`
+// (synthetic matrices) and `sys` (what the process can learn about itself). Everything
+// else another program needs is re-exported below.
+mod budget;
 pub mod config;
-pub mod convert;
+mod convert;
 pub mod daemon;
-pub mod error;
-pub mod failpoints;
+mod error;
+mod failpoints;
 pub mod generate;
-pub mod pipeline;
-pub mod read;
+mod pipeline;
+mod read;
 pub mod sys;
-pub mod write;
+mod write;
 
-pub use error::{BadInputReason, Error, ErrorKind, Result};
+pub use config::{ColumnRef, Config, Format, OutputSettings, PairSpec};
+pub use convert::Alleles;
+pub use error::{BadInputReason, Column, Error, ErrorKind, Result};
+pub use pipeline::{CheckpointHandle, Observer, Progress, Request, Silent, Summary};
+pub use read::Input;
+pub use write::Output;
+
+#[doc(hidden)]
+pub mod testing;

@@ -7,13 +7,12 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use hapflow::config::{self as cfg, ByteSize, Config, Format};
-use hapflow::daemon::control::Control;
-use hapflow::daemon::{self, Overrides};
+use hapflow::config::{self as cfg, ByteSize};
+use hapflow::daemon::{self, Control, Overrides};
 use hapflow::generate::{generate, Compress, Shape};
-use hapflow::pipeline::{CheckpointHandle, Observer, Progress, Request, Summary};
-use hapflow::read::Input;
-use hapflow::write::Output;
+use hapflow::{
+    CheckpointHandle, Config, Format, Input, Observer, Output, Progress, Request, Summary,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Genome matrices to phased haplotype tables, fast, under a fixed memory ceiling.
@@ -298,10 +297,10 @@ fn run_serve(args: ServeArgs) -> Result<(), Failure> {
 
 /// Installs the process's logger: structured lines on stderr (the journal, under
 /// systemd), at `level`, which the returned handle changes on reload.
-fn init_logging(level: &str) -> Result<daemon::logging::LogHandle, String> {
+fn init_logging(level: &str) -> Result<daemon::LogHandle, String> {
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{fmt, reload};
-    let (filter, handle) = reload::Layer::new(daemon::logging::filter(level)?);
+    let (filter, handle) = reload::Layer::new(daemon::log_filter(level)?);
     tracing_subscriber::registry()
         .with(filter)
         .with(
@@ -312,7 +311,7 @@ fn init_logging(level: &str) -> Result<daemon::logging::LogHandle, String> {
         )
         .try_init()
         .map_err(|e| e.to_string())?;
-    Ok(daemon::logging::LogHandle::new(handle))
+    Ok(daemon::LogHandle::new(handle))
 }
 
 /// Exit code of a daemon stopped by a second stop request before it finished stopping.
@@ -353,11 +352,11 @@ fn run_status(args: StatusArgs) -> Result<(), Failure> {
         ..Overrides::default()
     };
     let config = daemon::load_config(args.config.as_deref(), &overrides)?;
-    let status = daemon::status::read(&config.paths.state)?;
+    let status = daemon::read_status(&config.paths.state)?;
     let text = if args.json {
         serde_json::to_string_pretty(&status).expect("status serialises") + "\n"
     } else {
-        daemon::status::table(&status)
+        daemon::status_table(&status)
     };
     let mut out = std::io::stdout().lock();
     std::io::Write::write_all(&mut out, text.as_bytes())

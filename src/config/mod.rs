@@ -21,9 +21,9 @@
 //! assert!(Config::parse("[memory]\nlimt = \"1GiB\"").is_err());
 //! ```
 
-pub mod output;
-pub mod pairs;
-pub mod size;
+mod output;
+pub(crate) mod pairs;
+pub(crate) mod size;
 
 use std::path::{Path, PathBuf};
 

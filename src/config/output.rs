@@ -83,7 +83,12 @@ impl OutputConfig {
 
     /// Refuses an output name that contradicts an explicit `compress = "none"` (flag or
     /// config): a name ending in `.gz` or `.bgz` (any case) promises BGZF, and writing
-    /// plain text under it would fool every reader. The error is a config error's sentence.
+    /// plain text under it would fool every reader.
+    ///
+    /// # Errors
+    ///
+    /// The config error's sentence, naming the output, when the name and the compression
+    /// contradict each other.
     pub fn check_name(&self, name: Option<&Path>) -> Result<(), String> {
         match name {
             Some(n) if self.compress == Some(Compress::None) && compressed_name(n) => Err(format!(
@@ -124,7 +129,7 @@ fn compressed_name(name: &Path) -> bool {
 pub struct OutputSettings {
     /// The format of the rows and header.
     pub format: Format,
-    /// The BGZF deflate level, 0 to [`MAX_LEVEL`]; `None`: plain text.
+    /// The BGZF deflate level, 0 to 12 (`MAX_LEVEL`); `None`: plain text.
     pub bgzf_level: Option<u32>,
     /// A FASTA index (`.fai`) giving the VCF's contig names and lengths.
     pub fai: Option<PathBuf>,

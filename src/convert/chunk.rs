@@ -5,7 +5,7 @@ use memchr::{memchr, memchr2, Memchr};
 
 use super::fast::{classify_tail, fixed_line, write_fixed_variant, Tail};
 use super::layout::Layout;
-use super::row::{convert_line, same, BadLine, RowOutcome, Scratch};
+use super::row::{convert_line, same, RowOutcome, Scratch};
 use crate::config::Format;
 use crate::error::BadInputReason;
 
@@ -79,9 +79,9 @@ pub struct ChunkError {
 ///
 /// # Errors
 ///
-/// [`ChunkError`] at the first bad line: a NUL byte, a line that is not a matrix line (see
-/// [`convert_line`], and for VCF output
-/// [`vcf::convert_line`](super::vcf::convert_line)), or a row larger than `dst.out_cap`
+/// `ChunkError` at the first bad line: a NUL byte, a line that is not a matrix line (see
+/// `convert_line`, and for VCF output
+/// `vcf::convert_line`), or a row larger than `dst.out_cap`
 /// on its own. The output of the lines before it is in `dst` then.
 pub fn convert_chunk(
     layout: &Layout,
@@ -200,7 +200,7 @@ pub fn convert_chunk(
         }
 
         let converted = if vcf {
-            super::vcf::convert_line(layout, line, scratch, out, out_cap).map_err(BadLine::from)
+            super::vcf::convert_line(layout, line, scratch, out, out_cap)
         } else {
             convert_line(layout, line, scratch, out, out_cap)
         };
@@ -209,7 +209,7 @@ pub fn convert_chunk(
         // contig name with spaces).
         if vcf && !same && matches!(converted, Ok(RowOutcome::Dropped | RowOutcome::Written)) {
             super::vcf::check_contig(layout, &line[..contig_end], 0)
-                .map_err(|e| error(pos + e.at, e.what.into()))?;
+                .map_err(|e| error(pos + e.at, e.reason))?;
         }
         match converted {
             Ok(RowOutcome::Dropped) => {}

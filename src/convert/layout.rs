@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::alleles::Alleles;
 use crate::config::{ColumnRef, Format, PairSpec};
-use crate::error::Error;
+use crate::error::{BadInputReason, Error};
 use crate::read::header::read_header_file;
 
 /// Suffix of a sample's phase block index column (`<sample>_PI`): the phase block the row's
@@ -281,17 +281,15 @@ pub fn resolve_for_input(
     };
     if let (Some(names), Some(n)) = (&names, start.first_line_fields) {
         if names.len() != n {
-            let from = if start.header_line.is_some() {
-                "header line"
-            } else {
-                "header file"
-            };
-            let hint = crate::read::header::split_genotypes_hint(names.len(), n);
             return Err(Error::bad_line(
                 name,
                 start.skipped_lines + 1,
                 start.skipped_bytes,
-                format!("{n} fields, but the {from} has {}{hint}", names.len()),
+                BadInputReason::HeaderFieldCount {
+                    found: n,
+                    names: names.len(),
+                    header_file: start.header_line.is_none(),
+                },
             ));
         }
     }

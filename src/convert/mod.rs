@@ -16,4 +16,4 @@ pub mod vcf;
 pub use alleles::Alleles;
 pub use chunk::{convert_chunk, ChunkError, ChunkOutput, ChunkStats, ContigRun};
 pub use layout::Layout;
-pub use row::{convert_line, BadLine, LineError, RowOutcome, Scratch};
+pub use row::{RowOutcome, Scratch};

@@ -22,7 +22,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::layout::Layout;
-use super::row::{check_alleles, check_fields, split_fields, LineError, RowOutcome, Scratch};
+use super::row::{check_alleles, check_fields, split_fields, BadLine, RowOutcome, Scratch};
+use crate::error::{BadInputReason, Column};
 
 /// The largest POS htslib reads (`hts_pos_t` in VCF is limited to 2^31 - 1).
 pub const MAX_POS: u64 = (1 << 31) - 1;
@@ -100,7 +101,7 @@ pub fn convert_line(
     s: &mut Scratch,
     out: &mut Vec<u8>,
     out_cap: usize,
-) -> Result<RowOutcome, LineError> {
+) -> Result<RowOutcome, BadLine> {
     split_fields(layout, line, &mut s.fields)?;
     let f = &s.fields;
     let field = |i: usize| &line[f[i]..f[i + 1] - 1];
@@ -136,39 +137,28 @@ pub fn convert_line(
         return Ok(RowOutcome::Dropped);
     }
 
-    let bad = |at: usize, what: &str, allele: &[u8], hint: &str| {
-        LineError {
+    let bad = |at: usize, column: Column, allele: &[u8], no_call: Option<char>| BadLine {
         at,
-        what: format!(
-            "{what} {:?} cannot be written in VCF, which takes A, C, G, T and N (and `-`, written `*`, in ALT){hint}",
-            String::from_utf8_lossy(allele)
-        ),
-    }
+        reason: BadInputReason::VcfAllele {
+            column,
+            allele: String::from_utf8_lossy(allele).into_owned(),
+            no_call,
+        },
     };
     if !vcf_bases(reference, false) {
-        return Err(bad(f[2], "REF", reference, ""));
+        return Err(bad(f[2], Column::Ref, reference, None));
     }
     for &(a, b, column) in &v.alts {
+        let described = || Column::Haplotype(layout.describe_column(column));
         if &line[a..b] == b"*" {
-            return Err(LineError {
+            return Err(BadLine {
                 at: a,
-                what: format!(
-                    "allele in {} \"*\" cannot be written in VCF: hapflow writes the matrix's \"-\" (a gap) as VCF's \"*\", so a \"*\" would merge with it; write \"-\" for a gap, or add \"*\" to the missing symbols (--missing) if it means no call",
-                    layout.describe_column(column)
-                ),
+                reason: BadInputReason::VcfStar(described()),
             });
         }
         if !vcf_bases(&line[a..b], true) {
-            let hint = if b - a == 1 {
-                format!(
-                    "; if {:?} means no call, add it to the missing symbols",
-                    line[a] as char
-                )
-            } else {
-                String::new()
-            };
-            let what = format!("allele in {}", layout.describe_column(column));
-            return Err(bad(a, &what, &line[a..b], &hint));
+            let no_call = (b - a == 1).then_some(line[a] as char);
+            return Err(bad(a, described(), &line[a..b], no_call));
         }
     }
 
@@ -184,18 +174,15 @@ pub fn convert_line(
         Some(digits.iter().fold(0u64, |n, &d| n * 10 + (d - b'0') as u64)).filter(|&p| p <= MAX_POS)
     };
     if pos == Some(0) {
-        return Err(LineError {
+        return Err(BadLine {
             at: f[1],
-            what: "POS 0 cannot be written in VCF, whose positions start at 1".into(),
+            reason: BadInputReason::VcfPosZero,
         });
     }
     let Some(pos) = pos else {
-        return Err(LineError {
+        return Err(BadLine {
             at: f[1],
-            what: format!(
-                "POS {} is larger than VCF allows ({MAX_POS})",
-                String::from_utf8_lossy(pos_text)
-            ),
+            reason: BadInputReason::VcfPosTooLarge(String::from_utf8_lossy(pos_text).into_owned()),
         });
     };
     let chrom = field(0);
@@ -212,13 +199,14 @@ pub fn convert_line(
         }
         match v.length {
             Some(len) if pos > len => {
-                return Err(LineError {
+                return Err(BadLine {
                     at: f[1],
-                    what: format!(
-                    "POS {pos} is past the end of contig {}, {len} bp long in the FASTA index {}",
-                    String::from_utf8_lossy(chrom),
-                    fai.path().display()
-                ),
+                    reason: BadInputReason::PastContigEnd {
+                        contig: String::from_utf8_lossy(chrom).into_owned(),
+                        pos,
+                        length: len,
+                        fai: fai.path().to_path_buf(),
+                    },
                 })
             }
             Some(_) => {}
@@ -379,14 +367,11 @@ pub fn write_fixed(
 /// line): VCF 4.2's contig ID grammar (section 1.4.7, aligned with SAM's RNAME: no
 /// whitespace, commas, angle brackets, brackets, quotes or backslashes, not starting with
 /// `*` or `=`), and with a FASTA index, that the index lists it.
-pub fn check_contig(layout: &Layout, name: &[u8], at: usize) -> Result<(), LineError> {
+pub fn check_contig(layout: &Layout, name: &[u8], at: usize) -> Result<(), BadLine> {
     if !valid_contig_id(name) {
-        return Err(LineError {
+        return Err(BadLine {
             at,
-            what: format!(
-                "contig {:?} cannot be a VCF contig ID: VCF 4.2 allows [0-9A-Za-z!#$%&+./:;?@^_|~-] and then also * and =, so no whitespace, commas, angle brackets or quotes (rename the contig, or write --format table)",
-                String::from_utf8_lossy(name)
-            ),
+            reason: BadInputReason::VcfContigName(String::from_utf8_lossy(name).into_owned()),
         });
     }
     match layout.fasta_index() {
@@ -395,14 +380,13 @@ pub fn check_contig(layout: &Layout, name: &[u8], at: usize) -> Result<(), LineE
     }
 }
 
-fn not_in_index(at: usize, name: &[u8], fai: &FastaIndex) -> LineError {
-    LineError {
+fn not_in_index(at: usize, name: &[u8], fai: &FastaIndex) -> BadLine {
+    BadLine {
         at,
-        what: format!(
-            "contig {:?} is not in the FASTA index {} given with --fai",
-            String::from_utf8_lossy(name),
-            fai.path().display()
-        ),
+        reason: BadInputReason::ContigNotInIndex {
+            contig: String::from_utf8_lossy(name).into_owned(),
+            fai: fai.path().to_path_buf(),
+        },
     }
 }
 
@@ -479,14 +463,15 @@ impl FastaIndex {
     }
 }
 
-/// The message for a POS lower than the contig's previous record's.
-pub fn decreasing(at: usize, chrom: &[u8], pos: u64, last: u64) -> LineError {
-    LineError {
+/// The refusal of a POS lower than the contig's previous record's.
+pub fn decreasing(at: usize, chrom: &[u8], pos: u64, last: u64) -> BadLine {
+    BadLine {
         at,
-        what: format!(
-            "POS {pos} comes after POS {last} on contig {}: VCF needs the records of a contig in position order (sort the matrix by POS, or write --format table)",
-            String::from_utf8_lossy(chrom)
-        ),
+        reason: BadInputReason::PosDecreasing {
+            contig: String::from_utf8_lossy(chrom).into_owned(),
+            pos,
+            last,
+        },
     }
 }
 
@@ -513,6 +498,7 @@ pub fn record_pos(record: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::config::Format;
+    use crate::convert::row::LineError;
 
     fn layout(columns: usize, pairs: &[(usize, usize)], missing: &[u8]) -> Layout {
         let mut l = super::super::row::tests::layout(columns, pairs)

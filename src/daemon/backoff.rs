@@ -24,6 +24,7 @@ impl Default for Backoff {
 
 impl Backoff {
     /// The pause the next failure waits, without taking it.
+    #[cfg(test)]
     pub fn peek(&self) -> Duration {
         self.current
     }

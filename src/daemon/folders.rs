@@ -37,6 +37,7 @@ impl Folders {
     }
 
     /// The four folders, in the order above.
+    #[cfg(test)]
     pub fn all(&self) -> [&Path; 4] {
         [&self.inbox, &self.outbox, &self.failed, &self.state]
     }

@@ -227,6 +227,7 @@ impl Settling {
     }
 
     /// No file is settling.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

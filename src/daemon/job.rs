@@ -67,7 +67,7 @@ pub enum Outcome {
     Failed(Option<(String, FileIdentity)>),
     /// The input changed (or vanished) since it was taken: its record is gone, and the file,
     /// if still there, settles and becomes a new job.
-    Dropped(String),
+    Dropped(#[allow(dead_code, reason = "read through Debug only")] String),
     /// Stopped on request, after a checkpoint.
     Stopped,
     /// A failure of the machine (I/O): the job stays, to be tried again. The job as this

@@ -3,39 +3,41 @@
 //!
 //! This file only wires the parts together ([`serve`]): settings -> folders and lock ->
 //! store and recovery -> watcher and intake -> the event loop. Each part has its file:
-//! [`event_loop`] (one method per event), [`intake`] (inbox -> job), [`job`] (a job's
-//! state machine: [`converting`], [`checkpoint`], [`publish`], [`quarantine`]),
-//! [`recovery`] and [`retention`], [`backoff`], [`status`], [`work_files`].
+//! `event_loop.rs` (one method per event), `intake.rs` (inbox -> job), `job.rs` (a job's
+//! state machine: `converting.rs`, `checkpoint.rs`, `publish.rs`, `quarantine.rs`),
+//! `recovery.rs` and `retention.rs`, `backoff.rs`, `status.rs`, `work_files.rs`.
+//!
+//! Another program runs a daemon with [`serve`] (stopped and reloaded over a channel of
+//! [`Control`]), reads its configuration as `hapflow serve` does with [`load_config`] and
+//! [`Overrides`], and reads a daemon's status file with [`read_status`].
 
-#![deny(missing_docs)]
-
-pub mod backoff;
-pub mod blame;
-pub mod checkpoint;
-pub mod checks;
-pub mod control;
-pub mod converting;
-pub mod event_loop;
-pub mod files;
-pub mod fingerprint;
-pub mod folders;
-pub mod inbox;
-pub mod intake;
-pub mod job;
-pub mod journal;
-pub mod lock;
-pub mod logging;
-pub mod metrics;
-pub mod publish;
-pub mod quarantine;
-pub mod records;
-pub mod recovery;
-pub mod retention;
-pub mod settings;
-pub mod status;
-pub mod store;
-pub mod systemd;
-pub mod work_files;
+mod backoff;
+mod blame;
+mod checkpoint;
+mod checks;
+mod control;
+mod converting;
+mod event_loop;
+mod files;
+mod fingerprint;
+mod folders;
+mod inbox;
+mod intake;
+mod job;
+mod journal;
+mod lock;
+mod logging;
+mod metrics;
+mod publish;
+mod quarantine;
+pub(crate) mod records;
+mod recovery;
+mod retention;
+mod settings;
+mod status;
+mod store;
+mod systemd;
+mod work_files;
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -46,23 +48,30 @@ use crossbeam_channel::{bounded, Receiver};
 
 use crate::error::{Error, Result};
 use backoff::Backoff;
-use control::Control;
 use event_loop::{EventLoop, Source};
 use inbox::{InboxEvent, Settling};
 use intake::Intake;
 use job::{Outcome, Runner};
 use settings::{folders_of, load_serve_config};
-use status::{DaemonState, SharedBoard};
+use status::SharedBoard;
 use systemd::Systemd;
 
-pub use settings::{job_settings, load_config, Overrides, DAEMON_RESERVE, SLED_CACHE};
+use settings::{job_settings, SLED_CACHE};
+
+pub use control::Control;
+pub use logging::{filter as log_filter, LogHandle};
+pub use settings::{load_config, Overrides};
+pub use status::{
+    read as read_status, table as status_table, DaemonState, DaemonStatus, JobPhase, JobStatus,
+    Status,
+};
 
 /// Events waiting for the main loop at most; past that the watcher asks for a rescan.
 const EVENT_QUEUE: usize = 4096;
 
 /// What the main loop hears.
 #[derive(Debug)]
-pub enum Event {
+pub(crate) enum Event {
     /// From the inbox watcher: a name to look at again, or "rescan".
     Inbox(InboxEvent),
     /// From the outside: stop, or reload the configuration.

@@ -226,12 +226,21 @@ impl Job {
 }
 
 /// Encodes a record.
+///
+/// # Errors
+///
+/// bincode's message, when the record cannot be encoded.
 pub fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, String> {
     bincode::serde::encode_to_vec(record, config()).map_err(|e| e.to_string())
 }
 
-/// Decodes a record: no more than [`RECORD_LIMIT`] bytes, and every byte must be used (a
+/// Decodes a record: no more than `RECORD_LIMIT` bytes, and every byte must be used (a
 /// record with trailing bytes is damaged, not a shorter record).
+///
+/// # Errors
+///
+/// The message, for a record over the limit, one bincode cannot decode, or one with
+/// trailing bytes.
 pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, String> {
     if bytes.len() > RECORD_LIMIT {
         return Err(format!("record of {} bytes is over the limit", bytes.len()));

@@ -52,7 +52,7 @@ impl Overrides {
 }
 
 /// Reads the configuration the daemon runs with: the file (if any), then the overrides,
-/// then the daemon's value checks ([`checks::check_values`]; `serve` checks the folders
+/// then the daemon's value checks (`checks::check_values`; `serve` checks the folders
 /// too, `status` does not need them apart).
 ///
 /// # Errors

@@ -18,7 +18,7 @@ pub const STATUS_FILE: &str = "status.json";
 pub const CONTIGS_LISTED: usize = 10_000;
 
 /// A job's state as the status shows it: the record's
-/// [`JobState`](super::records::JobState) folded into four. Serialized (and printed) as
+/// `JobState` (the job record's state) folded into four. Serialized (and printed) as
 /// `queued`, `running`, `done`, `failed`: the words of `status.json` and `hapflow status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -122,7 +122,7 @@ pub struct JobStatus {
 
 impl JobStatus {
     /// The status line of a job record; `contigs_done` are the names its journal lists.
-    pub fn of(job: &Job, contigs_done: Vec<String>) -> JobStatus {
+    pub(crate) fn of(job: &Job, contigs_done: Vec<String>) -> JobStatus {
         let (state, output, error) = match &job.state {
             JobState::Queued => (JobPhase::Queued, None, None),
             JobState::Running | JobState::Publishing { .. } => (JobPhase::Running, None, None),
@@ -282,6 +282,22 @@ impl SharedBoard {
 /// stopped daemon's running jobs are shown as queued: they resume when it starts again. A
 /// daemon that holds the folder but has not written its status yet is `starting`. A state
 /// folder that does not exist is an error (a typo, not "no jobs").
+///
+/// # Errors
+///
+/// [`ErrorKind::Config`](crate::ErrorKind::Config) when `state_dir` does not exist or is
+/// not a folder; [`ErrorKind::Io`](crate::ErrorKind::Io) when it or the status file cannot
+/// be read, or the status file is not the JSON a daemon writes.
+///
+/// ```
+/// use hapflow::daemon::{read_status, DaemonState};
+///
+/// let state = tempfile::tempdir()?;
+/// let status = read_status(state.path())?; // no daemon has run there yet
+/// assert_eq!((status.daemon.state, status.jobs.len()), (DaemonState::Stopped, 0));
+/// assert!(read_status(&state.path().join("typo")).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read(state_dir: &Path) -> Result<Status> {
     match std::fs::metadata(state_dir) {
         Ok(m) if m.is_dir() => {}

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::convert::{ChunkError, Layout, Scratch};
-use crate::error::Error;
+use crate::error::{BadInputReason, Error};
 use crate::read::format::Format as InputFormat;
 
 use super::plan::Plan;
@@ -28,12 +28,11 @@ pub(super) enum Failure {
     Line(ChunkError),
 }
 
-pub(super) fn too_long(plan: &Plan) -> String {
-    format!(
-        "line longer than {}, the longest a {} memory limit allows (raise --memory-limit)",
-        crate::config::size::format_size(plan.chunk as u64),
-        crate::config::size::format_size(plan.limit),
-    )
+pub(super) fn too_long(plan: &Plan) -> BadInputReason {
+    BadInputReason::LineTooLong {
+        chunk: plan.chunk as u64,
+        limit: plan.limit,
+    }
 }
 
 /// A read that failed: for compressed input, bad input that names where the data ends
@@ -53,7 +52,9 @@ pub(super) fn read_error(
     {
         let stored = format.name();
         let text = e.to_string();
-        let what = if text.to_lowercase().contains("memory") || text.contains("window") {
+        let what: BadInputReason = if text.to_lowercase().contains("memory")
+            || text.contains("window")
+        {
             let (fits, hint) = match format {
                 InputFormat::Xz => (
                     "xz -6 and lower always fit; xz -9 needs a limit of about 200 MiB",
@@ -67,27 +68,25 @@ pub(super) fn read_error(
             format!(
                 "this {stored} file needs more memory to decompress than this memory limit sets aside for it (a third of the limit; {fits}): raise --memory-limit, or recompress it with {hint} ({text})"
             )
+            .into()
+        } else if text.contains("follow the last gzip member") {
+            BadInputReason::TrailingBytes {
+                format: stored,
+                lines: line - 1,
+                decoder: text,
+            }
+        } else if crate::read::decode::fails_integrity_check(&e) {
+            BadInputReason::CorruptCompressed {
+                format: stored,
+                lines: line - 1,
+                decoder: text,
+            }
         } else {
-            let problem = if text.contains("follow the last gzip member") {
-                "has bytes after its end"
-            } else if crate::read::decode::fails_integrity_check(&e) {
-                return Error::bad_line(
-                    name,
-                    line,
-                    byte,
-                    format!(
-                        "the {stored} input is corrupt: its decoder finds damaged data (a failed \
-                         CRC or checksum, or invalid compressed data) after {} good lines ({text})",
-                        line - 1
-                    ),
-                );
-            } else {
-                "is cut short or corrupt"
-            };
-            format!(
-                "the {stored} input {problem}: the data ends here, after {} lines ({text})",
-                line - 1
-            )
+            BadInputReason::CutShort {
+                format: stored,
+                lines: line - 1,
+                decoder: text,
+            }
         };
         Error::bad_line(name, line, byte, what)
     } else {
@@ -128,7 +127,7 @@ pub(super) fn unsorted(
     }
     let line = lines + crate::convert::chunk::count_lines(&piece[..at]) + 1;
     let e = crate::convert::vcf::decreasing(at, contig, pos, before);
-    Error::bad_line(name, line, base + at as u64, e.what)
+    Error::bad_line(name, line, base + at as u64, e.reason)
 }
 
 /// The error for a bad line in a chunk that starts at byte `base` of the input, after

@@ -9,12 +9,21 @@ use crate::write::{ContigBytes, ContigTable, GroupedWriter, TempOutput};
 pub trait Observer {
     /// The input is open; its size in bytes is known when it is a regular file.
     fn started(&mut self, _total_source_bytes: Option<u64>) {}
-    /// A chunk has been written, or (with `at.finished`) the whole input has. An error
-    /// stops the conversion.
+    /// A chunk has been written, or (with `at.finished`) the whole input has.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the observer returns (a failed checkpoint, say): it stops the conversion,
+    /// which returns this error and publishes nothing.
     fn written(&mut self, _at: &Progress, _output: &mut CheckpointHandle<'_>) -> Result<()> {
         Ok(())
     }
     /// The conversion is stopping on request; everything up to `at` has been written.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the observer returns: the conversion returns it instead of
+    /// [`ErrorKind::Stopped`](crate::ErrorKind::Stopped).
     fn stopping(&mut self, _at: &Progress, _output: &mut CheckpointHandle<'_>) -> Result<()> {
         Ok(())
     }
@@ -52,13 +61,13 @@ impl<'a> CheckpointHandle<'a> {
     }
 
     /// The contigs seen so far, in first-appearance order.
-    pub fn contigs(&self) -> &ContigTable {
+    pub(crate) fn contigs(&self) -> &ContigTable {
         self.writer.contigs()
     }
 
     /// The contigs seen so far, to take the ones changed since the last checkpoint
-    /// ([`ContigTable::take_changed`]).
-    pub fn contigs_mut(&mut self) -> &mut ContigTable {
+    /// (`ContigTable::take_changed`).
+    pub(crate) fn contigs_mut(&mut self) -> &mut ContigTable {
         self.writer.contigs_mut()
     }
 
@@ -69,6 +78,9 @@ impl<'a> CheckpointHandle<'a> {
     /// # Errors
     ///
     /// An I/O error syncing the spool.
+    ///
+    /// Not part of the API: `CheckpointState` is in the hidden `hapflow::testing`.
+    #[doc(hidden)]
     pub fn capture(&mut self, at: &Progress, state: &mut CheckpointState) -> Result<()> {
         self.sync()?;
         let contigs = &mut state.contigs;

@@ -43,20 +43,20 @@ pub struct Plan {
     pub window: usize,
     /// Bytes of input per chunk, which is also the longest line accepted.
     pub chunk: usize,
-    /// Bytes of a chunk's output buffer: [`OUT_FACTOR`] times the chunk.
+    /// Bytes of a chunk's output buffer: `OUT_FACTOR` times the chunk.
     pub out_cap: usize,
     /// Room for a chunk's output compressed as BGZF; 0 when the output is not compressed.
     pub packed_cap: usize,
     /// Bytes of the BGZF compressors' state (one per worker and one for the writer).
     pub compressor_bytes: usize,
-    /// Contig runs a chunk may record: one per [`RUN_EVERY`] bytes of input.
+    /// Contig runs a chunk may record: one per `RUN_EVERY` bytes of input.
     pub runs_cap: usize,
     /// Bytes set aside for contig names.
     pub contig_bytes: usize,
-    /// Bytes the budget hands out: the limit less [`BASE_RSS`].
+    /// Bytes the budget hands out: the limit less `BASE_RSS`.
     pub pool: usize,
     /// Bytes set aside for a decoder beyond what gzip's needs (zstd's window, xz's
-    /// dictionary, bzip2's blocks): [`crate::read::format::DecoderCaps::extra_bytes`].
+    /// dictionary, bzip2's blocks): `DecoderCaps::extra_bytes` (`read/format.rs`).
     pub decoder_bytes: usize,
     /// The chunk size was chosen by the caller ([`Plan::with_chunk`]), not derived from the
     /// limit: it stays as it is, and the pool grows for a decoder.

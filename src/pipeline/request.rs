@@ -24,9 +24,7 @@ use super::{StartFrom, Summary};
 ///
 /// ```no_run
 /// use std::sync::atomic::AtomicBool;
-/// use hapflow::pipeline::{Request, Silent};
-/// use hapflow::read::Input;
-/// use hapflow::write::Output;
+/// use hapflow::{Input, Output, Request, Silent};
 ///
 /// let summary = Request::new(Input::Path("matrix.tsv".into()))
 ///     .output(Output::Path("out.tsv".into()))
@@ -142,7 +140,7 @@ impl Request {
         self
     }
 
-    /// Worker threads converting chunks (at least 1 is used) unless a [`Request::plan`] is
+    /// Worker threads converting chunks (at least 1 is used), unless the tests' plan is
     /// given, which has its own.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers;
@@ -150,7 +148,9 @@ impl Request {
     }
 
     /// Buffer sizes chosen by the caller rather than derived from the memory limit (tests
-    /// and benchmarks force small chunks with [`Plan::with_chunk`]; the daemon plans once).
+    /// and benchmarks force small chunks with `Plan::with_chunk`; the daemon plans once).
+    /// Not part of the API: `Plan` is in the hidden `hapflow::testing`.
+    #[doc(hidden)]
     pub fn plan(mut self, plan: Plan) -> Self {
         self.plan = Some(plan);
         self
@@ -208,6 +208,10 @@ impl Request {
     ///
     /// As [`Request::convert`]; and a configuration error when `start` is a checkpoint and
     /// the input is not a file, or the checkpoint's contigs do not fit.
+    ///
+    /// Not part of the API: the daemon's checkpoint and resume, and the resume test
+    /// (`StartFrom` and `TempOutput` are in the hidden `hapflow::testing`).
+    #[doc(hidden)]
     pub fn run(
         self,
         start: StartFrom,

@@ -15,8 +15,8 @@ use std::sync::atomic::AtomicBool;
 use crate::budget::Grant;
 use crate::convert::ContigRun;
 use crate::error::{Error, Result};
-pub use contigs::{ChangedContig, ContigBytes, ContigTable};
-pub use output::{AtomicOutput, Output, Spool, TempOutput};
+pub use contigs::{ContigBytes, ContigTable};
+pub use output::{Output, TempOutput};
 
 /// Takes converted chunks in input order and produces the grouped output.
 pub struct GroupedWriter {

@@ -40,8 +40,8 @@ impl Output {
     }
 }
 
-/// A temporary file that becomes the output: an [`AtomicOutput`] for a regular file (or a
-/// new name), a [`Spool`] for everything else. Dropped without [`TempOutput::publish`], a
+/// A temporary file that becomes the output: an `AtomicOutput` for a regular file (or a
+/// new name), a `Spool` for everything else. Dropped without [`TempOutput::publish`], a
 /// temporary file disappears (a work file stays, for its owner to resume or remove).
 pub enum TempOutput {
     /// Beside the target, renamed into place.

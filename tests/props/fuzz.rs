@@ -5,11 +5,10 @@
 use std::sync::atomic::AtomicBool;
 
 use hapflow::config::default_pairs;
-use hapflow::convert::{convert_chunk, ChunkOutput, Layout, Scratch};
-use hapflow::daemon::records::{decode, encode, ContigRecord, JobRecord};
-use hapflow::pipeline::{Plan, Request, Silent};
-use hapflow::read::Input;
-use hapflow::write::Output;
+use hapflow::testing::{
+    convert_chunk, decode, encode, ChunkOutput, ContigRecord, JobRecord, Layout, Plan, Scratch,
+};
+use hapflow::{Input, Output, Request, Silent};
 use proptest::prelude::*;
 
 /// Bytes that look like a matrix often enough to get past the first field: tabs, line
@@ -34,7 +33,7 @@ proptest! {
     #[test]
     fn the_chunk_parser_never_panics_or_grows_its_buffers(bytes in matrixish(), columns in 4usize..40) {
         let pairs: Vec<_> = default_pairs().into_iter().filter(|p| {
-            matches!((&p.first.column, &p.second.column), (hapflow::config::ColumnRef::Index(a), hapflow::config::ColumnRef::Index(b)) if *a < columns && *b < columns)
+            matches!((&p.first.column, &p.second.column), (hapflow::ColumnRef::Index(a), hapflow::ColumnRef::Index(b)) if *a < columns && *b < columns)
         }).collect();
         let layout = Layout::resolve(&pairs, None, columns).unwrap();
         let (cap, runs_cap) = (2048, 64);

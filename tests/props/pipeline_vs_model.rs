@@ -6,11 +6,8 @@
 
 use std::sync::atomic::AtomicBool;
 
-use hapflow::config::{ColumnRef, PairSpec};
-use hapflow::convert::Alleles;
-use hapflow::pipeline::{Plan, Request, Silent};
-use hapflow::read::Input;
-use hapflow::write::Output;
+use hapflow::testing::Plan;
+use hapflow::{Alleles, ColumnRef, Input, Output, PairSpec, Request, Silent};
 use proptest::prelude::*;
 
 /// How alleles are read: the missing characters and upper-casing.

@@ -6,13 +6,12 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use hapflow::config::{default_pairs, Format, OutputSettings};
+use hapflow::config::default_pairs;
 use hapflow::generate::{generate, Compress, Shape};
-use hapflow::pipeline::{
-    CheckpointHandle, CheckpointState, Observer, Plan, Progress, Request, Silent, StartFrom,
+use hapflow::testing::{CheckpointState, Plan, StartFrom, TempOutput};
+use hapflow::{
+    CheckpointHandle, Format, Input, Observer, OutputSettings, Progress, Request, Silent,
 };
-use hapflow::read::Input;
-use hapflow::write::TempOutput;
 use proptest::prelude::*;
 
 /// Keeps what the daemon's checkpoint keeps, after `stop_after` chunks.
@@ -50,7 +49,7 @@ impl Observer for Checkpointer<'_> {
 /// The same request each time it is asked for: a request is used up by its run.
 struct Conversion<'a> {
     input: &'a Input,
-    pairs: &'a [hapflow::config::PairSpec],
+    pairs: &'a [hapflow::PairSpec],
     chunk: usize,
     output: &'a OutputSettings,
 }
@@ -59,7 +58,7 @@ impl Conversion<'_> {
     fn request(&self) -> Request {
         Request::new(self.input.clone())
             .pairs(self.pairs.to_vec())
-            .alleles(hapflow::convert::Alleles::DEFAULT)
+            .alleles(hapflow::Alleles::DEFAULT)
             .plan(Plan::with_chunk(self.chunk, 2))
             .output_settings(self.output.clone())
     }
@@ -67,7 +66,7 @@ impl Conversion<'_> {
 
 fn conversion<'a>(
     input: &'a Input,
-    pairs: &'a [hapflow::config::PairSpec],
+    pairs: &'a [hapflow::PairSpec],
     chunk: usize,
     output: &'a OutputSettings,
 ) -> Conversion<'a> {

@@ -6,12 +6,10 @@
 use std::io::Read;
 use std::sync::atomic::AtomicBool;
 
-use hapflow::config::{ColumnRef, Format, OutputSettings, PairSpec};
-use hapflow::convert::Alleles;
-use hapflow::pipeline::{Plan, Request, Silent};
-use hapflow::read::Input;
-use hapflow::write::Output;
-use hapflow::ErrorKind;
+use hapflow::testing::Plan;
+use hapflow::{
+    Alleles, ColumnRef, ErrorKind, Format, Input, Output, OutputSettings, PairSpec, Request, Silent,
+};
 use proptest::prelude::*;
 
 /// The VCF the README describes, on strings; Err(line) when the input must be refused, with

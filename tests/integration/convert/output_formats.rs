@@ -187,7 +187,7 @@ fn bgzf_output_inflates_to_the_plain_output_for_every_format() {
             let packed = std::fs::read(&gz).unwrap();
             assert!(plain.len() > 1000, "{format}");
             assert!(packed.len() < plain.len() / 3, "{format}: compressed");
-            assert!(packed.ends_with(&hapflow::write::bgzf::EOF));
+            assert!(packed.ends_with(&hapflow::testing::bgzf::EOF));
             assert_eq!(inflate(&packed), plain, "{format} {}", input.display());
             let stdout = ok(convert(&as_str(&args(&["--compress", "bgzf"])), None)).stdout;
             assert_eq!(stdout, packed, "stdout and file agree");
@@ -336,7 +336,7 @@ fn vcf_is_read_by_bcftools_tabix_and_plink2_as_the_matrix_says() {
             .args(["query", "-f", "%CHROM\\t%POS\\t%REF\\t%ALT[\\t%TGT]\\n"])
             .arg(&vcf_gz),
     );
-    let pairs: Vec<(usize, usize)> = hapflow::config::pairs::DEFAULT_LAYOUT
+    let pairs: Vec<(usize, usize)> = hapflow::testing::DEFAULT_LAYOUT
         .iter()
         .map(|&(_, a, _, b)| (a, b))
         .collect();
@@ -821,7 +821,8 @@ fn output_names_mean_bgzf_in_any_case_and_never_contradict_the_compression() {
     let m = generated(d, "m.txt", &["--size", "200KiB", "--seed", "8"]);
     let is_bgzf = |p: &Path| {
         let b = std::fs::read(p).unwrap();
-        b.starts_with(&hapflow::write::bgzf::EOF[..16]) && b.ends_with(&hapflow::write::bgzf::EOF)
+        b.starts_with(&hapflow::testing::bgzf::EOF[..16])
+            && b.ends_with(&hapflow::testing::bgzf::EOF)
     };
     for name in ["OUT.VCF.GZ", "o.vcf.Bgz"] {
         let out = d.join(name);

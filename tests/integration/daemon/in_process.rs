@@ -11,7 +11,7 @@ use std::time::Duration;
 /// and a shutdown sent over its control channel makes it return Ok, its status `stopped`.
 #[test]
 fn serve_runs_in_process_and_stops_on_a_shutdown_sent_over_its_channel() {
-    use hapflow::daemon::{self, control::Control, Overrides};
+    use hapflow::daemon::{self, Control, Overrides};
     let root = tempfile::tempdir().unwrap();
     let config = root.path().join("hapflow.toml");
     std::fs::write(&config, Daemon::config_text("")).unwrap();
@@ -28,7 +28,7 @@ fn serve_runs_in_process_and_stops_on_a_shutdown_sent_over_its_channel() {
         move || daemon::serve(Some(&config), &overrides, rx, None)
     });
     let state = root.path().join("state");
-    let status = || daemon::status::read(&state).ok();
+    let status = || daemon::read_status(&state).ok();
     let deadline = std::time::Instant::now() + MINUTE;
     while status().is_none_or(|s| s.daemon.state.as_str() != "ready") {
         assert!(std::time::Instant::now() < deadline, "not ready");
@@ -48,7 +48,7 @@ fn serve_runs_in_process_and_stops_on_a_shutdown_sent_over_its_channel() {
     check_against_reference(&output, "plain", "input.txt");
     control.send(Control::Shutdown).unwrap();
     daemon.join().unwrap().unwrap();
-    let s = daemon::status::read(&state).unwrap();
+    let s = daemon::read_status(&state).unwrap();
     assert_eq!(s.daemon.state.as_str(), "stopped");
     assert_eq!(s.jobs.len(), 1);
     assert_eq!(s.jobs[0].state.as_str(), "done");

@@ -66,7 +66,7 @@ fn offline_security_exposure_is_at_most_2() {
 #[test]
 fn the_service_config_loads() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/hapflow-service.toml");
-    let c = hapflow::config::Config::load(std::path::Path::new(path)).unwrap();
+    let c = hapflow::Config::load(std::path::Path::new(path)).unwrap();
     assert_eq!(
         c.paths.inbox,
         std::path::PathBuf::from("/var/lib/hapflow/inbox")
