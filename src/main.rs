@@ -290,6 +290,8 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
 /// is delivered then, to the handlers installed meanwhile or, without any, by the default
 /// action. Only the window between `execve` and `main`'s first line is left uncovered.
 struct StopSignals {
+    /// SIGTERM, SIGINT and SIGHUP.
+    set: libc::sigset_t,
     /// The signal mask before [`StopSignals::hold`], put back on drop.
     previous: libc::sigset_t,
 }
@@ -307,8 +309,17 @@ impl StopSignals {
                 libc::sigaddset(&mut set, sig);
             }
             libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
-            StopSignals { previous }
+            StopSignals { set, previous }
         }
+    }
+
+    /// Unblocks the three signals for good, whatever mask the process inherited (a
+    /// launcher that left SIGTERM blocked would make the daemon unstoppable): for once
+    /// their handlers are installed. A pending one is delivered now.
+    fn release(self) {
+        // SAFETY: unblocks a valid set; `forget` skips the restoring drop.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &self.set, std::ptr::null_mut()) };
+        std::mem::forget(self);
     }
 }
 
@@ -320,7 +331,8 @@ impl Drop for StopSignals {
 }
 
 /// `hapflow serve`: `held` keeps the stop and reload signals pending until their handlers
-/// are installed (then it is dropped, and a pending one is handled as any other). A
+/// are installed (then they are unblocked, even if inherited blocked, and a pending one is
+/// handled as any other). A
 /// configuration refused before that keeps them held, so the refusal's exit code (2) is
 /// the process's, not a pending SIGTERM's 143.
 fn run_serve(args: ServeArgs, held: StopSignals) -> Result<(), Failure> {
@@ -338,7 +350,7 @@ fn run_serve(args: ServeArgs, held: StopSignals) -> Result<(), Failure> {
             return Err(e.into());
         }
     };
-    drop(held);
+    held.release();
     daemon::serve(args.config.as_deref(), &overrides, control, Some(&logs))
         .inspect_err(|e| tracing::error!("{e}"))?;
     Ok(())
