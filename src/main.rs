@@ -163,13 +163,23 @@ struct GenerateArgs {
 }
 
 fn main() -> ExitCode {
+    // Before anything else: a SIGTERM in the first milliseconds of `hapflow serve` is held
+    // until its handlers are installed, then stops it cleanly (exit 0), never by the
+    // default action (status 143). The other commands get the default actions back at once.
+    let held = StopSignals::hold();
     hapflow::sys::tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Convert(args) => run_convert(args),
-        Command::Serve(args) => run_serve(args),
-        Command::Status(args) => run_status(args),
-        Command::Generate(args) => run_generate(args).map_err(Failure::Other),
+        Command::Serve(args) => run_serve(args, held),
+        command => {
+            drop(held);
+            match command {
+                Command::Convert(args) => run_convert(args),
+                Command::Status(args) => run_status(args),
+                Command::Generate(args) => run_generate(args).map_err(Failure::Other),
+                Command::Serve(_) => unreachable!("matched above"),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -274,7 +284,57 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn run_serve(args: ServeArgs) -> Result<(), Failure> {
+/// SIGTERM, SIGINT and SIGHUP blocked for this thread (and the threads it starts) from
+/// [`StopSignals::hold`] until the value is dropped: one sent in between stays pending and
+/// is delivered then, to the handlers installed meanwhile or, without any, by the default
+/// action. Only the window between `execve` and `main`'s first line is left uncovered.
+struct StopSignals {
+    /// SIGTERM, SIGINT and SIGHUP.
+    set: libc::sigset_t,
+    /// The signal mask before [`StopSignals::hold`], put back on drop.
+    previous: libc::sigset_t,
+}
+
+impl StopSignals {
+    /// Blocks the three signals for the calling thread (`pthread_sigmask`, POSIX).
+    fn hold() -> StopSignals {
+        // SAFETY: sigemptyset/sigaddset/pthread_sigmask only read and write the two local
+        // sets, which are valid for their whole use.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
+            StopSignals { set, previous }
+        }
+    }
+
+    /// Unblocks the three signals for good, whatever mask the process inherited (a
+    /// launcher that left SIGTERM blocked would make the daemon unstoppable): for once
+    /// their handlers are installed. A pending one is delivered now.
+    fn release(self) {
+        // SAFETY: unblocks a valid set; `forget` skips the restoring drop.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &self.set, std::ptr::null_mut()) };
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        // SAFETY: puts back the mask saved by `hold`, a valid set.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut()) };
+    }
+}
+
+/// `hapflow serve`: `held` keeps the stop and reload signals pending until their handlers
+/// are installed (then they are unblocked, even if inherited blocked, and a pending one is
+/// handled as any other). A
+/// configuration refused before that keeps them held, so the refusal's exit code (2) is
+/// the process's, not a pending SIGTERM's 143.
+fn run_serve(args: ServeArgs, held: StopSignals) -> Result<(), Failure> {
     let overrides = Overrides {
         inbox: args.inbox,
         outbox: args.outbox,
@@ -282,17 +342,33 @@ fn run_serve(args: ServeArgs) -> Result<(), Failure> {
         state: args.state,
         memory_limit: args.memory_limit.map(|l| l.0),
     };
-    let config = daemon::load_config(args.config.as_deref(), &overrides)?;
-    // What the daemon does to the process as a whole is done here, not in the library.
+    let (logs, control) = match prepare_serve(args.config.as_deref(), &overrides) {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            std::mem::forget(held);
+            return Err(e.into());
+        }
+    };
+    held.release();
+    daemon::serve(args.config.as_deref(), &overrides, control, Some(&logs))
+        .inspect_err(|e| tracing::error!("{e}"))?;
+    Ok(())
+}
+
+/// What the daemon does to the process as a whole, done here, not in the library: the
+/// logger, the file-creation mask and the signal handlers (forwarded as [`Control`]s).
+fn prepare_serve(
+    config_path: Option<&std::path::Path>,
+    overrides: &Overrides,
+) -> hapflow::Result<(daemon::LogHandle, crossbeam_channel::Receiver<Control>)> {
+    let config = daemon::load_config(config_path, overrides)?;
     let logs = init_logging(&config.daemon.log_level).map_err(hapflow::Error::config)?;
     // SAFETY: umask only sets this process's file-creation mask; no other thread creates
     // files yet.
     unsafe { libc::umask(config.umask() as libc::mode_t) };
     let control =
         forward_signals().map_err(|e| hapflow::Error::io("signals", "install handlers for", e))?;
-    daemon::serve(args.config.as_deref(), &overrides, control, Some(&logs))
-        .inspect_err(|e| tracing::error!("{e}"))?;
-    Ok(())
+    Ok((logs, control))
 }
 
 /// Installs the process's logger: structured lines on stderr (the journal, under

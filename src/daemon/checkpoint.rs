@@ -48,7 +48,7 @@ pub(super) fn resume_point(
     let Some((journal, contigs)) = Journal::resume(&r.folders.state, job.id, at)? else {
         tracing::warn!(
             job = job.id,
-            "checkpoint's contig journal is missing or damaged: starting over"
+            "checkpoint's contig journal is missing, damaged or of an older hapflow: starting over"
         );
         return Ok(None);
     };

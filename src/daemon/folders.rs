@@ -61,6 +61,20 @@ pub fn create(folders: &Folders) -> Result<()> {
     Ok(())
 }
 
+/// Mode of the `[metrics] textfile` folder the daemon creates: node_exporter runs as another
+/// user and must list it and read the file (itself `0644`).
+pub const METRICS_MODE: u32 = 0o755;
+
+/// Creates the folder of the `[metrics] textfile` at `textfile` if it is missing (parents
+/// included), mode [`METRICS_MODE`], as the four folders are; an existing one keeps its
+/// mode. Errors: the folder cannot be created ([`crate::ErrorKind::Io`]).
+pub fn create_metrics_folder(textfile: &Path) -> Result<()> {
+    match textfile.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => create_one(dir, METRICS_MODE),
+        _ => Ok(()),
+    }
+}
+
 fn create_one(dir: &Path, mode: u32) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
@@ -100,5 +114,8 @@ mod tests {
         assert_eq!(mode(&f.state), 0o750);
         assert_eq!(mode(&f.outbox), 0o700, "an existing folder keeps its mode");
         create(&f).unwrap();
+        let textfile = root.path().join("node-exporter/textfile/hapflow.prom");
+        create_metrics_folder(&textfile).unwrap();
+        assert_eq!(mode(textfile.parent().unwrap()), 0o755);
     }
 }

@@ -9,8 +9,13 @@
 //! resume. Its memory is one small write buffer, whatever the number of contigs.
 //!
 //! Format (little-endian): the 8-byte magic [`MAGIC`], then entries `id: u32, bytes: u64,
-//! name_len: u32, name`. An entry for an id already seen sets that contig's bytes; the
+//! last_pos: u64, name_len: u32, name` (`last_pos`: for VCF, the POS of the contig's last
+//! record, which a resumed job's next record of that contig must not be below; 0 for
+//! none). An entry for an id already seen sets that contig's bytes and last POS; the
 //! next new id must be the table's length (ids count up in order of first appearance).
+//! Version 1 ([`MAGIC_V1`], hapflow before the last POS was kept) had no `last_pos`: such a
+//! journal is still read for `status`, but a job is not resumed from it (it starts over,
+//! so that its POS order is checked from the first record).
 //! Only the first `len` bytes named by the job record count: what lies beyond is from a
 //! checkpoint that never committed, and is cut off on resume.
 //!
@@ -27,8 +32,12 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::write::{ContigBytes, ContigTable};
 
-/// The first bytes of a journal file: format version 1.
-pub const MAGIC: &[u8; 8] = b"HFCJ\x01\0\0\0";
+/// The first bytes of a journal file: format version 2 (entries with each contig's last POS).
+pub const MAGIC: &[u8; 8] = b"HFCJ\x02\0\0\0";
+/// The first bytes of a version 1 journal (entries without the last POS).
+pub const MAGIC_V1: &[u8; 8] = b"HFCJ\x01\0\0\0";
+/// Bytes of an entry besides its name: id, bytes, last POS, name length.
+const ENTRY_HEAD: u64 = 24;
 /// Appended entries beyond which the next checkpoint starts a new generation: at least
 /// this, and more than the whole table takes.
 const REWRITE_AT: u64 = 1 << 20;
@@ -122,12 +131,19 @@ impl Write for FileRef {
     }
 }
 
-fn entry(out: &mut impl Write, id: u32, name: &[u8], bytes: u64) -> std::io::Result<u64> {
+fn entry(
+    out: &mut impl Write,
+    id: u32,
+    name: &[u8],
+    bytes: u64,
+    last_pos: u64,
+) -> std::io::Result<u64> {
     out.write_all(&id.to_le_bytes())?;
     out.write_all(&bytes.to_le_bytes())?;
+    out.write_all(&last_pos.to_le_bytes())?;
     out.write_all(&(name.len() as u32).to_le_bytes())?;
     out.write_all(name)?;
-    Ok(16 + name.len() as u64)
+    Ok(ENTRY_HEAD + name.len() as u64)
 }
 
 fn create(path: &Path) -> Result<File> {
@@ -182,10 +198,15 @@ impl Journal {
         if size < at.len {
             return Ok(None);
         }
-        let Some(contigs) = read_entries(&file, at.len).map_err(|e| Error::io(&path, "read", e))?
+        let Some((contigs, version)) =
+            read_entries(&file, at.len).map_err(|e| Error::io(&path, "read", e))?
         else {
             return Ok(None);
         };
+        if version != 2 {
+            // No last POS to check the next records against (and appends would mix formats).
+            return Ok(None);
+        }
         file.set_len(at.len)
             .map_err(|e| Error::io(&path, "truncate", e))?;
         let file = Arc::new(file);
@@ -243,7 +264,13 @@ impl Journal {
             out.write_all(MAGIC)
                 .and_then(|()| {
                     for id in 0..table.len() as u32 {
-                        len += entry(&mut out, id, table.name(id), table.bytes(id))?;
+                        len += entry(
+                            &mut out,
+                            id,
+                            table.name(id),
+                            table.bytes(id),
+                            table.last_pos(id),
+                        )?;
                     }
                     out.flush()
                 })
@@ -261,7 +288,7 @@ impl Journal {
             let out = &mut self.out;
             table.take_changed(|c| {
                 if let Ok(n) = result {
-                    result = entry(out, c.id, c.name, c.bytes).map(|m| n + m);
+                    result = entry(out, c.id, c.name, c.bytes, c.last_pos).map(|m| n + m);
                 }
             });
             let n = result
@@ -298,7 +325,7 @@ pub fn names(state: &Path, job: u64, at: JournalAt, limit: usize) -> Vec<String>
         return Vec::new();
     };
     match read_entries(&file, at.len) {
-        Ok(Some(contigs)) => contigs
+        Ok(Some((contigs, _))) => contigs
             .into_iter()
             .take(limit)
             .map(|c| String::from_utf8_lossy(&c.name).into_owned())
@@ -312,43 +339,59 @@ fn whole_size(table: &ContigTable) -> u64 {
     let names: u64 = (0..table.len() as u32)
         .map(|id| table.name(id).len() as u64)
         .sum();
-    MAGIC.len() as u64 + 16 * table.len() as u64 + names
+    MAGIC.len() as u64 + ENTRY_HEAD * table.len() as u64 + names
 }
 
-/// Reads a journal's entries up to `len`: the contigs in id order, or None if the bytes
-/// are not a journal or an entry breaks the rules.
-fn read_entries(file: &File, len: u64) -> std::io::Result<Option<Contigs>> {
+/// Reads a journal's entries up to `len`: the contigs in id order and the format version
+/// (1 or 2), or None if the bytes are not a journal or an entry breaks the rules.
+fn read_entries(file: &File, len: u64) -> std::io::Result<Option<(Contigs, u8)>> {
     let mut r = std::io::BufReader::with_capacity(BUFFER, file.take(len));
     let mut magic = [0u8; 8];
-    if len < 8 || r.read_exact(&mut magic).is_err() || &magic != MAGIC {
+    if len < 8 || r.read_exact(&mut magic).is_err() {
         return Ok(None);
     }
+    let (version, head_len) = if &magic == MAGIC {
+        (2, ENTRY_HEAD)
+    } else if &magic == MAGIC_V1 {
+        (1, 16)
+    } else {
+        return Ok(None);
+    };
     let mut left = len - 8;
     let mut contigs: Contigs = Vec::new();
-    let mut head = [0u8; 16];
+    let mut head = [0u8; ENTRY_HEAD as usize];
     while left > 0 {
-        if left < 16 {
+        if left < head_len {
             return Ok(None);
         }
-        r.read_exact(&mut head)?;
+        let head = &mut head[..head_len as usize];
+        r.read_exact(head)?;
+        let u64_at = |i: usize| u64::from_le_bytes(head[i..i + 8].try_into().expect("8 bytes"));
         let id = u32::from_le_bytes(head[0..4].try_into().expect("4 bytes"));
-        let bytes = u64::from_le_bytes(head[4..12].try_into().expect("8 bytes"));
-        let n = u32::from_le_bytes(head[12..16].try_into().expect("4 bytes")) as u64;
-        if n > left - 16 {
+        let bytes = u64_at(4);
+        let last_pos = if version == 2 { u64_at(12) } else { 0 };
+        let n_at = head_len as usize - 4;
+        let n = u32::from_le_bytes(head[n_at..n_at + 4].try_into().expect("4 bytes")) as u64;
+        if n > left - head_len {
             return Ok(None);
         }
         let mut name = vec![0u8; n as usize];
         r.read_exact(&mut name)?;
-        left -= 16 + n;
+        left -= head_len + n;
         match (id as usize).cmp(&contigs.len()) {
             std::cmp::Ordering::Less if contigs[id as usize].name == name => {
-                contigs[id as usize].bytes = bytes
+                contigs[id as usize].bytes = bytes;
+                contigs[id as usize].last_pos = last_pos;
             }
-            std::cmp::Ordering::Equal => contigs.push(ContigBytes { name, bytes }),
+            std::cmp::Ordering::Equal => contigs.push(ContigBytes {
+                name,
+                bytes,
+                last_pos,
+            }),
             _ => return Ok(None),
         }
     }
-    Ok(Some(contigs))
+    Ok(Some((contigs, version)))
 }
 
 #[cfg(test)]
@@ -374,6 +417,7 @@ mod tests {
         let contig = |name: &[u8], bytes| ContigBytes {
             name: name.to_vec(),
             bytes,
+            last_pos: 0,
         };
         assert_eq!(contigs, [contig(b"chr1", 10), contig(b"chr2", 5)]);
         // Resuming from the first cut the second checkpoint's entries off.
@@ -423,5 +467,39 @@ mod tests {
             len: 20,
         };
         assert!(Journal::resume(state.path(), 9, at).unwrap().is_none());
+    }
+
+    #[test]
+    fn each_contigs_last_pos_is_kept_and_a_version_1_journal_is_listed_not_resumed() {
+        let state = tempfile::tempdir().unwrap();
+        let b = Budget::new(8 << 20);
+        let mut t = ContigTable::new(b.reserve(1 << 20, "t").unwrap());
+        let mut j = Journal::fresh(state.path(), 2).unwrap();
+        t.observe(b"chr1", 10).unwrap();
+        t.set_last_pos(0, 500);
+        t.observe(b"chr2", 5).unwrap();
+        t.set_last_pos(1, 70);
+        j.record(&mut t).unwrap();
+        t.set_last_pos(0, 900);
+        let (at, _) = j.record(&mut t).unwrap();
+        let (_, contigs) = Journal::resume(state.path(), 2, at).unwrap().unwrap();
+        let last: Vec<u64> = contigs.iter().map(|c| c.last_pos).collect();
+        assert_eq!(last, [900, 70]);
+
+        // hapflow 0.1's format: the same entries without the last POS.
+        let mut v1 = MAGIC_V1.to_vec();
+        for (id, name) in [(0u32, b"chr1"), (1, b"chr2")] {
+            v1.extend(id.to_le_bytes());
+            v1.extend(3u64.to_le_bytes());
+            v1.extend(4u32.to_le_bytes());
+            v1.extend(name);
+        }
+        std::fs::write(path(state.path(), 5, 0), &v1).unwrap();
+        let at = JournalAt {
+            generation: 0,
+            len: v1.len() as u64,
+        };
+        assert_eq!(names(state.path(), 5, at, 10), ["chr1", "chr2"]);
+        assert!(Journal::resume(state.path(), 5, at).unwrap().is_none());
     }
 }

@@ -103,6 +103,12 @@ pub fn serve(
     let settings = job_settings(&config)?;
     let folders = folders_of(&config);
     folders::create(&folders)?;
+    if let Some(textfile) = &config.metrics.textfile {
+        // Monitoring does not stop conversion: a folder that cannot be made is said here,
+        // and each write is tried again (logged once until it works).
+        folders::create_metrics_folder(textfile)
+            .unwrap_or_else(|e| tracing::warn!("cannot create the metrics folder: {e}"));
+    }
     let _lock = lock::lock_state(&folders.state)?;
     let board = Arc::new(SharedBoard::default());
     // `hapflow status` shows `starting` from here on, however long recovery takes.

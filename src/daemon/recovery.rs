@@ -38,8 +38,11 @@ pub(super) fn recover(store: &Store, folders: &Folders, board: &SharedBoard) -> 
     let mut unmoved: Vec<Job> = Vec::new();
     board.with(|b| {
         for job in jobs {
+            // A finished job's contigs, and an unfinished one's as far as its checkpoint:
+            // its progress shows until it runs again.
             let names = match (&job.state, job.checkpoint) {
-                (JobState::Done { .. }, Some(cp)) => journal::names(
+                (JobState::Failed { .. }, _) => Vec::new(),
+                (_, Some(cp)) => journal::names(
                     &folders.state,
                     job.id,
                     journal::JournalAt {

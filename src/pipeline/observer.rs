@@ -89,9 +89,11 @@ impl<'a> CheckpointHandle<'a> {
                 contigs.push(ContigBytes {
                     name: c.name.to_vec(),
                     bytes: c.bytes,
+                    last_pos: c.last_pos,
                 });
             } else {
                 contigs[c.id as usize].bytes = c.bytes;
+                contigs[c.id as usize].last_pos = c.last_pos;
             }
         });
         let t = self.writer.contigs();

@@ -14,6 +14,9 @@ pub struct ContigBytes {
     pub name: Vec<u8>,
     /// Bytes of output rows of this contig so far.
     pub bytes: u64,
+    /// For VCF, the POS of this contig's last record so far, which the next must not be
+    /// below (0: none, or not known: a checkpoint of an older hapflow).
+    pub last_pos: u64,
 }
 
 /// A contig added or grown since the last checkpoint, as [`ContigTable::take_changed`]
@@ -26,6 +29,8 @@ pub struct ChangedContig<'a> {
     pub name: &'a [u8],
     /// Bytes of output rows of this contig so far.
     pub bytes: u64,
+    /// For VCF, the POS of its last record so far (0: none).
+    pub last_pos: u64,
 }
 
 /// Contig names to ids (ids count up in order of first appearance).
@@ -33,6 +38,8 @@ pub struct ContigTable {
     ids: HashMap<Box<[u8]>, u32>,
     names: Vec<Box<[u8]>>,
     bytes: Vec<u64>,
+    /// For VCF, each contig's last record's POS (0: none).
+    last_pos: Vec<u64>,
     current: Option<u32>,
     contiguous: bool,
     /// Bytes the table is counted as using (see [`CONTIG_OVERHEAD`]).
@@ -62,6 +69,7 @@ impl ContigTable {
             ids: HashMap::new(),
             names: Vec::new(),
             bytes: Vec::new(),
+            last_pos: Vec::new(),
             current: None,
             contiguous: true,
             used: 0,
@@ -80,9 +88,15 @@ impl ContigTable {
         contiguous: bool,
     ) -> Result<ContigTable, String> {
         let mut t = ContigTable::new(grant);
-        for ContigBytes { name, bytes } in contigs {
+        for ContigBytes {
+            name,
+            bytes,
+            last_pos,
+        } in contigs
+        {
             let id = t.insert(&name)?;
             t.bytes[id as usize] = bytes;
+            t.last_pos[id as usize] = last_pos;
         }
         if current.is_some_and(|c| c as usize >= t.names.len()) {
             return Err("checkpoint names a contig it does not list".into());
@@ -102,6 +116,7 @@ impl ContigTable {
                 id,
                 name: &self.names[id as usize],
                 bytes: self.bytes[id as usize],
+                last_pos: self.last_pos[id as usize],
             });
         }
     }
@@ -148,6 +163,7 @@ impl ContigTable {
         self.names.push(name.into());
         self.ids.insert(name.into(), id);
         self.bytes.push(0);
+        self.last_pos.push(0);
         self.is_changed.push(false);
         self.mark_changed(id);
         Ok(id)
@@ -166,6 +182,21 @@ impl ContigTable {
     /// Bytes of output rows contig `id` has.
     pub fn bytes(&self, id: u32) -> u64 {
         self.bytes[id as usize]
+    }
+
+    /// For VCF, the POS of contig `id`'s last record so far (0: none, or not known).
+    /// Panics if there is no such contig.
+    pub fn last_pos(&self, id: u32) -> u64 {
+        self.last_pos[id as usize]
+    }
+
+    /// Sets contig `id`'s last record's POS (a checkpoint records it with the contig).
+    /// Panics if there is no such contig.
+    pub fn set_last_pos(&mut self, id: u32, pos: u64) {
+        if self.last_pos[id as usize] != pos {
+            self.last_pos[id as usize] = pos;
+            self.mark_changed(id);
+        }
     }
 
     /// Contigs seen so far.
@@ -238,10 +269,12 @@ mod tests {
                 ContigBytes {
                     name: b"x".to_vec(),
                     bytes: 12,
+                    last_pos: 40,
                 },
                 ContigBytes {
                     name: b"y".to_vec(),
                     bytes: 0,
+                    last_pos: 0,
                 },
             ],
             Some(0),
@@ -253,6 +286,7 @@ mod tests {
             (2, 12, Some(0), false)
         );
         assert_eq!(r.id_of(b"y"), Some(1));
+        assert_eq!((r.last_pos(0), r.last_pos(1)), (40, 0));
     }
 
     #[test]

@@ -24,8 +24,9 @@ pub struct GroupedWriter {
     header_len: u64,
     rows_bytes: u64,
     contigs: ContigTable,
-    /// For VCF: each contig's last record's POS, which the next must not be below.
-    last_pos: Option<Vec<u64>>,
+    /// For VCF: each contig's records must come in POS order (the table keeps each
+    /// contig's last POS, and checkpoints record it).
+    check_positions: bool,
 }
 
 /// Why a chunk could not be written.
@@ -79,7 +80,7 @@ impl GroupedWriter {
             header_len: header.len() as u64,
             rows_bytes: 0,
             contigs: ContigTable::new(contigs),
-            last_pos: None,
+            check_positions: false,
         })
     }
 
@@ -97,7 +98,7 @@ impl GroupedWriter {
             header_len,
             rows_bytes: spool_len - header_len,
             contigs,
-            last_pos: None,
+            check_positions: false,
         }
     }
 
@@ -122,34 +123,32 @@ impl GroupedWriter {
                 .observe(name, (end - run.out_start as usize) as u64)
                 .map_err(WriteError::TooManyContigs)?;
             left |= seen.left.is_some();
-            if let Some(last_pos) = &mut self.last_pos {
+            if self.check_positions {
                 let rows = &out[run.out_start as usize..end];
                 if rows.is_empty() {
                     continue;
                 }
                 let last_row = memchr::memrchr(b'\n', &rows[..rows.len() - 1]).map_or(0, |i| i + 1);
                 let pos = |r: &[u8]| crate::convert::vcf::record_pos(r).unwrap_or(0);
-                let id = seen.id as usize;
-                if last_pos.len() <= id {
-                    last_pos.resize(id + 1, 0);
-                }
-                if pos(rows) < last_pos[id] {
+                let before = self.contigs.last_pos(seen.id);
+                if pos(rows) < before {
                     return Err(WriteError::Unsorted {
                         run_start: run.contig.0 as usize,
                         contig: name.to_vec(),
-                        before: last_pos[id],
+                        before,
                     });
                 }
-                last_pos[id] = pos(&rows[last_row..]);
+                self.contigs.set_last_pos(seen.id, pos(&rows[last_row..]));
             }
         }
         Ok(left)
     }
 
     /// Checks that the rows (VCF records) of each contig come in POS order across chunks
-    /// (within a chunk the conversion checks). A resumed writer checks from its checkpoint on.
+    /// (within a chunk the conversion checks). A resumed writer checks against the last POS
+    /// its checkpoint recorded for each contig (none for a checkpoint of hapflow 0.1).
     pub fn check_positions(&mut self) {
-        self.last_pos = Some(Vec::new());
+        self.check_positions = true;
     }
 
     /// The contigs written so far.

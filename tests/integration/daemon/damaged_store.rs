@@ -106,16 +106,18 @@ fn a_damaged_store_is_moved_aside_and_work_goes_on() {
 fn rename_in_journal(journal: &Path, from: &[u8], to: &[u8]) -> usize {
     assert_eq!(from.len(), to.len());
     let mut bytes = std::fs::read(journal).unwrap();
+    assert_eq!(&bytes[..5], b"HFCJ\x02", "a version 2 journal");
     let mut at = 8; // the magic
     let mut renamed = 0;
-    while at + 16 <= bytes.len() {
-        let n = u32::from_le_bytes(bytes[at + 12..at + 16].try_into().unwrap()) as usize;
-        let name = at + 16..at + 16 + n;
+    // Entries: id u32, bytes u64, last POS u64, name length u32, name.
+    while at + 24 <= bytes.len() {
+        let n = u32::from_le_bytes(bytes[at + 20..at + 24].try_into().unwrap()) as usize;
+        let name = at + 24..at + 24 + n;
         if bytes[name.clone()] == *from {
             bytes[name].copy_from_slice(to);
             renamed += 1;
         }
-        at += 16 + n;
+        at += 24 + n;
     }
     std::fs::write(journal, bytes).unwrap();
     renamed

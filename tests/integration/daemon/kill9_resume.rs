@@ -254,5 +254,66 @@ fn daemon_vcf_bgzf_killed_mid_file_resumes_to_the_same_bytes() {
         );
     }
     assert_eq!(names(&d.outbox()), ["again.vcf.gz", "big.vcf.gz"]);
+}
+
+/// A VCF job killed right after a checkpoint (as abruptly as `kill -9`) whose next records
+/// fall below the last POS their contig had before the checkpoint: the resumed job knows
+/// each contig's last POS from the checkpoint, and fails naming the same line, byte and
+/// POS as `hapflow convert --format vcf` on the same input; nothing is published.
+#[test]
+fn a_vcf_pos_falling_across_the_resume_point_fails_the_job_like_convert() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("m.txt");
+    generate(&input, &["--size", "3MiB", "--contigs", "2", "--seed", "3"]);
+    // chr1, then chr2, then chr1 again from its start: a contig coming back below its last
+    // POS, in the last chunk, after the checkpoint made where the input moved to chr2.
+    let text = std::fs::read(&input).unwrap();
+    let mut matrix = text.clone();
+    matrix.extend(
+        text.split_inclusive(|&b| b == b'\n')
+            .skip(1)
+            .take(199)
+            .flatten(),
+    );
+    std::fs::write(&input, &matrix).unwrap();
+    let convert = crate::helper::hapflow()
+        .args(["convert", "--format", "vcf", "--quiet"])
+        .arg(&input)
+        .arg("-o")
+        .arg(work.path().join("m.vcf"))
+        .output()
+        .unwrap();
+    assert_eq!(convert.status.code(), Some(2), "{convert:?}");
+    let stderr = String::from_utf8_lossy(&convert.stderr);
+    let reason = stderr
+        .split_once(": line ")
+        .map(|(_, r)| format!("line {}", r.trim()))
+        .unwrap_or_else(|| panic!("convert names no line: {stderr}"));
+    assert!(reason.contains("comes after POS"), "{reason}");
+
+    let root = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start_with_env(
+        root.path(),
+        "[output]\nformat = \"vcf\"",
+        &[("HAPFLOW_FAILPOINTS", "checkpoint.flushed=exit")],
+    );
+    drop_by_rename(&d.inbox(), "m.txt", &matrix);
+    assert_eq!(d.wait_exit().status.code(), Some(137), "{}", d.log());
+
+    d.restart_with_env(&[]);
+    let status = d.wait_settled_jobs(1, MINUTE);
+    let j = job(&status, "m.txt");
+    assert!(j["resumed_at_byte"].as_u64() > Some(0), "{status}");
+    assert_eq!(j["state"], "failed", "{status}\n{}", d.log());
+    let error = j["error"].as_str().unwrap();
+    assert!(
+        error.ends_with(&reason),
+        "daemon: {error}\nconvert: {reason}"
+    );
+    assert!(
+        names(&d.outbox()).iter().all(|n| n.starts_with('.')),
+        "{:?}",
+        names(&d.outbox())
+    );
     assert_eq!(d.terminate().status.code(), Some(0));
 }

@@ -294,3 +294,46 @@ fn a_metrics_file_in_the_inbox_is_refused_at_start() {
     );
     assert!(!dir.path().join("s").exists(), "nothing is created");
 }
+
+/// A `[metrics] textfile` whose folder does not exist: the daemon creates it at start (the
+/// parents too), as it does its inbox, outbox, failed and state folders, mode 0755 whatever
+/// the umask (node_exporter runs as another user and lists it), and writes the file there.
+/// A folder it cannot create is said in the log and the daemon converts on.
+#[test]
+fn a_missing_metrics_folder_is_created_at_start_readable_by_node_exporter() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(
+        root.path(),
+        "umask = \"0077\"\n[metrics]\ntextfile = \"node-exporter/textfile/hapflow.prom\"",
+    );
+    let dir = root.path().join("node-exporter/textfile");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&dir), 0o755, "{}", d.log());
+    let (_, s) = wait_for_metrics(&d, &dir.join("hapflow.prom"), "the idle daemon", |s| {
+        s.get("hapflow_queued_jobs") == Some(&0.0)
+    });
+    assert_eq!(s["hapflow_paused"], 0.0);
+    assert_eq!(mode(&dir.join("hapflow.prom")), 0o644);
+    assert!(!d.log().contains("cannot write the metrics"), "{}", d.log());
+    assert_eq!(d.terminate().status.code(), Some(0));
+
+    // Where no folder can be made (a file stands in the way), conversion goes on.
+    let blocked = tempfile::tempdir().unwrap();
+    std::fs::write(blocked.path().join("node-exporter"), b"a file").unwrap();
+    let mut d = Daemon::start(
+        blocked.path(),
+        "[metrics]\ntextfile = \"node-exporter/textfile/hapflow.prom\"",
+    );
+    let matrix = blocked.path().join("m.txt");
+    generate(&matrix, &["--size", "64KiB"]);
+    std::fs::rename(&matrix, d.inbox().join("m.txt")).unwrap();
+    let status = d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(status["jobs"][0]["state"], "done", "{status}");
+    assert!(
+        d.log().contains("cannot create the metrics folder"),
+        "{}",
+        d.log()
+    );
+    assert_eq!(d.terminate().status.code(), Some(0));
+}

@@ -63,3 +63,40 @@ fn status_says_starting_during_start_and_refuses_a_missing_state_folder() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
+
+/// After a crash right after a checkpoint (as abrupt as `kill -9`), the restarted daemon's
+/// `hapflow status` shows the recovered job's progress at that checkpoint (bytes and
+/// contigs done) before the job runs again; not 0.
+#[test]
+fn a_recovered_job_shows_its_checkpoint_progress_until_it_runs_again() {
+    use super::{job, MINUTE};
+    use crate::helper::daemon::drop_by_rename;
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("m.txt");
+    helper::generate(&input, &["--size", "3MiB", "--contigs", "3", "--seed", "4"]);
+    let root = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start_with_env(
+        root.path(),
+        "",
+        &[("HAPFLOW_FAILPOINTS", "checkpoint.flushed=exit")],
+    );
+    drop_by_rename(&d.inbox(), "m.txt", &std::fs::read(&input).unwrap());
+    assert_eq!(d.wait_exit().status.code(), Some(137), "{}", d.log());
+
+    // Restarted, the job waits (each chunk slowed) before it moves again: until then the
+    // status shows the checkpoint's figures.
+    d.restart_with_env(&[(
+        "HAPFLOW_FAILPOINTS".into(),
+        "chunk.written=sleep(2000)".into(),
+    )]);
+    let restarted = d.status();
+    let j = job(&restarted, "m.txt");
+    let done = j["bytes_done"].as_u64().unwrap();
+    assert!(done > 0, "bytes_done 0 after a checkpoint: {restarted}");
+    assert!(j["contigs_done_count"].as_u64() > Some(0), "{restarted}");
+    assert!(!j["contigs_done"][0].is_null(), "{restarted}");
+    assert_eq!(d.terminate().status.code(), Some(0));
+    d.restart_with_env(&[]);
+    let settled = d.wait_settled_jobs(1, MINUTE);
+    assert_eq!(job(&settled, "m.txt")["state"], "done", "{settled}");
+}
