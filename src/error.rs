@@ -400,7 +400,7 @@ impl fmt::Display for BadInputReason {
             ),
             BadInputReason::VcfContigName(contig) => write!(
                 f,
-                "contig {contig:?} cannot be a VCF contig ID: VCF 4.2 allows [0-9A-Za-z!#$%&+./:;?@^_|~-] and then also * and =, so no whitespace, commas, angle brackets or quotes (rename the contig, or write --format table)"
+                "contig {contig:?} cannot be a VCF contig ID: VCF 4.2 allows [0-9A-Za-z!#$%&+./:;?@^_|~-] and then also * and =, so no whitespace, commas, angle brackets or quotes; and a record starting with # is a header line to tabix, bcftools and plink2 (rename the contig, or write --format table)"
             ),
             BadInputReason::PosDecreasing { contig, pos, last } => write!(
                 f,

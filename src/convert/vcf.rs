@@ -391,12 +391,14 @@ fn not_in_index(at: usize, name: &[u8], fai: &FastaIndex) -> BadLine {
 }
 
 /// VCF 4.2's contig ID (section 1.4.7):
-/// `[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*`.
+/// `[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*`, less a leading `#`: the
+/// grammar allows it, but a record line starting with `#` is a header line to htslib
+/// (tabix, `bcftools index` and region queries skip it without a word) and to plink2.
 pub fn valid_contig_id(name: &[u8]) -> bool {
     let ok = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&+./:;?@^_|~-*=".contains(&b);
     match name {
         [first, rest @ ..] => {
-            ok(*first) && !matches!(first, b'*' | b'=') && rest.iter().all(|&b| ok(b))
+            ok(*first) && !matches!(first, b'*' | b'=' | b'#') && rest.iter().all(|&b| ok(b))
         }
         [] => false,
     }
