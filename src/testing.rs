@@ -6,7 +6,7 @@
 pub use crate::budget::Budget;
 pub use crate::config::pairs::DEFAULT_LAYOUT;
 pub use crate::convert::{convert_chunk, ChunkOutput, ChunkStats, ContigRun, Layout, Scratch};
-pub use crate::daemon::records::{decode, encode, ContigRecord, JobRecord};
+pub use crate::daemon::state::records::{decode, encode, ContigRecord, JobRecord};
 pub use crate::pipeline::{Checkpoint, CheckpointState, Plan, StartFrom};
 pub use crate::read::{Chunker, Cut, Source};
 pub use crate::write::{GroupedWriter, TempOutput};

@@ -1,5 +1,5 @@
 //! What the outside asks of a running daemon, as one enum on the channel
-//! [`serve`](super::serve) takes: `hapflow serve` turns SIGTERM/SIGINT and SIGHUP into
+//! [`serve`](crate::daemon::serve) takes: `hapflow serve` turns SIGTERM/SIGINT and SIGHUP into
 //! these (in `main.rs`, which owns the process), a test sends them itself.
 
 /// A request to the daemon's main loop.

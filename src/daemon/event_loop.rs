@@ -10,19 +10,19 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, Sender};
 
-use super::backoff::Backoff;
-use super::control::Control;
-use super::inbox::InboxEvent;
-use super::intake::Intake;
-use super::job::{self, Outcome, Runner, Settings};
-use super::logging::{self, LogHandle};
-use super::metrics::Metrics;
-use super::recovery::reopen_store;
-use super::retention::prune;
-use super::settings::{job_settings, load_serve_config, log_changes, Overrides};
-use super::status::{DaemonState, JobPhase};
-use super::Event;
 use crate::config::Config;
+use crate::daemon::backoff::Backoff;
+use crate::daemon::control::Control;
+use crate::daemon::inbox::intake::Intake;
+use crate::daemon::inbox::watch::InboxEvent;
+use crate::daemon::job::{self, Outcome, Runner, Settings};
+use crate::daemon::logging::{self, LogHandle};
+use crate::daemon::metrics::Metrics;
+use crate::daemon::settings::{job_settings, load_serve_config, log_changes, Overrides};
+use crate::daemon::state::recovery::reopen_store;
+use crate::daemon::state::retention::prune;
+use crate::daemon::status::{DaemonState, JobPhase};
+use crate::daemon::Event;
 use crate::error::{Error, Result};
 
 /// How long a stop request waits for the running job to checkpoint.

@@ -1,6 +1,6 @@
 //! The daemon's log: a level that a reload can change, and one-line messages. The
 //! process-wide logger itself is installed by `main.rs` (structured logs on stderr, the
-//! journal under systemd), which hands [`serve`](super::serve) a [`LogHandle`].
+//! journal under systemd), which hands [`serve`](crate::daemon::serve) a [`LogHandle`].
 
 use tracing_subscriber::{reload, EnvFilter, Registry};
 

@@ -15,8 +15,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::job::Outcome;
-use super::status::{Board, JobPhase};
+use crate::daemon::job::Outcome;
+use crate::daemon::status::{Board, JobPhase};
 
 /// How often the file is rewritten at least while a job runs.
 pub const RUNNING_EVERY: Duration = Duration::from_secs(2);

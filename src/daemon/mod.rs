@@ -2,42 +2,37 @@
 //! one memory ceiling, checkpoints in sled, and publishes results atomically.
 //!
 //! This file only wires the parts together ([`serve`]): settings -> folders and lock ->
-//! store and recovery -> watcher and intake -> the event loop. Each part has its file:
-//! `event_loop.rs` (one method per event), `intake.rs` (inbox -> job), `job.rs` (a job's
-//! state machine: `converting.rs`, `checkpoint.rs`, `publish.rs`, `quarantine.rs`),
-//! `recovery.rs` and `retention.rs`, `backoff.rs`, `status.rs`, `work_files.rs`.
+//! store and recovery -> watcher and intake -> the event loop. The parts, by folder:
+//! `inbox/` (the watcher, intake of whole files as jobs, moving files, the work-file
+//! names), `job/` (a job's state machine: converting with checkpoints, publishing,
+//! quarantine), `state/` (what survives a crash: the sled store and its records, the
+//! contig journals, the settings fingerprint, recovery and retention); beside them
+//! `event_loop.rs` (one method per event), `backoff.rs`, `status.rs`, `metrics.rs` and the
+//! start-up checks.
 //!
 //! Another program runs a daemon with [`serve`] (stopped and reloaded over a channel of
 //! [`Control`]), reads its configuration as `hapflow serve` does with [`load_config`] and
 //! [`Overrides`], and reads a daemon's status file with [`read_status`].
 
 mod backoff;
-mod blame;
-mod checkpoint;
 mod checks;
 mod control;
-mod converting;
 mod event_loop;
-mod files;
-mod fingerprint;
 mod folders;
+/// The inbox side: watching the folder, taking whole files as jobs, moving files, the
+/// work-file names.
 mod inbox;
-mod intake;
+/// One job: its state machine, the conversion with checkpoints, publishing, quarantine.
 mod job;
-mod journal;
 mod lock;
 mod logging;
 mod metrics;
-mod publish;
-mod quarantine;
-pub(crate) mod records;
-mod recovery;
-mod retention;
 mod settings;
+/// What survives a crash: the sled store, its records, the contig journals, the settings
+/// fingerprint; recovery at start and retention of finished jobs.
+pub(crate) mod state;
 mod status;
-mod store;
 mod systemd;
-mod work_files;
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -49,8 +44,8 @@ use crossbeam_channel::{bounded, Receiver};
 use crate::error::{Error, Result};
 use backoff::Backoff;
 use event_loop::{EventLoop, Source};
-use inbox::{InboxEvent, Settling};
-use intake::Intake;
+use inbox::intake::Intake;
+use inbox::watch::{InboxEvent, Settling};
 use job::{Outcome, Runner};
 use settings::{folders_of, load_serve_config};
 use status::SharedBoard;
@@ -116,7 +111,7 @@ pub fn serve(
         .with(|b| b.write_if_dirty(&folders.state))
         .unwrap_or_else(|e| tracing::warn!("{e}"));
     crate::failpoints::hit("serve.locked");
-    let store = Arc::new(recovery::open_store(&folders.state)?);
+    let store = Arc::new(state::recovery::open_store(&folders.state)?);
     let systemd = Arc::new(Systemd::from_env());
     let runner = Arc::new(Runner {
         store: store.clone(),
@@ -126,15 +121,15 @@ pub fn serve(
         stop: Arc::new(AtomicBool::new(false)),
     });
 
-    let recovered = recovery::recover(&store, &folders, &board)?;
-    retention::prune(&store, &folders.state, &board, config.daemon.keep_jobs)?;
+    let recovered = state::recovery::recover(&store, &folders, &board)?;
+    state::retention::prune(&store, &folders.state, &board, config.daemon.keep_jobs)?;
     let metrics = board
         .with(|b| metrics::Metrics::new(config.metrics.textfile.as_deref(), &folders.outbox, b));
 
     // Watch first, then list: a file arriving in between is seen by one or the other.
     let (tx, rx) = bounded::<Event>(EVENT_QUEUE);
     let overflow = Arc::new(AtomicBool::new(false));
-    let _watcher = inbox::watch(&folders.inbox, tx.clone(), overflow.clone())
+    let _watcher = inbox::watch::watch(&folders.inbox, tx.clone(), overflow.clone())
         .map_err(|e| Error::io(&folders.inbox, "watch", std::io::Error::other(e)))?;
     let settling = Settling::new(
         &folders.inbox,

@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::checks;
-use super::fingerprint::ConversionSettings;
-use super::folders::Folders;
-use super::job::Settings;
 use crate::config::Config;
+use crate::daemon::checks;
+use crate::daemon::folders::Folders;
+use crate::daemon::job::Settings;
+use crate::daemon::state::fingerprint::ConversionSettings;
 use crate::error::{Error, Result};
 use crate::pipeline::Plan;
 

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::records::{Job, JobState};
+use crate::daemon::state::records::{Job, JobState};
 use crate::error::{Error, Result};
 
 /// The status file's name in the state folder.
@@ -317,7 +317,7 @@ pub fn read(state_dir: &Path) -> Result<Status> {
         Err(e) => return Err(Error::io(state_dir, "read", e)),
     }
     let path = state_dir.join(STATUS_FILE);
-    let running = super::lock::daemon_running(state_dir);
+    let running = crate::daemon::lock::daemon_running(state_dir);
     let text = match std::fs::read(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -7,21 +7,21 @@ use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::inbox::{self, Hint, Seen, Settling};
-use super::job::Runner;
-use super::quarantine;
-use super::records::{FileIdentity, Job, JobState};
-use super::status::{self, JobStatus};
+use crate::daemon::inbox::watch::{self, Hint, Seen, Settling};
+use crate::daemon::job::quarantine;
+use crate::daemon::job::Runner;
+use crate::daemon::state::records::{FileIdentity, Job, JobState};
+use crate::daemon::status::{self, JobStatus};
 use crate::error::Result;
 
 /// The inbox -> job boundary: files settling in the inbox, the queue of jobs taken, and
 /// the failed inputs held in the inbox.
-pub(super) struct Intake {
+pub(crate) struct Intake {
     runner: Arc<Runner>,
     /// Files seen in the inbox, until unchanged for the settle time.
-    pub(super) settling: Settling,
+    pub(crate) settling: Settling,
     /// Jobs waiting their turn, oldest first.
-    pub(super) queue: VecDeque<Job>,
+    pub(crate) queue: VecDeque<Job>,
     /// Failed inputs that stay in the inbox (they could not be moved), as they were when
     /// they failed: not taken again until they change.
     held: HashMap<String, FileIdentity>,
@@ -29,7 +29,7 @@ pub(super) struct Intake {
 
 impl Intake {
     /// An intake over `runner`'s inbox with the jobs recovery queued.
-    pub(super) fn new(runner: Arc<Runner>, settling: Settling, queue: VecDeque<Job>) -> Intake {
+    pub(crate) fn new(runner: Arc<Runner>, settling: Settling, queue: VecDeque<Job>) -> Intake {
         Intake {
             runner,
             settling,
@@ -39,7 +39,7 @@ impl Intake {
     }
 
     /// Finishes failing the jobs recovery found failed with their input still in the inbox.
-    pub(super) fn fail_unmoved(&mut self, unmoved: Vec<Job>) {
+    pub(crate) fn fail_unmoved(&mut self, unmoved: Vec<Job>) {
         for mut job in unmoved {
             let JobState::Failed { error } = job.state.clone() else {
                 unreachable!("only failed jobs")
@@ -52,7 +52,7 @@ impl Intake {
     }
 
     /// Holds a failed input that stayed in the inbox, until it changes.
-    pub(super) fn hold(&mut self, stayed: Option<(String, FileIdentity)>) {
+    pub(crate) fn hold(&mut self, stayed: Option<(String, FileIdentity)>) {
         if let Some((name, id)) = stayed {
             self.held.insert(name, id);
         }
@@ -66,13 +66,13 @@ impl Intake {
     }
 
     /// An inbox event (or a listing) names `name`: refuse it, or let it settle.
-    pub(super) fn look_at(&mut self, name: &OsString, hint: Hint) {
+    pub(crate) fn look_at(&mut self, name: &OsString, hint: Hint) {
         if self.taken(name) {
             return;
         }
         if name.to_str().is_none()
-            && !inbox::is_ignored(name)
-            && inbox::look(&self.runner.folders.inbox.join(name)) != inbox::Entry::Gone
+            && !watch::is_ignored(name)
+            && watch::look(&self.runner.folders.inbox.join(name)) != watch::Entry::Gone
         {
             // Job records keep names as text; such a file could never be found again.
             return self.refuse(name, "a file whose name is not valid UTF-8");
@@ -83,8 +83,8 @@ impl Intake {
     }
 
     /// Looks at every name in the inbox.
-    pub(super) fn rescan(&mut self) {
-        match inbox::list(&self.runner.folders.inbox) {
+    pub(crate) fn rescan(&mut self) {
+        match watch::list(&self.runner.folders.inbox) {
             Ok(names) => {
                 for name in names {
                     self.look_at(&name, Hint::None);
@@ -110,7 +110,7 @@ impl Intake {
     }
 
     /// Files unchanged for the settle time become jobs.
-    pub(super) fn take_settled(&mut self, now: Instant) -> Result<()> {
+    pub(crate) fn take_settled(&mut self, now: Instant) -> Result<()> {
         for (name, identity) in self.settling.settled(now) {
             if self.taken(&name) {
                 continue;
@@ -157,8 +157,8 @@ fn new_job(r: &Runner, name: &OsString, identity: FileIdentity) -> Result<Job> {
 mod tests {
     use super::*;
     use crate::daemon::folders::Folders;
+    use crate::daemon::state::store::Store;
     use crate::daemon::status::{JobPhase, SharedBoard};
-    use crate::daemon::store::Store;
     use crate::daemon::systemd::Systemd;
     use std::sync::atomic::AtomicBool;
     use std::time::Duration;

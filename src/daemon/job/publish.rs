@@ -3,19 +3,19 @@
 
 use std::path::PathBuf;
 
-use super::converting::convert;
-use super::files::{self, Linked};
-use super::inbox::{look, Entry};
-use super::job::{input_path, Outcome, Runner, Settings};
-use super::records::{Job, JobState};
-use super::status::JobPhase;
 use crate::config::OnSuccess;
+use crate::daemon::inbox::files::{self, Linked};
+use crate::daemon::inbox::watch::{look, Entry};
+use crate::daemon::job::converting::convert;
+use crate::daemon::job::{input_path, Outcome, Runner, Settings};
+use crate::daemon::state::records::{Job, JobState};
+use crate::daemon::status::JobPhase;
 use crate::error::{Error, Result};
 use crate::failpoints::hit as failpoint;
 
 /// Links the finished work file `from` into the outbox as `output` (or the next free name),
 /// recording the name first so a restart finishes the same link.
-pub(super) fn publish(
+pub(crate) fn publish(
     r: &Runner,
     s: &Settings,
     job: &mut Job,
@@ -70,7 +70,7 @@ pub(super) fn publish(
 }
 
 /// Takes the input out of the inbox, now that its output is published.
-pub(super) fn finish(r: &Runner, s: &Settings, job: &mut Job, output: String) -> Result<Outcome> {
+pub(crate) fn finish(r: &Runner, s: &Settings, job: &mut Job, output: String) -> Result<Outcome> {
     let path = input_path(r, job);
     if matches!(look(&path), Entry::File(id) if id == job.identity) {
         match s.on_success {

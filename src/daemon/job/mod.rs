@@ -2,30 +2,36 @@
 //! crash may cut at any point: every step is recorded in the store (and flushed) before
 //! the next begins, and every step can be done again without harm.
 //!
-//! Queued/Running: convert ([`converting`](super::converting)), checkpointing as it goes
-//! ([`checkpoint`](super::checkpoint)). Publishing: link the finished work file into the
+//! Queued/Running: convert ([`converting`](crate::daemon::job::converting)), checkpointing as it goes
+//! ([`checkpoint`](crate::daemon::job::checkpoint)). Publishing: link the finished work file into the
 //! outbox under the recorded name; Published: take the input out of the inbox
-//! ([`publish`](super::publish)). Done. A bad input fails ([`quarantine`](super::quarantine));
+//! ([`publish`](crate::daemon::job::publish)). Done. A bad input fails ([`quarantine`](crate::daemon::job::quarantine));
 //! a failure of the machine ends the run to be tried again; a damaged checkpoint starts the
 //! job over.
+
+pub(crate) mod blame;
+pub(crate) mod checkpoint;
+pub(crate) mod converting;
+pub(crate) mod publish;
+pub(crate) mod quarantine;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use super::blame::{blame, Blame};
-use super::converting::convert;
-use super::fingerprint::ConversionSettings;
-use super::folders::Folders;
-use super::journal;
-use super::publish::{finish, publish};
-use super::quarantine::fail;
-use super::records::{FileIdentity, Job, JobState};
-use super::status::SharedBoard;
-use super::store::Store;
-use super::systemd::Systemd;
-use super::work_files::WorkFiles;
 use crate::config::OnSuccess;
+use crate::daemon::folders::Folders;
+use crate::daemon::inbox::work_files::WorkFiles;
+use crate::daemon::job::blame::{blame, Blame};
+use crate::daemon::job::converting::convert;
+use crate::daemon::job::publish::{finish, publish};
+use crate::daemon::job::quarantine::fail;
+use crate::daemon::state::fingerprint::ConversionSettings;
+use crate::daemon::state::journal;
+use crate::daemon::state::records::{FileIdentity, Job, JobState};
+use crate::daemon::state::store::Store;
+use crate::daemon::status::SharedBoard;
+use crate::daemon::systemd::Systemd;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::Plan;
 
@@ -113,19 +119,19 @@ pub fn run_job(r: &Runner, s: &Settings, mut job: Job) -> Outcome {
 }
 
 /// Converts a job again from the beginning, its checkpoint and work files forgotten.
-pub(super) fn start_over(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
+pub(crate) fn start_over(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
     WorkFiles::of(&r.folders.outbox, job).remove()?;
     job.state = JobState::Queued;
     job.checkpoint = None;
     convert(r, s, job)
 }
 
-pub(super) fn input_path(r: &Runner, job: &Job) -> PathBuf {
+pub(crate) fn input_path(r: &Runner, job: &Job) -> PathBuf {
     r.folders.inbox.join(&job.input)
 }
 
 /// Forgets a job whose input is no longer the file that was taken.
-pub(super) fn drop_job(r: &Runner, job: &Job, why: &str) -> Result<Outcome> {
+pub(crate) fn drop_job(r: &Runner, job: &Job, why: &str) -> Result<Outcome> {
     WorkFiles::of(&r.folders.outbox, job).remove()?;
     r.store.remove_job(job.id)?;
     r.store.flush()?;

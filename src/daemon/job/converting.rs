@@ -5,15 +5,15 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::checkpoint::{commit_checkpoints, resume_point, Checkpointer};
-use super::files;
-use super::inbox::{look, Entry};
-use super::job::{drop_job, input_path, Outcome, Runner, Settings};
-use super::journal::{self, Journal};
-use super::publish::publish;
-use super::records::{Job, JobState};
-use super::status::JobPhase;
-use super::work_files::WorkFiles;
+use crate::daemon::inbox::files;
+use crate::daemon::inbox::watch::{look, Entry};
+use crate::daemon::inbox::work_files::WorkFiles;
+use crate::daemon::job::checkpoint::{commit_checkpoints, resume_point, Checkpointer};
+use crate::daemon::job::publish::publish;
+use crate::daemon::job::{drop_job, input_path, Outcome, Runner, Settings};
+use crate::daemon::state::journal::{self, Journal};
+use crate::daemon::state::records::{Job, JobState};
+use crate::daemon::status::JobPhase;
 use crate::error::{Error, Result};
 use crate::pipeline::{Request, StartFrom};
 use crate::read::Input;
@@ -21,7 +21,7 @@ use crate::write::TempOutput;
 
 /// Converts the job's input into its work file (resuming from its checkpoint if one
 /// applies), then publishes it. A changed or vanished input drops the job.
-pub(super) fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
+pub(crate) fn convert(r: &Runner, s: &Settings, job: &mut Job) -> Result<Outcome> {
     let path = input_path(r, job);
     match look(&path) {
         Entry::File(id) if id == job.identity => {}

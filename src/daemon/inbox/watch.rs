@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use notify::{RecursiveMode, Watcher};
 
-use super::records::FileIdentity;
+use crate::daemon::state::records::FileIdentity;
 
 /// Name endings of files still being written by common tools.
 const TEMP_SUFFIXES: [&str; 6] = [".part", ".partial", ".tmp", ".filepart", ".crdownload", "~"];
@@ -259,7 +259,7 @@ pub enum InboxEvent {
 /// `overflow` instead, and the main loop rescans.
 pub fn watch(
     dir: &Path,
-    tx: Sender<super::Event>,
+    tx: Sender<crate::daemon::Event>,
     overflow: Arc<AtomicBool>,
 ) -> notify::Result<notify::RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
@@ -278,7 +278,7 @@ pub fn watch(
             Err(_) => vec![InboxEvent::Rescan],
         };
         for e in events {
-            if tx.try_send(super::Event::Inbox(e)).is_err() {
+            if tx.try_send(crate::daemon::Event::Inbox(e)).is_err() {
                 overflow.store(true, Ordering::Relaxed);
             }
         }

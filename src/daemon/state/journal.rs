@@ -70,7 +70,7 @@ pub fn remove_where(state: &Path, remove: impl Fn(u64) -> bool) -> Result<()> {
     for entry in entries.flatten() {
         let name = entry.file_name();
         if job_of(&name.to_string_lossy()).is_some_and(&remove) {
-            super::files::remove_if_there(&entry.path())?;
+            crate::daemon::inbox::files::remove_if_there(&entry.path())?;
         }
     }
     Ok(())
@@ -243,7 +243,7 @@ impl Journal {
         for entry in entries.flatten() {
             let p = entry.path();
             if p != keep && job_of(&entry.file_name().to_string_lossy()) == Some(self.job) {
-                super::files::remove_if_there(&p)?;
+                crate::daemon::inbox::files::remove_if_there(&p)?;
             }
         }
         Ok(())

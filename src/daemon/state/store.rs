@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard};
 
-use super::records::{decode, encode, Job, JobRecord};
+use crate::daemon::state::records::{decode, encode, Job, JobRecord};
 use crate::error::{Error, Result};
 
 /// The job records, in sled; one opener at a time (the daemon, under its lock).
@@ -224,7 +224,7 @@ fn sled_error(path: &Path, action: &'static str, e: sled::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::records::{CheckpointV2, FileIdentity, JobState};
+    use crate::daemon::state::records::{CheckpointV2, FileIdentity, JobState};
 
     fn job(id: u64, queued_at: u64) -> Job {
         Job {

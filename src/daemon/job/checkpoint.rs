@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::files;
-use super::job::{Runner, Settings};
-use super::journal::{self, Durable, Journal, JournalAt};
-use super::records::{CheckpointV2, Job, JobState};
-use super::status::CONTIGS_LISTED;
+use crate::daemon::inbox::files;
+use crate::daemon::job::{Runner, Settings};
+use crate::daemon::state::journal::{self, Durable, Journal, JournalAt};
+use crate::daemon::state::records::{CheckpointV2, Job, JobState};
+use crate::daemon::status::CONTIGS_LISTED;
 use crate::error::{Error, Result};
 use crate::failpoints::hit as failpoint;
 use crate::pipeline::{Checkpoint, CheckpointHandle, Observer, Progress};
@@ -23,7 +23,7 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 /// The checkpoint to resume from, with its contig journal, if the job has one that still
 /// applies: made under the current conversion settings, with its journal and work file.
-pub(super) fn resume_point(
+pub(crate) fn resume_point(
     r: &Runner,
     s: &Settings,
     job: &Job,
@@ -94,20 +94,20 @@ pub(super) fn resume_point(
 /// conversion goes on, so the disk writes the spool while the next chunks convert, instead
 /// of the pipeline waiting on every fsync. One checkpoint commits while at most one more
 /// waits; the last one (the input finished) and a stop's are waited for.
-pub(super) struct Checkpointer<'a> {
-    pub(super) r: &'a Runner,
+pub(crate) struct Checkpointer<'a> {
+    pub(crate) r: &'a Runner,
     /// The fingerprint of the settings the conversion runs under.
-    pub(super) settings: u64,
-    pub(super) journal: Journal,
-    pub(super) job: &'a mut Job,
-    pub(super) last_at: Instant,
-    pub(super) last_bytes: u64,
-    pub(super) commits: crossbeam_channel::Sender<Pending>,
-    pub(super) failed: &'a Mutex<Option<Error>>,
+    pub(crate) settings: u64,
+    pub(crate) journal: Journal,
+    pub(crate) job: &'a mut Job,
+    pub(crate) last_at: Instant,
+    pub(crate) last_bytes: u64,
+    pub(crate) commits: crossbeam_channel::Sender<Pending>,
+    pub(crate) failed: &'a Mutex<Option<Error>>,
 }
 
 /// A checkpoint on its way to disk: what the writer knew when it took it.
-pub(super) struct Pending {
+pub(crate) struct Pending {
     job: Job,
     journal: Durable,
     at: Progress,
@@ -197,7 +197,7 @@ impl Checkpointer<'_> {
 /// harmlessly), then the record, then the store flushed; a journal generation the record
 /// no longer names is removed last. The first
 /// failure is kept in `failed` for the writer, and nothing after it is committed.
-pub(super) fn commit_checkpoints(
+pub(crate) fn commit_checkpoints(
     r: &Runner,
     spool: &std::fs::File,
     path: &Path,

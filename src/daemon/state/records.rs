@@ -133,7 +133,7 @@ pub struct CheckpointV2 {
     pub journal_generation: u32,
     /// How many bytes of that file belong to this checkpoint.
     pub journal_len: u64,
-    /// [`super::fingerprint::fingerprint`] of the conversion settings.
+    /// [`crate::daemon::state::fingerprint::fingerprint`] of the conversion settings.
     pub settings: u64,
 }
 

@@ -6,26 +6,30 @@
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 
-use super::folders::Folders;
-use super::records::{Job, JobState};
-use super::status::{self, JobStatus, SharedBoard};
-use super::store::Store;
-use super::{files, inbox, journal, work_files, SLED_CACHE};
+use crate::daemon::folders::Folders;
+use crate::daemon::inbox::files;
+use crate::daemon::inbox::watch;
+use crate::daemon::inbox::work_files;
+use crate::daemon::state::journal;
+use crate::daemon::state::records::{Job, JobState};
+use crate::daemon::state::store::Store;
+use crate::daemon::status::{self, JobStatus, SharedBoard};
+use crate::daemon::SLED_CACHE;
 use crate::error::{Error, Result};
 
 /// What the store held at start-up.
-pub(super) struct Recovered {
+pub(crate) struct Recovered {
     /// Unfinished jobs, oldest first, to run again from the step their record names.
-    pub(super) queue: VecDeque<Job>,
+    pub(crate) queue: VecDeque<Job>,
     /// Failed jobs whose input is still in the inbox: a crash cut their failing short
     /// (the report and record are there; the move is not), or the input cannot be moved.
-    pub(super) unmoved: Vec<Job>,
+    pub(crate) unmoved: Vec<Job>,
 }
 
 /// Reads every job the store knows onto the board and sorts them into [`Recovered`];
 /// removes damaged records, the work files and journals of jobs no longer active, and the
 /// contig records of hapflow 0.1.
-pub(super) fn recover(store: &Store, folders: &Folders, board: &SharedBoard) -> Result<Recovered> {
+pub(crate) fn recover(store: &Store, folders: &Folders, board: &SharedBoard) -> Result<Recovered> {
     // Recovery: every job the store knows, the unfinished ones queued again.
     let (jobs, damaged) = store.jobs()?;
     for d in damaged {
@@ -58,7 +62,7 @@ pub(super) fn recover(store: &Store, folders: &Folders, board: &SharedBoard) -> 
                 tracing::info!(job = job.id, input = %job.input, state = ?job.state, "recovered");
                 queue.push_back(job);
             } else if matches!(job.state, JobState::Failed { .. })
-                && inbox::look(&folders.inbox.join(&job.input)) == inbox::Entry::File(job.identity)
+                && watch::look(&folders.inbox.join(&job.input)) == watch::Entry::File(job.identity)
             {
                 unmoved.push(job);
             }
@@ -78,7 +82,7 @@ pub(super) fn recover(store: &Store, folders: &Folders, board: &SharedBoard) -> 
 /// new one. Nothing is lost: inputs leave the inbox only after their output is published, so
 /// the unfinished ones are taken again from the inbox. sled can panic on damaged files
 /// rather than return an error, hence the `catch_unwind`.
-pub(super) fn open_store(state: &Path) -> Result<Store> {
+pub(crate) fn open_store(state: &Path) -> Result<Store> {
     let db = state.join("db");
     let open = |db: &Path| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -118,7 +122,7 @@ pub(super) fn open_store(state: &Path) -> Result<Store> {
 
 /// After an I/O failure sled refuses every later write on the same handle: open it anew
 /// (it may still fail while the disk is full; the next retry tries again).
-pub(super) fn reopen_store(store: &Store) {
+pub(crate) fn reopen_store(store: &Store) {
     match store.reopen() {
         Ok(()) => tracing::info!("store reopened"),
         Err(e) => tracing::warn!("cannot reopen the store yet: {e}"),

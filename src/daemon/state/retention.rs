@@ -4,14 +4,14 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::journal;
-use super::records::Job;
-use super::status::SharedBoard;
-use super::store::Store;
+use crate::daemon::state::journal;
+use crate::daemon::state::records::Job;
+use crate::daemon::state::store::Store;
+use crate::daemon::status::SharedBoard;
 use crate::error::Result;
 
 /// Forgets the oldest finished jobs beyond the newest `keep` (records, contigs, status).
-pub(super) fn prune(store: &Store, state: &Path, board: &SharedBoard, keep: usize) -> Result<()> {
+pub(crate) fn prune(store: &Store, state: &Path, board: &SharedBoard, keep: usize) -> Result<()> {
     let (jobs, _) = store.jobs()?;
     let finished: Vec<&Job> = jobs.iter().filter(|j| !j.is_active()).collect();
     let excess = finished.len().saturating_sub(keep);
@@ -32,7 +32,7 @@ pub(super) fn prune(store: &Store, state: &Path, board: &SharedBoard, keep: usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::records::{FileIdentity, JobState};
+    use crate::daemon::state::records::{FileIdentity, JobState};
     use crate::daemon::status::JobStatus;
 
     fn job(id: u64, state: JobState) -> Job {

@@ -4,14 +4,14 @@
 
 use std::path::Path;
 
-use super::blame::{blame, Blame};
-use super::files;
-use super::inbox::{look, Entry};
-use super::job::Runner;
-use super::journal;
-use super::records::{FileIdentity, Job, JobState};
-use super::status::JobPhase;
-use super::work_files::WorkFiles;
+use crate::daemon::inbox::files;
+use crate::daemon::inbox::watch::{look, Entry};
+use crate::daemon::inbox::work_files::WorkFiles;
+use crate::daemon::job::blame::{blame, Blame};
+use crate::daemon::job::Runner;
+use crate::daemon::state::journal;
+use crate::daemon::state::records::{FileIdentity, Job, JobState};
+use crate::daemon::status::JobPhase;
 use crate::error::{Error, ErrorKind, Result};
 use crate::failpoints::hit as failpoint;
 

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::files;
-use super::records::Job;
+use crate::daemon::inbox::files;
+use crate::daemon::state::records::Job;
 use crate::error::Result;
 
 const SUFFIX: &str = ".part";
@@ -50,7 +50,7 @@ pub fn job_of(name: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::records::{FileIdentity, JobState};
+    use crate::daemon::state::records::{FileIdentity, JobState};
 
     fn job(id: u64, input: &str) -> Job {
         Job {
