@@ -518,6 +518,89 @@ fn forgiven_shapes_equal_the_clean_variant_byte_for_byte() {
     assert!(o.code == Some(0) && o.stdout == want, "{}", o.stderr);
 }
 
+/// Files saved on Windows and joined with `cat` carry a byte-order mark at each join: a mark
+/// at the start of any line is ignored (before a data row of the same or a new contig, and
+/// before a repeated header line, which is then skipped and counted as one).
+#[test]
+fn a_byte_order_mark_at_the_start_of_a_later_line_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let part1 = format!("{HEADER}{}", rows("chr1", 300));
+    let part2 = format!("{HEADER}{}", rows("chr2", 200));
+    let body2 = part2.split_once('\n').unwrap().1;
+    let clean = format!("{part1}{body2}");
+    let want = converted(dir.path(), "clean", clean.as_bytes(), BY_NAME, &["-q"]).stdout;
+
+    // A mark before a row in the middle of a contig's run (where the fast path reads).
+    let mut mid: Vec<&str> = clean.split_inclusive('\n').collect();
+    let marked = format!("\u{feff}{}", mid[150]);
+    mid[150] = &marked;
+    let mid = mid.concat();
+    let variants = [
+        ("bom_mid_run", mid),
+        ("bom_new_contig", format!("{part1}\u{feff}{body2}")),
+        ("bom_every_line", clean.replace('\n', "\n\u{feff}")),
+        ("bom_crlf_every_line", clean.replace('\n', "\r\n\u{feff}")),
+    ];
+    for (name, text) in variants {
+        let o = converted(dir.path(), name, text.as_bytes(), BY_NAME, &["-q"]);
+        assert!(
+            o.stdout == want,
+            "{name}: output differs from the clean variant's"
+        );
+    }
+    for limit in ["64MiB", "24MiB"] {
+        let text = clean.replace('\n', "\n\u{feff}");
+        let o = converted(
+            dir.path(),
+            "bom_limit",
+            text.as_bytes(),
+            BY_NAME,
+            &["-q", "--memory-limit", limit],
+        );
+        assert!(
+            o.stdout == want,
+            "{limit}: output differs from the clean variant's"
+        );
+    }
+
+    // Two files saved on Windows, joined with `cat`: the second header line is repeated.
+    let catted = format!("\u{feff}{part1}\u{feff}{part2}");
+    let o = converted(dir.path(), "catted", catted.as_bytes(), BY_NAME, &[]);
+    assert!(
+        o.stdout == want,
+        "cat: output differs from the clean variant's"
+    );
+    assert!(
+        o.stderr.contains(", 1 repeated header line"),
+        "{}",
+        o.stderr
+    );
+
+    // Headerless, one pair: the contig is `20` on both lines, never `\u{feff}20`.
+    let one_pair =
+        "[[pair]]\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }\n";
+    let clean = converted(
+        dir.path(),
+        "ab_clean",
+        b"20\t1\tG\tT\tG\n20\t2\tA\tC\tA\n",
+        one_pair,
+        &["-q"],
+    );
+    let joined = converted(
+        dir.path(),
+        "ab",
+        b"20\t1\tG\tT\tG\n\xef\xbb\xbf20\t2\tA\tC\tA\n",
+        one_pair,
+        &["-q"],
+    );
+    assert!(
+        joined.stdout == clean.stdout,
+        "{}",
+        String::from_utf8_lossy(&joined.stdout)
+    );
+    assert!(!joined.stdout.windows(3).any(|w| w == b"\xef\xbb\xbf"));
+}
+
 /// `--missing` and `--uppercase` (and `[alleles]`): a lower-case matrix with `.` for no
 /// call converts as its upper-case twin with `N` for no call does with the defaults.
 #[test]
