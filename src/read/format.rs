@@ -74,7 +74,15 @@ impl DecoderCaps {
 /// 3.1.1.1.2: `Window_Descriptor`, or the content size of a single-segment frame). `None`
 /// when the header is not all there or declares no size (a single-segment frame without a
 /// content size cannot be written by zstd).
+///
+/// Skippable frames (what `pzstd` writes first, RFC 8878 3.1.2) are stepped over to the
+/// first frame of data, as far as `magic` reaches.
 pub fn zstd_window(magic: &[u8]) -> Option<u64> {
+    let mut magic = magic;
+    while is_zstd_skippable(magic) {
+        let size = u32::from_le_bytes(magic.get(4..8)?.try_into().ok()?);
+        magic = magic.get(8usize.checked_add(size as usize)?..)?;
+    }
     let descriptor = *magic.get(4)?;
     let single_segment = descriptor & 0x20 != 0;
     if !single_segment {
@@ -169,7 +177,7 @@ pub fn sniff(magic: &[u8]) -> Result<Format, &'static str> {
             Format::Gzip
         });
     }
-    if starts(&[0x28, 0xb5, 0x2f, 0xfd]) {
+    if starts(&[0x28, 0xb5, 0x2f, 0xfd]) || is_zstd_skippable(magic) {
         return Ok(Format::Zstd);
     }
     if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
@@ -208,6 +216,12 @@ pub fn sniff(magic: &[u8]) -> Result<Format, &'static str> {
     Ok(Format::Plain)
 }
 
+/// True if `bytes` start a zstd skippable frame: magic `0x184D2A50` to `0x184D2A5F`, little
+/// endian (RFC 8878, 3.1.2). `pzstd` starts its files with one; zstd's decoder skips them.
+pub fn is_zstd_skippable(bytes: &[u8]) -> bool {
+    bytes.len() >= 4 && bytes[0] & 0xf0 == 0x50 && bytes[1..4] == [0x2a, 0x4d, 0x18]
+}
+
 /// True if `header` starts a BGZF block (bgzip's format, and BAM's): gzip whose member
 /// carries its own size in a `BC` extra field, so members can be inflated apart, in parallel.
 pub fn is_bgzf(header: &[u8]) -> bool {
@@ -237,6 +251,19 @@ mod tests {
         assert_eq!(sniff(&[0x1f, 0x8b, 8, 0]), Ok(Format::Gzip));
         assert_eq!(sniff(&BGZF_EOF), Ok(Format::Bgzf));
         assert_eq!(sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0x24]), Ok(Format::Zstd));
+        // pzstd's files start with a skippable frame.
+        assert_eq!(
+            sniff(&[0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0]),
+            Ok(Format::Zstd)
+        );
+        assert_eq!(
+            sniff(&[0x5f, 0x2a, 0x4d, 0x18, 0, 0, 0, 0]),
+            Ok(Format::Zstd)
+        );
+        let mut pz = vec![0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 9, 9, 9, 9];
+        pz.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58]);
+        assert_eq!(zstd_window(&pz), zstd_window(&pz[12..]));
+        assert!(zstd_window(&pz).is_some());
         assert_eq!(sniff(b"\xfd7zXZ\x00\x00\x04"), Ok(Format::Xz));
         assert_eq!(sniff(b"BZh91AY&SYxx"), Ok(Format::Bzip2));
         // A matrix whose first contig is named BZh9 is text.

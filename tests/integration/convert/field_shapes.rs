@@ -601,6 +601,47 @@ fn a_byte_order_mark_at_the_start_of_a_later_line_is_ignored() {
     assert!(!joined.stdout.windows(3).any(|w| w == b"\xef\xbb\xbf"));
 }
 
+/// `pzstd`'s layout: each frame of data preceded by a skippable frame holding its size.
+fn pzstd(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in data.chunks(data.len().div_ceil(2)) {
+        let frame = zstd::encode_all(part, 3).unwrap();
+        out.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0]);
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    }
+    out
+}
+
+/// zstd that starts with a skippable frame (as `pzstd` writes it, and `zstd -dc` reads it)
+/// converts as the plain matrix does, from a file and from stdin.
+#[test]
+fn zstd_with_skippable_frames_converts_like_the_clean_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = format!("{HEADER}{}", rows("chr3", 400));
+    let want = converted(dir.path(), "clean", clean.as_bytes(), BY_NAME, &["-q"]).stdout;
+    let bytes = pzstd(clean.as_bytes());
+    let mut check = Vec::new();
+    zstd::stream::read::Decoder::new(&bytes[..])
+        .unwrap()
+        .read_to_end(&mut check)
+        .unwrap();
+    assert_eq!(
+        check,
+        clean.as_bytes(),
+        "the test's pzstd layout is valid zstd"
+    );
+    let o = converted(dir.path(), "pzstd", &bytes, BY_NAME, &["-q"]);
+    assert!(
+        o.stdout == want,
+        "pzstd: output differs from the clean variant's"
+    );
+    let input = dir.path().join("pzstd");
+    let cfg = dir.path().join("pzstd.toml");
+    let o = convert(&["-q", "--config", path(&cfg), "-"], Some(&input));
+    assert!(o.code == Some(0) && o.stdout == want, "{}", o.stderr);
+}
+
 /// `--missing` and `--uppercase` (and `[alleles]`): a lower-case matrix with `.` for no
 /// call converts as its upper-case twin with `N` for no call does with the defaults.
 #[test]
