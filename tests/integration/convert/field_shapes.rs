@@ -677,6 +677,72 @@ fn missing_characters_and_upper_casing_from_flags_and_config() {
     assert!(o.stderr.contains("--missing"), "{}", o.stderr);
 }
 
+/// A pair naming one column by name and by index, or a name its header file lists twice,
+/// is the configuration's fault, named as such (the configuration file and where the names
+/// come from), not the matrix's.
+#[test]
+fn pair_errors_that_need_the_header_name_the_configuration_not_the_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = dir.path().join("m.txt");
+    std::fs::write(&matrix, format!("{HEADER}{}", rows("chr1", 20))).unwrap();
+    let headerless = dir.path().join("body.txt");
+    std::fs::write(&headerless, rows("chr1", 20)).unwrap();
+    let twice = dir.path().join("names.txt");
+    std::fs::write(&twice, "CHROM\tPOS\tREF\ts1\ts2\ts1\ts4\ts5\n").unwrap();
+    let cfg = |name: &str, a: &str, b: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("[[pair]]\nfirst = {{ label = \"a\", column = {a} }}\nsecond = {{ label = \"b\", column = {b} }}\n")).unwrap();
+        p
+    };
+    let same = cfg("same.toml", "\"s2\"", "4");
+    let by_name = cfg("by_name.toml", "\"s1\"", "\"s2\"");
+    for (case, config, input, header, says) in [
+        (
+            "name_and_index",
+            &same,
+            &matrix,
+            None,
+            vec!["both haplotypes name column 4", "the header line of"],
+        ),
+        (
+            "name_and_index_header_file",
+            &same,
+            &headerless,
+            Some(&twice),
+            vec!["both haplotypes name column 4", "the header file"],
+        ),
+        (
+            "name_twice_in_header_file",
+            &by_name,
+            &headerless,
+            Some(&twice),
+            vec![
+                "\"s1\" occurs twice in the header",
+                "the header file",
+                "names.txt",
+            ],
+        ),
+    ] {
+        let out = dir.path().join(case).join("o.txt");
+        std::fs::create_dir(out.parent().unwrap()).unwrap();
+        let mut args = vec!["--config", path(config), path(input), "-o", path(&out)];
+        if let Some(h) = header {
+            args.extend(["--header", path(h)]);
+        }
+        let o = convert(&args, None);
+        assert_eq!(o.code, Some(2), "{case}: {}", o.stderr);
+        for w in says.iter().chain(&[path(config)]) {
+            assert!(o.stderr.contains(w), "{case}: no {w:?} in {}", o.stderr);
+        }
+        assert!(!o.stderr.contains("bad input"), "{case}: {}", o.stderr);
+        assert_eq!(
+            std::fs::read_dir(out.parent().unwrap()).unwrap().count(),
+            0,
+            "{case}"
+        );
+    }
+}
+
 /// Pairs that cannot make a table are configuration errors: exit 2 before any output.
 #[test]
 fn pairs_that_cannot_make_a_table_are_refused_before_any_work() {
