@@ -601,6 +601,34 @@ fn a_byte_order_mark_at_the_start_of_a_later_line_is_ignored() {
     assert!(!joined.stdout.windows(3).any(|w| w == b"\xef\xbb\xbf"));
 }
 
+/// A bzip2 file cut inside its first bytes (its magic and little more) is named as a bzip2
+/// input cut short, not as a matrix of one column.
+#[test]
+fn a_bzip2_input_cut_inside_its_first_bytes_is_named_as_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = bzip2(format!("{HEADER}{}", rows("chr1", 30)).as_bytes());
+    for cut in [4, 6, 9] {
+        let input = dir.path().join(format!("cut{cut}.bz2"));
+        std::fs::write(&input, &whole[..cut]).unwrap();
+        let out = dir.path().join(format!("o{cut}")).join("o.txt");
+        std::fs::create_dir(out.parent().unwrap()).unwrap();
+        let o = convert(&[path(&input), "-o", path(&out)], None);
+        assert_eq!(o.code, Some(2), "{cut}: {}", o.stderr);
+        assert!(o.stderr.contains("bzip2"), "{cut}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("cut short") || o.stderr.contains("truncated"),
+            "{cut}: {}",
+            o.stderr
+        );
+        assert!(!o.stderr.contains("columns"), "{cut}: {}", o.stderr);
+        assert_eq!(
+            std::fs::read_dir(out.parent().unwrap()).unwrap().count(),
+            0,
+            "{cut}"
+        );
+    }
+}
+
 /// `pzstd`'s layout: each frame of data preceded by a skippable frame holding its size.
 fn pzstd(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
