@@ -9,6 +9,14 @@ use super::row::{convert_line, same, BadLine, RowOutcome, Scratch};
 use crate::config::Format;
 use crate::error::BadInputReason;
 
+/// Why a VCF's first line after matrix lines is refused (a matrix and a VCF joined with
+/// `cat`).
+pub const VCF_JOINED: &str =
+    "a VCF joined to the matrix starts here (a `##fileformat=VCF` or `#CHROM POS ID REF ALT` \
+     line after matrix lines, as `cat` of a matrix and a VCF leaves it): convert the VCF to a \
+     matrix on its own (`bcftools query -f '%CHROM\\t%POS\\t%REF[\\t%TGT]\\n' FILE.vcf.gz | \
+     tr '|/' '\\t\\t'`) before joining";
+
 /// What a `\r` inside a line means: an old-Mac line end (files of both kinds of line end
 /// are made by joining or editing on different systems). The reference (pandas) would take
 /// it as a line end; hapflow refuses rather than guess.
@@ -234,6 +242,7 @@ pub fn convert_chunk(
                 }
                 break;
             }
+            Err(_) if is_vcf_start(line) => return Err(error(start, VCF_JOINED.into())),
             Err(e) => return Err(error(start + e.at, e.reason)),
         }
         stats.lines += 1;
@@ -250,6 +259,12 @@ fn is_repeated_header(layout: &Layout, line: &[u8]) -> bool {
     layout
         .repeated_header()
         .is_some_and(|h| line.len() == h.len() && line == h)
+}
+
+/// True if `line` starts a VCF: its `##fileformat=VCF` line or its `#CHROM POS ID REF ALT`
+/// column header (looked at only once the line failed as a matrix line).
+fn is_vcf_start(line: &[u8]) -> bool {
+    line.starts_with(b"##fileformat=VCF") || crate::read::start::is_vcf_header(line)
 }
 
 /// Counts the lines in `bytes`, the `\n` bytes (used to turn a chunk's line index into a

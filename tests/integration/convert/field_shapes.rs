@@ -629,6 +629,37 @@ fn a_bzip2_input_cut_inside_its_first_bytes_is_named_as_cut_short() {
     }
 }
 
+/// A VCF appended to a matrix with `cat` is named as a VCF joined to the matrix, at the
+/// line where it starts, with no output left.
+#[test]
+fn a_vcf_joined_to_a_matrix_is_named_where_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = format!("{HEADER}{}", rows("chr1", 40));
+    let vcf_head = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tx\n";
+    for (case, vcf) in [
+        ("fileformat", format!("##fileformat=VCFv4.2\n##contig=<ID=1>\n{vcf_head}1\t5\t.\tA\tC\t9\tPASS\t.\tGT\t0|1\n")),
+        ("column_header", format!("{vcf_head}1\t5\t.\tA\tC\t9\tPASS\t.\tGT\t0|1\n")),
+    ] {
+        let input = dir.path().join(format!("{case}.txt"));
+        std::fs::write(&input, format!("{matrix}{vcf}")).unwrap();
+        let out = dir.path().join(case).join("o.txt");
+        std::fs::create_dir(out.parent().unwrap()).unwrap();
+        let o = convert(&["--config", &write_config(dir.path(), BY_NAME), path(&input), "-o", path(&out)], None);
+        assert_eq!(o.code, Some(2), "{case}: {}", o.stderr);
+        let byte = matrix.len();
+        for w in ["a VCF joined to the matrix", "line 42", &format!("byte offset {byte}")] {
+            assert!(o.stderr.contains(w), "{case}: no {w:?} in {}", o.stderr);
+        }
+        assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 0, "{case}");
+    }
+}
+
+fn write_config(dir: &Path, text: &str) -> String {
+    let p = dir.join("pairs.toml");
+    std::fs::write(&p, text).unwrap();
+    path(&p).to_string()
+}
+
 /// `pzstd`'s layout: each frame of data preceded by a skippable frame holding its size.
 fn pzstd(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
