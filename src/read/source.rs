@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::decode::{BgzfEofCheck, GzipMembers, Staged, Tail, TailKeeper};
+use super::decode::{BgzfEofCheck, BgzfFraming, GzipMembers, Staged, Tail, TailKeeper};
 use super::format::{
     sniff, zstd_limit_for, zstd_window, DecoderCaps, Format, COMPRESSED_READ_BUFFER, MAGIC_LEN,
 };
@@ -257,7 +257,7 @@ impl Source {
             Format::Bgzf => {
                 let tail = Arc::new(Mutex::new(Tail::default()));
                 let kept = TailKeeper {
-                    inner: replay,
+                    inner: BgzfFraming::new(replay),
                     tail: tail.clone(),
                 };
                 let inner: Box<dyn Read + Send> = match std::num::NonZero::new(inflaters) {

@@ -660,6 +660,63 @@ fn write_config(dir: &Path, text: &str) -> String {
     path(&p).to_string()
 }
 
+/// What follows BGZF's blocks is named for what it is: a plain gzip member appended with
+/// `gzip -c more >> file.gz` (at its byte), or bytes after the end-of-file block (as after
+/// gzip's last member); zero padding after the end-of-file block is ignored, as after gzip.
+#[test]
+fn what_follows_the_bgzf_blocks_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = format!("{HEADER}{}", rows("chr4", 3000));
+    let want = converted(dir.path(), "clean", clean.as_bytes(), BY_NAME, &["-q"]).stdout;
+    let blocks = bgzf(clean.as_bytes());
+    assert!(blocks.ends_with(&hapflow::read::format::BGZF_EOF));
+
+    let mut padded = blocks.clone();
+    padded.extend_from_slice(&[0u8; 700]);
+    let o = converted(dir.path(), "padded", &padded, BY_NAME, &["-q"]);
+    assert!(
+        o.stdout == want,
+        "zero padding: output differs from the clean variant's"
+    );
+
+    let lines = lines_in(clean.as_bytes());
+    let at = blocks.len().to_string();
+    let cases: [(&str, Vec<u8>, Vec<&str>); 3] = [
+        (
+            "plain_gzip_member",
+            [&blocks[..], &gzip(b"chr4\t99999\tA\tC\tA\tA\tA\tA\n")].concat(),
+            vec![
+                "a plain gzip member (not BGZF) follows the BGZF blocks",
+                &at,
+            ],
+        ),
+        (
+            "text_after_eof",
+            [&blocks[..], b"chr4\t99999\tA\tC\tA\tA\tA\tA\n"].concat(),
+            vec!["has bytes after its end", &at],
+        ),
+        (
+            "text_after_padding",
+            [&padded[..], b"x\n"].concat(),
+            vec!["has bytes after its end"],
+        ),
+    ];
+    for (case, bytes, says) in cases {
+        for limit in ["24MiB", "256MiB"] {
+            let name = format!("{case}_{limit}");
+            let byte = Some(clean.len() as u64);
+            refused(
+                dir.path(),
+                &name,
+                &bytes,
+                &["--memory-limit", limit],
+                (lines + 1, byte),
+                &says,
+            );
+        }
+    }
+}
+
 /// `pzstd`'s layout: each frame of data preceded by a skippable frame holding its size.
 fn pzstd(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
