@@ -81,9 +81,9 @@ fn trailing() -> io::Error {
 /// BGZF decoder, so that what follows the blocks is named for what it is:
 /// - a gzip member that is not BGZF (`gzip -c more >> file.gz` after bgzip): an error
 ///   naming its byte, as the BGZF decoders would call it a corrupt block;
-/// - after BGZF's end-of-file block, zero bytes (padding) are ignored, as after gzip's last
-///   member (`zcat` ignores them too); any other byte is an error saying there are bytes
-///   after the end.
+/// - after BGZF's end-of-file block, any byte but the start of another BGZF block (files
+///   joined with `cat`) is an error saying there are bytes after the end, zero padding
+///   included: htslib refuses it too (`bgzip -t`: "Invalid BGZF header"), unlike `zcat`.
 pub struct BgzfFraming<R> {
     inner: R,
     /// Offset in the compressed stream of the next byte read.
@@ -103,8 +103,6 @@ enum Framing {
     Header(usize),
     /// `n` bytes of the current block left (its header is read).
     Body(u64),
-    /// Zero padding after the end-of-file block: only zero bytes may follow.
-    Zeros,
 }
 
 impl<R: Read> BgzfFraming<R> {
@@ -125,10 +123,6 @@ impl<R: Read> BgzfFraming<R> {
         let mut i = 0;
         while i < bytes.len() {
             match self.state {
-                Framing::Zeros => {
-                    self.walk_zeros(&bytes[i..]);
-                    return i;
-                }
                 Framing::Body(left) => {
                     let take = left.min((bytes.len() - i) as u64);
                     i += take as usize;
@@ -139,13 +133,7 @@ impl<R: Read> BgzfFraming<R> {
                     }
                 }
                 Framing::Header(0) if self.after_eof && bytes[i] != 0x1f => {
-                    if bytes[i] == 0 {
-                        self.state = Framing::Zeros;
-                        // The zero bytes are not handed out: keep walking them.
-                        self.walk_zeros(&bytes[i..]);
-                        return i;
-                    }
-                    self.pending = Some(after_end(self.at));
+                    self.pending = Some(after_end(self.at, bytes[i] == 0));
                     return i;
                 }
                 Framing::Header(have) => {
@@ -184,23 +172,22 @@ impl<R: Read> BgzfFraming<R> {
         }
         i
     }
-
-    /// Walks `bytes` of zero padding: an error is kept for the first byte that is not 0.
-    fn walk_zeros(&mut self, bytes: &[u8]) {
-        if let Some(j) = bytes.iter().position(|&b| b != 0) {
-            self.pending = Some(after_end(self.at + j as u64));
-        }
-        self.at += bytes.len() as u64;
-    }
 }
 
-/// The error for bytes other than zero padding after BGZF's end-of-file block, at `at`.
-fn after_end(at: u64) -> io::Error {
+/// The error for bytes after BGZF's end-of-file block, from byte `at` (`zeros`: they start
+/// with a zero byte, most likely padding).
+fn after_end(at: u64, zeros: bool) -> io::Error {
+    let what = if zeros {
+        "zero padding (refused as htslib refuses it: `bgzip -t` says \"Invalid BGZF header\"; \
+         strip it, or recompress the matrix)"
+    } else {
+        "bytes that are not BGZF"
+    };
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!(
-            "bytes that are not BGZF follow its end-of-file block, from byte {at} of the file \
-             (only zero padding may follow the last gzip member)"
+            "{what} follow its end-of-file block, from byte {at} of the file, where gzip would \
+             say bytes follow the last gzip member"
         ),
     )
 }
@@ -215,7 +202,7 @@ impl<R: Read> Read for BgzfFraming<R> {
             if n == 0 {
                 return Ok(0);
             }
-            // Nothing to hand out (zero padding, or an error at its first byte): read on.
+            // Nothing to hand out (an error at its first byte): return the error.
             let keep = self.walk(&buf[..n]);
             if keep > 0 {
                 return Ok(keep);
