@@ -68,7 +68,9 @@ pub(super) fn read_error(
                 "this {stored} file needs more memory to decompress than this memory limit sets aside for it (a third of the limit; {fits}): raise --memory-limit, or recompress it with {hint} ({text})"
             )
         } else {
-            let problem = if text.contains("follow the last gzip member") {
+            let problem = if text.contains("follow the last gzip member")
+                || text.contains(&format!("follow the last {stored} frame"))
+            {
                 "has bytes after its end"
             } else if crate::read::decode::fails_integrity_check(&e) {
                 return Error::bad_line(

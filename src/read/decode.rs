@@ -211,6 +211,40 @@ impl<R: Read> Read for BgzfFraming<R> {
     }
 }
 
+/// A zstd or bzip2 decoder whose error for bytes after its last frame (stream) is named as
+/// such: both decoders read frames one after another, and fail on the next frame's magic
+/// (zstd: "Unknown frame descriptor", its `prefix_unknown`; bzip2: "bz2 header missing"),
+/// which only the start of a frame can give, the first frame's magic being checked before
+/// (format sniffing).
+pub struct AfterEnd<R> {
+    inner: R,
+    format: super::format::Format,
+}
+
+impl<R: Read> AfterEnd<R> {
+    /// `inner`, the decoder of `format` (zstd or bzip2).
+    pub fn new(inner: R, format: super::format::Format) -> AfterEnd<R> {
+        AfterEnd { inner, format }
+    }
+}
+
+impl<R: Read> Read for AfterEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let text = e.to_string();
+            if text.contains("Unknown frame descriptor") || text.contains("bz2 header missing") {
+                let name = self.format.name();
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bytes that are not {name} follow the last {name} frame ({text})"),
+                )
+            } else {
+                e
+            }
+        })
+    }
+}
+
 /// The last 28 bytes read through a [`TailKeeper`], shared with the [`BgzfEofCheck`] that
 /// reads the decompressed side.
 #[derive(Debug, Default)]

@@ -724,6 +724,34 @@ fn what_follows_the_bgzf_blocks_is_named() {
     }
 }
 
+/// zstd and bzip2 followed by text (a matrix line appended to the compressed file) have
+/// bytes after their end, said so at the line where the data ends.
+#[test]
+fn text_after_a_zstd_or_bzip2_stream_is_bytes_after_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = format!("{HEADER}{}", rows("chr5", 500));
+    let lines = lines_in(clean.as_bytes());
+    let appended = b"chr5\t9999\tA\tC\tA\tA\tA\tA\n";
+    for (name, bytes) in [
+        ("zstd", zstd::encode_all(clean.as_bytes(), 3).unwrap()),
+        ("bzip2", bzip2(clean.as_bytes())),
+    ] {
+        let input = [&bytes[..], appended].concat();
+        let says = [
+            &format!("the {name} input has bytes after its end")[..],
+            &format!("not {name} follow the last {name} frame")[..],
+        ];
+        refused(
+            dir.path(),
+            name,
+            &input,
+            &[],
+            (lines + 1, Some(clean.len() as u64)),
+            &says,
+        );
+    }
+}
+
 /// `pzstd`'s layout: each frame of data preceded by a skippable frame holding its size.
 fn pzstd(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
