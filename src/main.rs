@@ -260,6 +260,7 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
         .output(output)
         .output_settings(output_settings)
         .pairs(config.pairs())
+        .pairs_source(args.config.as_ref().map(|p| p.display().to_string()))
         .header_file(args.header.or(config.header_file.clone()))
         .memory_limit(args.memory_limit.unwrap_or(config.memory.limit).0)
         .workers(config.worker_threads())

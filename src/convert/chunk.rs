@@ -9,6 +9,14 @@ use super::row::{convert_line, same, RowOutcome, Scratch};
 use crate::config::Format;
 use crate::error::BadInputReason;
 
+/// Why a VCF's first line after matrix lines is refused (a matrix and a VCF joined with
+/// `cat`).
+pub const VCF_JOINED: &str =
+    "a VCF joined to the matrix starts here (a `##fileformat=VCF` or `#CHROM POS ID REF ALT` \
+     line after matrix lines, as `cat` of a matrix and a VCF leaves it): convert the VCF to a \
+     matrix on its own (`bcftools query -f '%CHROM\\t%POS\\t%REF[\\t%TGT]\\n' FILE.vcf.gz | \
+     tr '|/' '\\t\\t'`) before joining";
+
 /// What a `\r` inside a line means: an old-Mac line end (files of both kinds of line end
 /// are made by joining or editing on different systems). The reference (pandas) would take
 /// it as a line end; hapflow refuses rather than guess.
@@ -164,9 +172,17 @@ pub fn convert_chunk(
         if let [rest @ .., b'\r'] = line {
             line = rest;
         }
+        // A byte-order mark at the start of any line is ignored: files saved on Windows and
+        // joined with `cat` carry one at each join. The fast path never takes such a line
+        // (its contig compare fails on the mark's first byte, 0xEF), so this costs it nothing.
+        let mut start = pos;
+        if let Some(rest) = line.strip_prefix(crate::read::start::BOM) {
+            line = rest;
+            start += crate::read::start::BOM.len();
+        }
         if let Some(i) = memchr2(0, b'\r', line) {
             return Err(error(
-                pos + i,
+                start + i,
                 match line[i] {
                     0 => BadInputReason::NulByte,
                     _ => BARE_CR.into(),
@@ -181,7 +197,7 @@ pub fn convert_chunk(
         }
 
         let contig_end = memchr(b'\t', line).unwrap_or(line.len());
-        let contig = (pos as u32, (pos + contig_end) as u32);
+        let contig = (start as u32, (start + contig_end) as u32);
         let same = runs.last().is_some_and(|r| {
             same(
                 &chunk[r.contig.0 as usize..r.contig.1 as usize],
@@ -209,7 +225,7 @@ pub fn convert_chunk(
         // contig name with spaces).
         if vcf && !same && matches!(converted, Ok(RowOutcome::Dropped | RowOutcome::Written)) {
             super::vcf::check_contig(layout, &line[..contig_end], 0)
-                .map_err(|e| error(pos + e.at, e.reason))?;
+                .map_err(|e| error(start + e.at, e.reason))?;
         }
         match converted {
             Ok(RowOutcome::Dropped) => {}
@@ -226,7 +242,8 @@ pub fn convert_chunk(
                 }
                 break;
             }
-            Err(e) => return Err(error(pos + e.at, e.reason)),
+            Err(_) if is_vcf_start(line) => return Err(error(start, VCF_JOINED.into())),
+            Err(e) => return Err(error(start + e.at, e.reason)),
         }
         stats.lines += 1;
         stats.rows += 1;
@@ -236,13 +253,18 @@ pub fn convert_chunk(
     Ok(stats)
 }
 
-/// True if `line` is the input's header line again (with or without a byte-order mark, as
-/// `cat` of files saved on Windows leaves it).
+/// True if `line` (its byte-order mark, if any, already removed) is the input's header line
+/// again, as `cat` of several matrices leaves it.
 fn is_repeated_header(layout: &Layout, line: &[u8]) -> bool {
-    layout.repeated_header().is_some_and(|h| {
-        let line = line.strip_prefix(crate::read::start::BOM).unwrap_or(line);
-        line.len() == h.len() && line == h
-    })
+    layout
+        .repeated_header()
+        .is_some_and(|h| line.len() == h.len() && line == h)
+}
+
+/// True if `line` starts a VCF: its `##fileformat=VCF` line or its `#CHROM POS ID REF ALT`
+/// column header (looked at only once the line failed as a matrix line).
+fn is_vcf_start(line: &[u8]) -> bool {
+    line.starts_with(b"##fileformat=VCF") || crate::read::start::is_vcf_header(line)
 }
 
 /// Counts the lines in `bytes`, the `\n` bytes (used to turn a chunk's line index into a

@@ -45,61 +45,74 @@ impl Layout {
         names: Option<&[String]>,
         columns: usize,
     ) -> Result<Layout, String> {
+        Layout::resolve_with_fault(pairs, names, columns).map_err(|(what, _)| what)
+    }
+
+    /// [`Layout::resolve`], the error also saying whose fault it is.
+    fn resolve_with_fault(
+        pairs: &[PairSpec],
+        names: Option<&[String]>,
+        columns: usize,
+    ) -> Result<Layout, (String, Fault)> {
+        let matrix = |what: String| (what, Fault::Matrix);
         if columns < 4 {
-            return Err(format!(
+            return Err(matrix(format!(
                 "the matrix has {columns} columns; it needs CHROM, POS, REF and at least one haplotype"
-            ));
+            )));
         }
         let mut resolved = Vec::with_capacity(pairs.len());
         for (i, pair) in pairs.iter().enumerate() {
-            let find = |r: &ColumnRef| -> Result<usize, String> {
+            let find = |r: &ColumnRef| -> Result<usize, (String, Fault)> {
                 let where_ = format!("pair {} ({})", i + 1, pair.name());
                 let index = match r {
                     ColumnRef::Index(n) => *n,
                     ColumnRef::Name(name) => match names {
                         None => {
-                            return Err(format!(
+                            return Err(matrix(format!(
                                 "{where_}: column {name:?} is named, but the matrix has no header line and no header file was given"
-                            ))
+                            )))
                         }
                         Some(names) => {
                             let mut at = names.iter().enumerate().filter(|(_, n)| *n == name);
                             match (at.next(), at.next()) {
                                 (Some((i, _)), None) => i,
                                 (None, _) => {
-                                    return Err(format!(
+                                    return Err(matrix(format!(
                                         "{where_}: column {name:?} does not exist in the header"
-                                    ))
+                                    )))
                                 }
                                 (Some((i, _)), Some((j, _))) => {
-                                    return Err(format!(
+                                    return Err((format!(
                                         "{where_}: column {name:?} occurs twice in the header (columns {i} and {j}); name the column by its index instead"
-                                    ))
+                                    ), Fault::NameTwice))
                                 }
                             }
                         }
                     },
                 };
                 if index >= columns {
-                    return Err(format!(
+                    return Err(matrix(format!(
                         "{where_}: column {index} does not exist (the matrix has {columns} columns, 0 to {})",
                         columns - 1
-                    ));
+                    )));
                 }
                 if index < 3 {
-                    return Err(format!(
+                    return Err(matrix(format!(
                         "{where_}: column {index} is {}, not a haplotype column (haplotypes start at column 3)",
                         ["CHROM", "POS", "REF"][index]
-                    ));
+                    )));
                 }
                 Ok(index)
             };
             let (x, y) = (find(&pair.first.column)?, find(&pair.second.column)?);
             if x == y {
-                return Err(format!(
-                    "pair {} ({}): both haplotypes name column {x}; a pair is two different columns",
-                    i + 1,
-                    pair.name()
+                return Err((
+                    format!(
+                        "pair {} ({}): both haplotypes name column {x}; a pair is two different columns",
+                        i + 1,
+                        pair.name()
+                    ),
+                    Fault::SameColumn,
                 ));
             }
             resolved.push((x, y));
@@ -224,6 +237,17 @@ impl Layout {
     }
 }
 
+/// Whose fault a layout that cannot be made is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// The matrix's: too few columns, a column it lacks, a name its header line repeats.
+    Matrix,
+    /// The pairs': one pair names the same column twice (by name and by index).
+    SameColumn,
+    /// A name the header repeats: the pairs' when the names come from a header file.
+    NameTwice,
+}
+
 /// `pairs` resolved against what the start of the input `name` told (its header line, or
 /// else the names in `header_file`, and the fields of its first data line).
 ///
@@ -231,9 +255,13 @@ impl Layout {
 ///
 /// Bad input naming the line that set the columns (the header line or the first data line)
 /// when a line's field count differs from the names' or a pair names a column the matrix
-/// does not have; an I/O error when `header_file` cannot be read.
+/// does not have; an I/O error when `header_file` cannot be read. A configuration error
+/// naming `pairs_source` (the configuration file) and where the names come from when a
+/// pair names one column twice (by name and by index), or names a column the header file
+/// lists twice.
 pub fn resolve_for_input(
     pairs: &[PairSpec],
+    pairs_source: Option<&str>,
     header_file: Option<&Path>,
     start: &crate::read::start::InputStart,
     name: &str,
@@ -295,8 +323,21 @@ pub fn resolve_for_input(
     }
     // A layout that does not fit is the fault of the line that set the columns: the header
     // line, or the first data line (a header file has no line in the input).
-    Layout::resolve(pairs, names.as_deref(), columns).map_err(|e| {
+    Layout::resolve_with_fault(pairs, names.as_deref(), columns).map_err(|(e, fault)| {
+        let names_from = match (&start.header_line, header_file) {
+            (Some(_), _) => format!("the header line of {name}"),
+            (None, Some(file)) => format!("the header file {}", file.display()),
+            (None, None) => "the header".to_string(),
+        };
+        let config = || {
+            Error::config(format!(
+                "{}: {e} (column names from {names_from})",
+                pairs_source.unwrap_or("the pairs")
+            ))
+        };
         match (&start.header_line, header_file, start.first_line_fields) {
+            _ if fault == Fault::SameColumn => config(),
+            (None, Some(_), _) if fault == Fault::NameTwice => config(),
             (Some(_), _, _) => Error::bad_line(name, 1, 0, e),
             (None, None, Some(_)) => {
                 Error::bad_line(name, start.skipped_lines + 1, start.skipped_bytes, e)

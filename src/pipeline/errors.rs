@@ -69,7 +69,9 @@ pub(super) fn read_error(
                 "this {stored} file needs more memory to decompress than this memory limit sets aside for it (a third of the limit; {fits}): raise --memory-limit, or recompress it with {hint} ({text})"
             )
             .into()
-        } else if text.contains("follow the last gzip member") {
+        } else if text.contains("follow the last gzip member")
+            || text.contains(&format!("follow the last {stored} frame"))
+        {
             BadInputReason::TrailingBytes {
                 format: stored,
                 lines: line - 1,

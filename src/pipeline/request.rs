@@ -38,6 +38,7 @@ pub struct Request {
     input: From,
     output: To,
     pairs: Vec<PairSpec>,
+    pairs_source: Option<String>,
     header_file: Option<PathBuf>,
     alleles: Alleles,
     output_settings: OutputSettings,
@@ -75,6 +76,7 @@ impl Request {
             input: From::Input(input),
             output: To::Output(Output::Stdout),
             pairs: default_pairs(),
+            pairs_source: None,
             header_file: None,
             alleles: Alleles::DEFAULT,
             output_settings: OutputSettings::default(),
@@ -111,6 +113,15 @@ impl Request {
     /// The pairs of haplotype columns, each becoming one sample.
     pub fn pairs(mut self, pairs: Vec<PairSpec>) -> Self {
         self.pairs = pairs;
+        self
+    }
+
+    /// Where the pairs come from (a configuration file's path), named in the configuration
+    /// errors about them that only the input's header can show (a pair naming one column by
+    /// name and by index, a name repeated in the header file). `None`: the pairs are named
+    /// as "the pairs".
+    pub fn pairs_source(mut self, source: Option<String>) -> Self {
+        self.pairs_source = source;
         self
     }
 
@@ -235,6 +246,7 @@ impl Request {
         let parts = Parts {
             input: self.input,
             pairs: self.pairs,
+            pairs_source: self.pairs_source,
             header_file: self.header_file,
             alleles: self.alleles,
             output: self.output_settings,
@@ -248,6 +260,7 @@ impl Request {
 pub(super) struct Parts {
     input: From,
     pub(super) pairs: Vec<PairSpec>,
+    pub(super) pairs_source: Option<String>,
     pub(super) header_file: Option<PathBuf>,
     pub(super) alleles: Alleles,
     pub(super) output: OutputSettings,

@@ -76,6 +76,7 @@ pub(super) fn run(
     })?;
     let mut layout = resolve_for_input(
         &request.pairs,
+        request.pairs_source.as_deref(),
         request.header_file.as_deref(),
         &begin,
         &name,

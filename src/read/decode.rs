@@ -77,6 +77,174 @@ fn trailing() -> io::Error {
     )
 }
 
+/// BGZF's block framing, checked on the compressed stream as it passes (unchanged) to the
+/// BGZF decoder, so that what follows the blocks is named for what it is:
+/// - a gzip member that is not BGZF (`gzip -c more >> file.gz` after bgzip): an error
+///   naming its byte, as the BGZF decoders would call it a corrupt block;
+/// - after BGZF's end-of-file block, any byte but the start of another BGZF block (files
+///   joined with `cat`) is an error saying there are bytes after the end, zero padding
+///   included: htslib refuses it too (`bgzip -t`: "Invalid BGZF header"), unlike `zcat`.
+pub struct BgzfFraming<R> {
+    inner: R,
+    /// Offset in the compressed stream of the next byte read.
+    at: u64,
+    state: Framing,
+    /// Bytes of the block header being read.
+    header: [u8; 18],
+    /// The last whole block was the end-of-file block.
+    after_eof: bool,
+    /// An error found past the bytes handed out, returned by the next read.
+    pending: Option<io::Error>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// `n` bytes of a block header read so far.
+    Header(usize),
+    /// `n` bytes of the current block left (its header is read).
+    Body(u64),
+}
+
+impl<R: Read> BgzfFraming<R> {
+    /// `inner`, a BGZF stream from its first byte.
+    pub fn new(inner: R) -> BgzfFraming<R> {
+        BgzfFraming {
+            inner,
+            at: 0,
+            state: Framing::Header(0),
+            header: [0; 18],
+            after_eof: false,
+            pending: None,
+        }
+    }
+
+    /// Walks `bytes` (just read); returns how many of them are BGZF blocks to hand out.
+    fn walk(&mut self, bytes: &[u8]) -> usize {
+        let mut i = 0;
+        while i < bytes.len() {
+            match self.state {
+                Framing::Body(left) => {
+                    let take = left.min((bytes.len() - i) as u64);
+                    i += take as usize;
+                    self.at += take;
+                    self.state = Framing::Body(left - take);
+                    if left == take {
+                        self.state = Framing::Header(0);
+                    }
+                }
+                Framing::Header(0) if self.after_eof && bytes[i] != 0x1f => {
+                    self.pending = Some(after_end(self.at, bytes[i] == 0));
+                    return i;
+                }
+                Framing::Header(have) => {
+                    let take = (18 - have).min(bytes.len() - i);
+                    self.header[have..have + take].copy_from_slice(&bytes[i..i + take]);
+                    i += take;
+                    self.at += take as u64;
+                    if have + take < 18 {
+                        self.state = Framing::Header(have + take);
+                        continue;
+                    }
+                    let start = self.at - 18;
+                    if super::format::is_bgzf(&self.header) {
+                        let size =
+                            u64::from(u16::from_le_bytes([self.header[16], self.header[17]])) + 1;
+                        self.after_eof = self.header[..18] == BGZF_EOF[..18] && size == 28;
+                        self.state = Framing::Body(size.saturating_sub(18));
+                        if size <= 18 {
+                            self.state = Framing::Header(0);
+                        }
+                    } else if self.header[..3] == [0x1f, 0x8b, 8] {
+                        self.pending = Some(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "a plain gzip member (not BGZF) follows the BGZF blocks at byte {start} of the file, as \
+                                 `gzip -c more >> file.gz` leaves it; recompress the whole matrix with bgzip"
+                            ),
+                        ));
+                        return i - take;
+                    } else {
+                        // Not a block: the BGZF decoder names it corrupt.
+                        self.state = Framing::Body(u64::MAX);
+                    }
+                }
+            }
+        }
+        i
+    }
+}
+
+/// The error for bytes after BGZF's end-of-file block, from byte `at` (`zeros`: they start
+/// with a zero byte, most likely padding).
+fn after_end(at: u64, zeros: bool) -> io::Error {
+    let what = if zeros {
+        "zero padding (refused as htslib refuses it: `bgzip -t` says \"Invalid BGZF header\"; \
+         strip it, or recompress the matrix)"
+    } else {
+        "bytes that are not BGZF"
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "{what} follow its end-of-file block, from byte {at} of the file, where gzip would \
+             say bytes follow the last gzip member"
+        ),
+    )
+}
+
+impl<R: Read> Read for BgzfFraming<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(e) = self.pending.take() {
+                return Err(e);
+            }
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            // Nothing to hand out (an error at its first byte): return the error.
+            let keep = self.walk(&buf[..n]);
+            if keep > 0 {
+                return Ok(keep);
+            }
+        }
+    }
+}
+
+/// A zstd or bzip2 decoder whose error for bytes after its last frame (stream) is named as
+/// such: both decoders read frames one after another, and fail on the next frame's magic
+/// (zstd: "Unknown frame descriptor", its `prefix_unknown`; bzip2: "bz2 header missing"),
+/// which only the start of a frame can give, the first frame's magic being checked before
+/// (format sniffing).
+pub struct AfterEnd<R> {
+    inner: R,
+    format: super::format::Format,
+}
+
+impl<R: Read> AfterEnd<R> {
+    /// `inner`, the decoder of `format` (zstd or bzip2).
+    pub fn new(inner: R, format: super::format::Format) -> AfterEnd<R> {
+        AfterEnd { inner, format }
+    }
+}
+
+impl<R: Read> Read for AfterEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let text = e.to_string();
+            if text.contains("Unknown frame descriptor") || text.contains("bz2 header missing") {
+                let name = self.format.name();
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bytes that are not {name} follow the last {name} frame ({text})"),
+                )
+            } else {
+                e
+            }
+        })
+    }
+}
+
 /// The last 28 bytes read through a [`TailKeeper`], shared with the [`BgzfEofCheck`] that
 /// reads the decompressed side.
 #[derive(Debug, Default)]

@@ -74,7 +74,15 @@ impl DecoderCaps {
 /// 3.1.1.1.2: `Window_Descriptor`, or the content size of a single-segment frame). `None`
 /// when the header is not all there or declares no size (a single-segment frame without a
 /// content size cannot be written by zstd).
+///
+/// Skippable frames (what `pzstd` writes first, RFC 8878 3.1.2) are stepped over to the
+/// first frame of data, as far as `magic` reaches.
 pub fn zstd_window(magic: &[u8]) -> Option<u64> {
+    let mut magic = magic;
+    while is_zstd_skippable(magic) {
+        let size = u32::from_le_bytes(magic.get(4..8)?.try_into().ok()?);
+        magic = magic.get(8usize.checked_add(size as usize)?..)?;
+    }
     let descriptor = *magic.get(4)?;
     let single_segment = descriptor & 0x20 != 0;
     if !single_segment {
@@ -169,7 +177,7 @@ pub fn sniff(magic: &[u8]) -> Result<Format, &'static str> {
             Format::Gzip
         });
     }
-    if starts(&[0x28, 0xb5, 0x2f, 0xfd]) {
+    if starts(&[0x28, 0xb5, 0x2f, 0xfd]) || is_zstd_skippable(magic) {
         return Ok(Format::Zstd);
     }
     if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
@@ -183,6 +191,19 @@ pub fn sniff(magic: &[u8]) -> Result<Format, &'static str> {
             || magic[4..10] == [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])
     {
         return Ok(Format::Bzip2);
+    }
+    // A whole input shorter than that, "BZh", a block size and the start of a magic: a
+    // bzip2 file cut inside its first bytes (no matrix line is that short), for the
+    // decoder to name as cut short.
+    if magic.len() >= 4 && magic.len() < 10 && starts(b"BZh") && (b'1'..=b'9').contains(&magic[3]) {
+        let rest = &magic[4..];
+        let blocks: [&[u8]; 2] = [
+            &[0x31, 0x41, 0x59, 0x26, 0x53, 0x59],
+            &[0x17, 0x72, 0x45, 0x38, 0x50, 0x90],
+        ];
+        if blocks.iter().any(|m| m.starts_with(rest)) {
+            return Ok(Format::Bzip2);
+        }
     }
     let refused: &[(&[u8], &str)] = &[
         (b"PK\x03\x04", "a zip archive"),
@@ -206,6 +227,12 @@ pub fn sniff(magic: &[u8]) -> Result<Format, &'static str> {
         return Err("a tar archive");
     }
     Ok(Format::Plain)
+}
+
+/// True if `bytes` start a zstd skippable frame: magic `0x184D2A50` to `0x184D2A5F`, little
+/// endian (RFC 8878, 3.1.2). `pzstd` starts its files with one; zstd's decoder skips them.
+pub fn is_zstd_skippable(bytes: &[u8]) -> bool {
+    bytes.len() >= 4 && bytes[0] & 0xf0 == 0x50 && bytes[1..4] == [0x2a, 0x4d, 0x18]
 }
 
 /// True if `header` starts a BGZF block (bgzip's format, and BAM's): gzip whose member
@@ -237,10 +264,27 @@ mod tests {
         assert_eq!(sniff(&[0x1f, 0x8b, 8, 0]), Ok(Format::Gzip));
         assert_eq!(sniff(&BGZF_EOF), Ok(Format::Bgzf));
         assert_eq!(sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0x24]), Ok(Format::Zstd));
+        // pzstd's files start with a skippable frame.
+        assert_eq!(
+            sniff(&[0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0]),
+            Ok(Format::Zstd)
+        );
+        assert_eq!(
+            sniff(&[0x5f, 0x2a, 0x4d, 0x18, 0, 0, 0, 0]),
+            Ok(Format::Zstd)
+        );
+        let mut pz = vec![0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 9, 9, 9, 9];
+        pz.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58]);
+        assert_eq!(zstd_window(&pz), zstd_window(&pz[12..]));
+        assert!(zstd_window(&pz).is_some());
         assert_eq!(sniff(b"\xfd7zXZ\x00\x00\x04"), Ok(Format::Xz));
         assert_eq!(sniff(b"BZh91AY&SYxx"), Ok(Format::Bzip2));
         // A matrix whose first contig is named BZh9 is text.
         assert_eq!(sniff(b"BZh9\t1\tA\tC\n"), Ok(Format::Plain));
+        // bzip2 cut inside its first bytes.
+        assert_eq!(sniff(b"BZh9"), Ok(Format::Bzip2));
+        assert_eq!(sniff(b"BZh91A"), Ok(Format::Bzip2));
+        assert_eq!(sniff(b"BZh9\t1"), Ok(Format::Plain));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::decode::{BgzfEofCheck, GzipMembers, Staged, Tail, TailKeeper};
+use super::decode::{AfterEnd, BgzfEofCheck, BgzfFraming, GzipMembers, Staged, Tail, TailKeeper};
 use super::format::{
     sniff, zstd_limit_for, zstd_window, DecoderCaps, Format, COMPRESSED_READ_BUFFER, MAGIC_LEN,
 };
@@ -257,7 +257,7 @@ impl Source {
             Format::Bgzf => {
                 let tail = Arc::new(Mutex::new(Tail::default()));
                 let kept = TailKeeper {
-                    inner: replay,
+                    inner: BgzfFraming::new(replay),
                     tail: tail.clone(),
                 };
                 let inner: Box<dyn Read + Send> = match std::num::NonZero::new(inflaters) {
@@ -275,7 +275,7 @@ impl Source {
                 check_zstd_window(&magic[..got], &caps)?;
                 let mut d = zstd::stream::read::Decoder::with_buffer(buffered(replay))?;
                 d.window_log_max(caps.zstd_window_log_max)?;
-                Box::new(Staged::new(d))
+                Box::new(Staged::new(AfterEnd::new(d, Format::Zstd)))
             }
             Format::Xz => {
                 let stream = liblzma::stream::Stream::new_stream_decoder(
@@ -288,9 +288,10 @@ impl Source {
                     stream,
                 )))
             }
-            Format::Bzip2 => Box::new(Staged::new(bzip2::bufread::MultiBzDecoder::new(buffered(
-                replay,
-            )))),
+            Format::Bzip2 => Box::new(Staged::new(AfterEnd::new(
+                bzip2::bufread::MultiBzDecoder::new(buffered(replay)),
+                Format::Bzip2,
+            ))),
         };
         Ok(Source {
             reader,

@@ -86,7 +86,7 @@ fn not_a_matrix(line: &[u8]) -> Option<BadInputReason> {
 }
 
 /// True for VCF's column header, `#CHROM POS ID REF ALT ...`.
-pub(super) fn is_vcf_header(line: &[u8]) -> bool {
+pub(crate) fn is_vcf_header(line: &[u8]) -> bool {
     let mut fields = strip_cr(line).split(|&b| b == b'\t');
     ["#CHROM", "POS", "ID", "REF", "ALT"]
         .iter()

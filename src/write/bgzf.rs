@@ -17,11 +17,9 @@ const FRAME: usize = 18 + 8;
 /// The largest block BGZF allows.
 const MAX_BLOCK: usize = 1 << 16;
 
-/// The end-of-file marker block: an empty block, which htslib checks for.
-pub const EOF: [u8; 28] = [
-    0x1f, 0x8b, 0x08, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x06, 0x00, 0x42, 0x43, 0x02, 0x00,
-    0x1b, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-];
+/// The end-of-file marker block: an empty block, which htslib checks for (the one the
+/// reader looks for, `read::format::BGZF_EOF`).
+pub const EOF: [u8; 28] = crate::read::format::BGZF_EOF;
 
 /// Bytes a compressor holds, for the memory budget: libdeflate's compressor state, at most
 /// about 1 MiB at levels 10 to 12 (its near-optimal parser) and well under 512 KiB below.

@@ -518,6 +518,281 @@ fn forgiven_shapes_equal_the_clean_variant_byte_for_byte() {
     assert!(o.code == Some(0) && o.stdout == want, "{}", o.stderr);
 }
 
+/// Files saved on Windows and joined with `cat` carry a byte-order mark at each join: a mark
+/// at the start of any line is ignored (before a data row of the same or a new contig, and
+/// before a repeated header line, which is then skipped and counted as one).
+#[test]
+fn a_byte_order_mark_at_the_start_of_a_later_line_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let part1 = format!("{HEADER}{}", rows("chr1", 300));
+    let part2 = format!("{HEADER}{}", rows("chr2", 200));
+    let body2 = part2.split_once('\n').unwrap().1;
+    let clean = format!("{part1}{body2}");
+    let want = converted(dir.path(), "clean", clean.as_bytes(), BY_NAME, &["-q"]).stdout;
+
+    // A mark before a row in the middle of a contig's run (where the fast path reads).
+    let mut mid: Vec<&str> = clean.split_inclusive('\n').collect();
+    let marked = format!("\u{feff}{}", mid[150]);
+    mid[150] = &marked;
+    let mid = mid.concat();
+    let variants = [
+        ("bom_mid_run", mid),
+        ("bom_new_contig", format!("{part1}\u{feff}{body2}")),
+        ("bom_every_line", clean.replace('\n', "\n\u{feff}")),
+        ("bom_crlf_every_line", clean.replace('\n', "\r\n\u{feff}")),
+    ];
+    for (name, text) in variants {
+        let o = converted(dir.path(), name, text.as_bytes(), BY_NAME, &["-q"]);
+        assert!(
+            o.stdout == want,
+            "{name}: output differs from the clean variant's"
+        );
+    }
+    for limit in ["64MiB", "24MiB"] {
+        let text = clean.replace('\n', "\n\u{feff}");
+        let o = converted(
+            dir.path(),
+            "bom_limit",
+            text.as_bytes(),
+            BY_NAME,
+            &["-q", "--memory-limit", limit],
+        );
+        assert!(
+            o.stdout == want,
+            "{limit}: output differs from the clean variant's"
+        );
+    }
+
+    // Two files saved on Windows, joined with `cat`: the second header line is repeated.
+    let catted = format!("\u{feff}{part1}\u{feff}{part2}");
+    let o = converted(dir.path(), "catted", catted.as_bytes(), BY_NAME, &[]);
+    assert!(
+        o.stdout == want,
+        "cat: output differs from the clean variant's"
+    );
+    assert!(
+        o.stderr.contains(", 1 repeated header line"),
+        "{}",
+        o.stderr
+    );
+
+    // Headerless, one pair: the contig is `20` on both lines, never `\u{feff}20`.
+    let one_pair =
+        "[[pair]]\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }\n";
+    let clean = converted(
+        dir.path(),
+        "ab_clean",
+        b"20\t1\tG\tT\tG\n20\t2\tA\tC\tA\n",
+        one_pair,
+        &["-q"],
+    );
+    let joined = converted(
+        dir.path(),
+        "ab",
+        b"20\t1\tG\tT\tG\n\xef\xbb\xbf20\t2\tA\tC\tA\n",
+        one_pair,
+        &["-q"],
+    );
+    assert!(
+        joined.stdout == clean.stdout,
+        "{}",
+        String::from_utf8_lossy(&joined.stdout)
+    );
+    assert!(!joined.stdout.windows(3).any(|w| w == b"\xef\xbb\xbf"));
+}
+
+/// A bzip2 file cut inside its first bytes (its magic and little more) is named as a bzip2
+/// input cut short, not as a matrix of one column.
+#[test]
+fn a_bzip2_input_cut_inside_its_first_bytes_is_named_as_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = bzip2(format!("{HEADER}{}", rows("chr1", 30)).as_bytes());
+    for cut in [4, 6, 9] {
+        let input = dir.path().join(format!("cut{cut}.bz2"));
+        std::fs::write(&input, &whole[..cut]).unwrap();
+        let out = dir.path().join(format!("o{cut}")).join("o.txt");
+        std::fs::create_dir(out.parent().unwrap()).unwrap();
+        let o = convert(&[path(&input), "-o", path(&out)], None);
+        assert_eq!(o.code, Some(2), "{cut}: {}", o.stderr);
+        assert!(o.stderr.contains("bzip2"), "{cut}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("cut short") || o.stderr.contains("truncated"),
+            "{cut}: {}",
+            o.stderr
+        );
+        assert!(!o.stderr.contains("columns"), "{cut}: {}", o.stderr);
+        assert_eq!(
+            std::fs::read_dir(out.parent().unwrap()).unwrap().count(),
+            0,
+            "{cut}"
+        );
+    }
+}
+
+/// A VCF appended to a matrix with `cat` is named as a VCF joined to the matrix, at the
+/// line where it starts, with no output left.
+#[test]
+fn a_vcf_joined_to_a_matrix_is_named_where_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = format!("{HEADER}{}", rows("chr1", 40));
+    let vcf_head = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tx\n";
+    for (case, vcf) in [
+        ("fileformat", format!("##fileformat=VCFv4.2\n##contig=<ID=1>\n{vcf_head}1\t5\t.\tA\tC\t9\tPASS\t.\tGT\t0|1\n")),
+        ("column_header", format!("{vcf_head}1\t5\t.\tA\tC\t9\tPASS\t.\tGT\t0|1\n")),
+    ] {
+        let input = dir.path().join(format!("{case}.txt"));
+        std::fs::write(&input, format!("{matrix}{vcf}")).unwrap();
+        let out = dir.path().join(case).join("o.txt");
+        std::fs::create_dir(out.parent().unwrap()).unwrap();
+        let o = convert(&["--config", &write_config(dir.path(), BY_NAME), path(&input), "-o", path(&out)], None);
+        assert_eq!(o.code, Some(2), "{case}: {}", o.stderr);
+        let byte = matrix.len();
+        for w in ["a VCF joined to the matrix", "line 42", &format!("byte offset {byte}")] {
+            assert!(o.stderr.contains(w), "{case}: no {w:?} in {}", o.stderr);
+        }
+        assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 0, "{case}");
+    }
+}
+
+fn write_config(dir: &Path, text: &str) -> String {
+    let p = dir.join("pairs.toml");
+    std::fs::write(&p, text).unwrap();
+    path(&p).to_string()
+}
+
+/// What follows BGZF's blocks is named for what it is: a plain gzip member appended with
+/// `gzip -c more >> file.gz` (at its byte), or bytes after the end-of-file block (as after
+/// gzip's last member), zero padding included (htslib refuses it too); BGZF files joined
+/// with `cat` are one input.
+#[test]
+fn what_follows_the_bgzf_blocks_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = format!("{HEADER}{}", rows("chr4", 3000));
+    let want = converted(dir.path(), "clean", clean.as_bytes(), BY_NAME, &["-q"]).stdout;
+    let blocks = bgzf(clean.as_bytes());
+    assert!(blocks.ends_with(&hapflow::testing::bgzf::EOF));
+
+    let mut padded = blocks.clone();
+    padded.extend_from_slice(&[0u8; 700]);
+    let two = [&blocks[..], &bgzf(b"")].concat();
+    let o = converted(dir.path(), "two", &two, BY_NAME, &["-q"]);
+    assert!(
+        o.stdout == want,
+        "cat of BGZF: output differs from the clean variant's"
+    );
+
+    let lines = lines_in(clean.as_bytes());
+    let at = blocks.len().to_string();
+    let cases: [(&str, Vec<u8>, Vec<&str>); 4] = [
+        (
+            "zero_padding",
+            padded.clone(),
+            vec!["has bytes after its end", "zero padding", &at],
+        ),
+        (
+            "plain_gzip_member",
+            [&blocks[..], &gzip(b"chr4\t99999\tA\tC\tA\tA\tA\tA\n")].concat(),
+            vec![
+                "a plain gzip member (not BGZF) follows the BGZF blocks",
+                &at,
+            ],
+        ),
+        (
+            "text_after_eof",
+            [&blocks[..], b"chr4\t99999\tA\tC\tA\tA\tA\tA\n"].concat(),
+            vec!["has bytes after its end", &at],
+        ),
+        (
+            "text_after_padding",
+            [&padded[..], b"x\n"].concat(),
+            vec!["has bytes after its end"],
+        ),
+    ];
+    for (case, bytes, says) in cases {
+        for limit in ["24MiB", "256MiB"] {
+            let name = format!("{case}_{limit}");
+            let byte = Some(clean.len() as u64);
+            refused(
+                dir.path(),
+                &name,
+                &bytes,
+                &["--memory-limit", limit],
+                (lines + 1, byte),
+                &says,
+            );
+        }
+    }
+}
+
+/// zstd and bzip2 followed by text (a matrix line appended to the compressed file) have
+/// bytes after their end, said so at the line where the data ends.
+#[test]
+fn text_after_a_zstd_or_bzip2_stream_is_bytes_after_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = format!("{HEADER}{}", rows("chr5", 500));
+    let lines = lines_in(clean.as_bytes());
+    let appended = b"chr5\t9999\tA\tC\tA\tA\tA\tA\n";
+    for (name, bytes) in [
+        ("zstd", zstd::encode_all(clean.as_bytes(), 3).unwrap()),
+        ("bzip2", bzip2(clean.as_bytes())),
+    ] {
+        let input = [&bytes[..], appended].concat();
+        let says = [
+            &format!("the {name} input has bytes after its end")[..],
+            &format!("not {name} follow the last {name} frame")[..],
+        ];
+        refused(
+            dir.path(),
+            name,
+            &input,
+            &[],
+            (lines + 1, Some(clean.len() as u64)),
+            &says,
+        );
+    }
+}
+
+/// `pzstd`'s layout: each frame of data preceded by a skippable frame holding its size.
+fn pzstd(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in data.chunks(data.len().div_ceil(2)) {
+        let frame = zstd::encode_all(part, 3).unwrap();
+        out.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0]);
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    }
+    out
+}
+
+/// zstd that starts with a skippable frame (as `pzstd` writes it, and `zstd -dc` reads it)
+/// converts as the plain matrix does, from a file and from stdin.
+#[test]
+fn zstd_with_skippable_frames_converts_like_the_clean_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = format!("{HEADER}{}", rows("chr3", 400));
+    let want = converted(dir.path(), "clean", clean.as_bytes(), BY_NAME, &["-q"]).stdout;
+    let bytes = pzstd(clean.as_bytes());
+    let mut check = Vec::new();
+    zstd::stream::read::Decoder::new(&bytes[..])
+        .unwrap()
+        .read_to_end(&mut check)
+        .unwrap();
+    assert_eq!(
+        check,
+        clean.as_bytes(),
+        "the test's pzstd layout is valid zstd"
+    );
+    let o = converted(dir.path(), "pzstd", &bytes, BY_NAME, &["-q"]);
+    assert!(
+        o.stdout == want,
+        "pzstd: output differs from the clean variant's"
+    );
+    let input = dir.path().join("pzstd");
+    let cfg = dir.path().join("pzstd.toml");
+    let o = convert(&["-q", "--config", path(&cfg), "-"], Some(&input));
+    assert!(o.code == Some(0) && o.stdout == want, "{}", o.stderr);
+}
+
 /// `--missing` and `--uppercase` (and `[alleles]`): a lower-case matrix with `.` for no
 /// call converts as its upper-case twin with `N` for no call does with the defaults.
 #[test]
@@ -551,6 +826,72 @@ fn missing_characters_and_upper_casing_from_flags_and_config() {
     let o = convert(&["--missing", "N|", path(&dir.path().join("twin"))], None);
     assert_eq!(o.code, Some(2), "{}", o.stderr);
     assert!(o.stderr.contains("--missing"), "{}", o.stderr);
+}
+
+/// A pair naming one column by name and by index, or a name its header file lists twice,
+/// is the configuration's fault, named as such (the configuration file and where the names
+/// come from), not the matrix's.
+#[test]
+fn pair_errors_that_need_the_header_name_the_configuration_not_the_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = dir.path().join("m.txt");
+    std::fs::write(&matrix, format!("{HEADER}{}", rows("chr1", 20))).unwrap();
+    let headerless = dir.path().join("body.txt");
+    std::fs::write(&headerless, rows("chr1", 20)).unwrap();
+    let twice = dir.path().join("names.txt");
+    std::fs::write(&twice, "CHROM\tPOS\tREF\ts1\ts2\ts1\ts4\ts5\n").unwrap();
+    let cfg = |name: &str, a: &str, b: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("[[pair]]\nfirst = {{ label = \"a\", column = {a} }}\nsecond = {{ label = \"b\", column = {b} }}\n")).unwrap();
+        p
+    };
+    let same = cfg("same.toml", "\"s2\"", "4");
+    let by_name = cfg("by_name.toml", "\"s1\"", "\"s2\"");
+    for (case, config, input, header, says) in [
+        (
+            "name_and_index",
+            &same,
+            &matrix,
+            None,
+            vec!["both haplotypes name column 4", "the header line of"],
+        ),
+        (
+            "name_and_index_header_file",
+            &same,
+            &headerless,
+            Some(&twice),
+            vec!["both haplotypes name column 4", "the header file"],
+        ),
+        (
+            "name_twice_in_header_file",
+            &by_name,
+            &headerless,
+            Some(&twice),
+            vec![
+                "\"s1\" occurs twice in the header",
+                "the header file",
+                "names.txt",
+            ],
+        ),
+    ] {
+        let out = dir.path().join(case).join("o.txt");
+        std::fs::create_dir(out.parent().unwrap()).unwrap();
+        let mut args = vec!["--config", path(config), path(input), "-o", path(&out)];
+        if let Some(h) = header {
+            args.extend(["--header", path(h)]);
+        }
+        let o = convert(&args, None);
+        assert_eq!(o.code, Some(2), "{case}: {}", o.stderr);
+        for w in says.iter().chain(&[path(config)]) {
+            assert!(o.stderr.contains(w), "{case}: no {w:?} in {}", o.stderr);
+        }
+        assert!(!o.stderr.contains("bad input"), "{case}: {}", o.stderr);
+        assert_eq!(
+            std::fs::read_dir(out.parent().unwrap()).unwrap().count(),
+            0,
+            "{case}"
+        );
+    }
 }
 
 /// Pairs that cannot make a table are configuration errors: exit 2 before any output.
