@@ -34,7 +34,7 @@ pub struct Layout {
     /// `alleles`' missing characters, listed (VCF writes each as `.`).
     missing: Vec<u8>,
     /// VCF: the FASTA index given with `--fai` (contig names and lengths).
-    fasta_index: Option<std::sync::Arc<super::vcf::FastaIndex>>,
+    fasta_index: Option<std::sync::Arc<crate::read::fai::FastaIndex>>,
 }
 
 impl Layout {
@@ -159,12 +159,12 @@ impl Layout {
     }
 
     /// Sets the FASTA index whose contigs and lengths VCF records must keep to.
-    pub fn set_fasta_index(&mut self, index: super::vcf::FastaIndex) {
+    pub fn set_fasta_index(&mut self, index: crate::read::fai::FastaIndex) {
         self.fasta_index = Some(std::sync::Arc::new(index));
     }
 
     /// The FASTA index given with `--fai`, if any.
-    pub fn fasta_index(&self) -> Option<&super::vcf::FastaIndex> {
+    pub fn fasta_index(&self) -> Option<&crate::read::fai::FastaIndex> {
         self.fasta_index.as_deref()
     }
 

@@ -85,7 +85,7 @@ pub(super) fn run(
     .with_repeated_header(begin.header_text.clone());
     layout.set_output(request.output.format);
     if let Some(path) = &request.output.fai {
-        layout.set_fasta_index(crate::convert::vcf::FastaIndex::read(path)?);
+        layout.set_fasta_index(crate::read::fai::FastaIndex::read(path)?);
     }
     let header = match bgzf_level {
         Some(level) => bgzf::compress_to_vec(level, layout.header_line()),

@@ -1,8 +1,10 @@
 //! Reading: open the input, recognise its format (plain or compressed), find the column
-//! names, and cut the byte stream into chunks of whole lines.
+//! names, and cut the byte stream into chunks of whole lines; and the FASTA index `--fai`
+//! names, read before the conversion.
 
 pub mod chunker;
 pub mod decode;
+pub mod fai;
 pub mod format;
 pub mod header;
 pub mod source;

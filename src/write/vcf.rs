@@ -2,7 +2,8 @@
 //! are spooled first, and the header is put before them when the output is finished.
 
 use super::contigs::ContigTable;
-use crate::convert::vcf::{valid_contig_id, FastaIndex};
+use crate::convert::vcf::valid_contig_id;
+use crate::read::fai::FastaIndex;
 
 /// The header for `samples` (the pairs' names) and the contigs seen, in first-appearance
 /// order; with `fai` (a FASTA index), each contig line carries its length, and a contig
