@@ -50,24 +50,6 @@ pub fn job_of(name: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::state::records::{FileIdentity, JobState};
-
-    fn job(id: u64, input: &str) -> Job {
-        Job {
-            id,
-            input: input.into(),
-            identity: FileIdentity {
-                size: 0,
-                mtime_ns: 0,
-                dev: 0,
-                ino: 0,
-            },
-            state: JobState::Queued,
-            queued_at: 0,
-            checkpoint: None,
-            resumed_at_byte: None,
-        }
-    }
 
     #[test]
     fn names_written_are_the_names_read_back() {
@@ -78,14 +60,14 @@ mod tests {
             (0, "plain"),
             (3, "a b.txt"),
         ] {
-            let w = WorkFiles::of(outbox, &job(id, input));
+            let w = WorkFiles::of(outbox, &Job::queued_for_test(id, input));
             for p in [&w.spool, &w.grouped] {
                 assert_eq!(p.parent(), Some(outbox));
                 let name = p.file_name().unwrap().to_str().unwrap();
                 assert_eq!(job_of(name), Some(id), "{name}");
             }
         }
-        let w = WorkFiles::of(outbox, &job(7, "m.txt"));
+        let w = WorkFiles::of(outbox, &Job::queued_for_test(7, "m.txt"));
         assert_eq!(w.spool, Path::new("/o/.m.job7.part"));
         assert_eq!(w.grouped, Path::new("/o/.m.job7.grouped.part"));
     }

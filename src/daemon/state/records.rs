@@ -223,6 +223,26 @@ impl Job {
     pub fn is_active(&self) -> bool {
         !matches!(self.state, JobState::Done { .. } | JobState::Failed { .. })
     }
+
+    /// A queued job of `input` for the daemon's unit tests: file identity size 1, inode
+    /// `id`, queued at 0, no checkpoint.
+    #[cfg(test)]
+    pub(crate) fn queued_for_test(id: u64, input: impl Into<String>) -> Job {
+        Job {
+            id,
+            input: input.into(),
+            identity: FileIdentity {
+                size: 1,
+                mtime_ns: 0,
+                dev: 0,
+                ino: id,
+            },
+            state: JobState::Queued,
+            queued_at: 0,
+            checkpoint: None,
+            resumed_at_byte: None,
+        }
+    }
 }
 
 /// Encodes a record.

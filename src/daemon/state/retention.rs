@@ -32,23 +32,14 @@ pub(crate) fn prune(store: &Store, state: &Path, board: &SharedBoard, keep: usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::state::records::{FileIdentity, JobState};
+    use crate::daemon::state::records::JobState;
     use crate::daemon::status::JobStatus;
 
     fn job(id: u64, state: JobState) -> Job {
         Job {
-            id,
-            input: format!("m{id}.txt"),
-            identity: FileIdentity {
-                size: 1,
-                mtime_ns: 0,
-                dev: 0,
-                ino: id,
-            },
             state,
             queued_at: id,
-            checkpoint: None,
-            resumed_at_byte: None,
+            ..Job::queued_for_test(id, format!("m{id}.txt"))
         }
     }
 

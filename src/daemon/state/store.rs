@@ -224,22 +224,12 @@ fn sled_error(path: &Path, action: &'static str, e: sled::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::state::records::{CheckpointV2, FileIdentity, JobState};
+    use crate::daemon::state::records::{CheckpointV2, JobState};
 
     fn job(id: u64, queued_at: u64) -> Job {
         Job {
-            id,
-            input: format!("m{id}.txt"),
-            identity: FileIdentity {
-                size: 1,
-                mtime_ns: 2,
-                dev: 3,
-                ino: 4,
-            },
-            state: JobState::Queued,
             queued_at,
-            checkpoint: None,
-            resumed_at_byte: None,
+            ..Job::queued_for_test(id, format!("m{id}.txt"))
         }
     }
 
