@@ -69,9 +69,7 @@ pub(super) fn read_error(
                 "this {stored} file needs more memory to decompress than this memory limit sets aside for it (a third of the limit; {fits}): raise --memory-limit, or recompress it with {hint} ({text})"
             )
             .into()
-        } else if text.contains("follow the last gzip member")
-            || text.contains(&format!("follow the last {stored} frame"))
-        {
+        } else if crate::read::decode::is_bytes_after_end(&e) {
             BadInputReason::TrailingBytes {
                 format: stored,
                 lines: line - 1,

@@ -71,10 +71,45 @@ impl<R: BufRead> Read for GzipMembers<R> {
 }
 
 fn trailing() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        "bytes that are not gzip follow the last gzip member (only zero padding may)",
-    )
+    bytes_after_end("bytes that are not gzip follow the last gzip member (only zero padding may)")
+}
+
+/// What the readers here say when bytes follow the end of the compressed data (after the
+/// last gzip member, BGZF's end-of-file block, the last zstd frame or bzip2 stream): an
+/// `InvalidData` error carrying this type, told apart by [`is_bytes_after_end`] rather than
+/// by its words.
+#[derive(Debug)]
+struct BytesAfterEnd(String);
+
+impl std::fmt::Display for BytesAfterEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BytesAfterEnd {}
+
+fn bytes_after_end(what: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, BytesAfterEnd(what.into()))
+}
+
+/// True if `e` (or an error it wraps) says bytes follow the end of the compressed data.
+pub fn is_bytes_after_end(e: &io::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = e
+        .get_ref()
+        .map(|inner| inner as &(dyn std::error::Error + 'static));
+    while let Some(err) = next {
+        if err.is::<BytesAfterEnd>() {
+            return true;
+        }
+        next = match err.downcast_ref::<io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
 }
 
 /// BGZF's block framing, checked on the compressed stream as it passes (unchanged) to the
@@ -183,13 +218,9 @@ fn after_end(at: u64, zeros: bool) -> io::Error {
     } else {
         "bytes that are not BGZF"
     };
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!(
-            "{what} follow its end-of-file block, from byte {at} of the file, where gzip would \
-             say bytes follow the last gzip member"
-        ),
-    )
+    bytes_after_end(format!(
+        "{what} follow its end-of-file block, from byte {at} of the file"
+    ))
 }
 
 impl<R: Read> Read for BgzfFraming<R> {
@@ -234,10 +265,9 @@ impl<R: Read> Read for AfterEnd<R> {
             let text = e.to_string();
             if text.contains("Unknown frame descriptor") || text.contains("bz2 header missing") {
                 let name = self.format.name();
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("bytes that are not {name} follow the last {name} frame ({text})"),
-                )
+                bytes_after_end(format!(
+                    "bytes that are not {name} follow the last {name} frame ({text})"
+                ))
             } else {
                 e
             }
