@@ -61,7 +61,7 @@ pub(super) fn read_error(
                     "xz -6",
                 ),
                 _ => (
-                    "zstd -19 and lower always fit; a window over 128 MiB (--long=28 and up) never does, as zstd itself refuses it without --memory",
+                    "zstd -19 and lower always fit; a larger window (zstd --long) needs a limit of about three times the window",
                     "zstd -19, without --long or --ultra",
                 ),
             };
