@@ -14,5 +14,5 @@ pub use crate::write::{GroupedWriter, TempOutput};
 /// BGZF pieces: the deflater a chunk is packed with, the bound on its packed size and the
 /// end-of-file block.
 pub mod bgzf {
-    pub use crate::write::bgzf::{bound, Deflater, EOF};
+    pub use crate::write::bgzf::{bound, compress_to_vec, Deflater, EOF};
 }

@@ -47,6 +47,11 @@ pub struct Summary {
     pub output_bytes: u64,
     /// Contigs were interleaved in the input and the output had to be regrouped.
     pub regrouped: bool,
+    /// The output was copied once the input was converted, rather than the spool becoming
+    /// the output as it was: its contigs were regrouped, or a VCF's header could not be
+    /// written first (a compressed input or a stream, whose contigs cannot be guessed
+    /// before it is read, or a guess the conversion proved wrong).
+    pub copied: bool,
     /// Lines equal to the header line, skipped (matrices joined with `cat`). Counted from
     /// where this run started (a resumed job counts only what it read).
     pub repeated_headers: u64,

@@ -2,6 +2,9 @@
 //! the slots reserved, the reader and worker threads started, and the calling thread
 //! writing until the input ends.
 
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -9,11 +12,13 @@ use crossbeam_channel::bounded;
 
 use crate::budget::Budget;
 use crate::config::Format;
-use crate::convert::layout::resolve_for_input;
+use crate::convert::layout::{resolve_for_input, Layout};
 use crate::error::{Error, Result};
+use crate::read::bisect;
 use crate::read::format::DecoderCaps;
 use crate::read::start::{read_start, StartError};
 use crate::read::{Chunker, Source};
+use crate::write::assemble::ReadFrom;
 use crate::write::bgzf::{self, Deflater};
 use crate::write::{ContigTable, Ending, GroupedWriter, TempOutput};
 
@@ -87,9 +92,18 @@ pub(super) fn run(
     if let Some(path) = &request.output.fai {
         layout.set_fasta_index(crate::read::fai::FastaIndex::read(path)?);
     }
+    let header_text = match layout.format() {
+        Format::Vcf => vcf_header_first(
+            &layout,
+            opened.path.as_deref().filter(|_| !stored.is_compressed()),
+            begin.skipped_bytes,
+            plan.contig_bytes / 4,
+        ),
+        _ => layout.header_line().to_vec(),
+    };
     let header = match bgzf_level {
-        Some(level) => bgzf::compress_to_vec(level, layout.header_line()),
-        None => layout.header_line().to_vec(),
+        Some(level) => bgzf::compress_to_vec(level, &header_text),
+        None => header_text,
     };
 
     let (mut writer, mut state, filled, start_byte, source_bytes) = match start {
@@ -116,6 +130,8 @@ pub(super) fn run(
             };
             let table = ContigTable::restore(contig_grant, cp.contigs, cp.current, cp.contiguous)
                 .map_err(|e| Error::store(format!("cannot resume: {e}")))?;
+            let vcf_bgzf = (layout.format() == Format::Vcf).then_some(bgzf_level.is_some());
+            check_spool_head(&cp.spool, cp.spool_len, &header, vcf_bgzf)?;
             let mut writer = GroupedWriter::resume(cp.spool, &header, table, cp.spool_len);
             if layout.format() == Format::Vcf {
                 writer.check_positions();
@@ -178,7 +194,7 @@ pub(super) fn run(
     state.contigs = writer.contigs().len();
     observer.written(&state, &mut CheckpointHandle::new(&mut writer))?;
     let vcf_header = |contigs: &ContigTable| {
-        crate::write::vcf::header(layout.samples(), contigs, layout.fasta_index())
+        crate::write::vcf::header(layout.samples(), contigs.names(), layout.fasta_index())
             .map_err(|e| Error::bad_input(&name, e))
     };
     let ending = Ending {
@@ -202,8 +218,64 @@ pub(super) fn run(
             source_bytes: state.source_bytes,
             output_bytes: written.bytes,
             regrouped: written.regrouped,
+            copied: written.copied,
             repeated_headers,
             seconds: started.elapsed().as_secs_f64(),
         },
     ))
+}
+
+/// For VCF, the header to write before the records: made from the contigs guessed by
+/// bisection ([`crate::read::bisect`]) when `path` is an uncompressed regular file, so the
+/// spool can become the output without a copy if the guess proves right; empty when there
+/// is no guess (the header is then made at the end, from the contigs seen). `data_start`
+/// is the first data line's offset; `name_bytes` bounds the guess's memory.
+fn vcf_header_first(
+    layout: &Layout,
+    path: Option<&Path>,
+    data_start: u64,
+    name_bytes: usize,
+) -> Vec<u8> {
+    let guess = || {
+        let file = std::fs::File::open(path?).ok()?;
+        let len = file.metadata().ok().filter(|m| m.is_file())?.len();
+        let limits = bisect::Limits::for_file(len, name_bytes);
+        let names = bisect::guess_contigs(&file, data_start, len, limits)?;
+        let names = names.iter().map(|n| &n[..]);
+        crate::write::vcf::header(layout.samples(), names, layout.fasta_index()).ok()
+    };
+    guess().unwrap_or_default()
+}
+
+/// A resumed spool must start with the header this run writes (for VCF, made from a guess
+/// of the contigs, which another version of hapflow, or a guess given up on a slow disk,
+/// may have made otherwise), and a VCF spool for which this run has no header must not
+/// start with one (`vcf_bgzf`: Some(whether it is BGZF) for VCF): else the checkpoint
+/// cannot be carried on, and the store's error has the daemon start the job over.
+fn check_spool_head(
+    spool: &TempOutput,
+    spool_len: u64,
+    header: &[u8],
+    vcf_bgzf: Option<bool>,
+) -> Result<()> {
+    let mut head = vec![0u8; header.len()];
+    let mut same = spool_len >= header.len() as u64
+        && spool.file().read_exact_at(&mut head, 0).is_ok()
+        && head == header;
+    if let (Some(bgzf), true, true) = (vcf_bgzf, header.is_empty(), same) {
+        let mut first = [0u8; 2];
+        let rows = ReadFrom::new(spool.file(), 0).take(spool_len);
+        let read = match bgzf {
+            true => noodles_bgzf::io::Reader::new(rows).read_exact(&mut first),
+            false => { rows }.read_exact(&mut first),
+        };
+        same = !(read.is_ok() && &first == b"##");
+    }
+    if same {
+        Ok(())
+    } else {
+        Err(Error::store(
+            "cannot resume: the spool does not start with the header this version writes",
+        ))
+    }
 }

@@ -2,6 +2,7 @@
 //! names, and cut the byte stream into chunks of whole lines; and the FASTA index `--fai`
 //! names, read before the conversion.
 
+pub mod bisect;
 pub mod chunker;
 pub mod decode;
 pub mod fai;

@@ -199,6 +199,11 @@ impl ContigTable {
         }
     }
 
+    /// The contigs' names, in first-appearance order (id order).
+    pub fn names(&self) -> impl Iterator<Item = &[u8]> {
+        self.names.iter().map(|n| &n[..])
+    }
+
     /// Contigs seen so far.
     pub fn len(&self) -> usize {
         self.names.len()

@@ -52,7 +52,8 @@ pub enum WriteError {
 pub struct Ending<'a> {
     /// The BGZF level the rows were compressed at (None: plain text).
     pub bgzf_level: Option<u32>,
-    /// For VCF, the header made from the contigs seen, put before the rows at the end.
+    /// For VCF, makes the header from the contigs seen, checked against the spool's head
+    /// (or put before the rows at the end).
     pub header_last: Option<&'a MakeHeader<'a>>,
 }
 
@@ -68,6 +69,8 @@ pub struct Written {
     pub contigs: usize,
     /// The contigs were interleaved in the input and had to be regrouped.
     pub regrouped: bool,
+    /// The output is a copy made after the conversion, not the spool itself.
+    pub copied: bool,
 }
 
 impl GroupedWriter {
@@ -171,10 +174,21 @@ impl GroupedWriter {
         self.spool.sync()
     }
 
+    /// The spool's first bytes: the header it was started with.
+    fn spool_head(&self) -> Result<Vec<u8>> {
+        let mut head = vec![0u8; self.header_len as usize];
+        self.spool
+            .file()
+            .read_exact_at(&mut head, 0)
+            .map_err(|e| Error::io(self.spool.path(), "read", e))?;
+        Ok(head)
+    }
+
     /// Finishes the output, unpublished. The spool itself when the contigs came in one
-    /// stretch each and the header is already at its head; else a copy made by `grouped()`:
-    /// the header (for VCF, made now from the contigs), then the rows, regrouped by contig
-    /// if they came interleaved. BGZF output ends with the end-of-file block.
+    /// stretch each and the header is already at its head (for VCF: the spool was started
+    /// with the header of a guess of the contigs, and it equals the header made now from
+    /// the contigs seen); else a copy made by `grouped()`: the header (for VCF, made now),
+    /// then the rows, regrouped by contig if they came interleaved. BGZF output ends with the end-of-file block.
     ///
     /// `buf` and `packed` (capacities reserved from the budget; `buf` holds at least the
     /// longest row) are used only here. Interleaved BGZF rows are inflated, regrouped as
@@ -192,34 +206,39 @@ impl GroupedWriter {
             bytes: self.spool_len(),
             contigs: self.contigs.len(),
             regrouped: !self.contigs.contiguous(),
+            copied: true,
         };
         let eof: &[u8] = if ending.bgzf_level.is_some() {
             &bgzf::EOF
         } else {
             b""
         };
-        if self.contigs.contiguous() && ending.header_last.is_none() {
+        // For VCF, the header made from the contigs seen; the spool starts with it when
+        // they were guessed right before the conversion.
+        let made = match ending.header_last {
+            Some(make) => {
+                let text = make(&self.contigs)?;
+                Some(match ending.bgzf_level {
+                    Some(level) => bgzf::compress_to_vec(level, &text),
+                    None => text,
+                })
+            }
+            None => None,
+        };
+        let header_ready = match &made {
+            None => true,
+            Some(h) => h.len() as u64 == self.header_len && self.spool_head()? == *h,
+        };
+        if self.contigs.contiguous() && header_ready {
             self.spool.write_all(eof)?;
             written.bytes += eof.len() as u64;
+            written.copied = false;
             return Ok((self.spool, written));
         }
         let mut out = grouped()?;
-        let head = match ending.header_last {
-            Some(make) => {
-                let text = make(&self.contigs)?;
-                match ending.bgzf_level {
-                    Some(level) => bgzf::compress_to_vec(level, &text),
-                    None => text,
-                }
-            }
-            None => {
-                let mut head = vec![0u8; self.header_len as usize];
-                self.spool
-                    .file()
-                    .read_exact_at(&mut head, 0)
-                    .map_err(|e| Error::io(self.spool.path(), "read", e))?;
-                head
-            }
+        let head = match made {
+            Some(head) => head,
+            None => self.spool_head()?,
         };
         out.write_all(&head)?;
         let rows = || assemble::ReadFrom::new(self.spool.file(), self.header_len);

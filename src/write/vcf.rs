@@ -1,18 +1,19 @@
-//! The VCF header, written once the contigs are known (VCF 4.2, section 1.4): the records
-//! are spooled first, and the header is put before them when the output is finished.
+//! The VCF header (VCF 4.2, section 1.4). It lists every contig, which a stream names
+//! only as it goes: it is written first when the contigs can be guessed before the
+//! conversion ([`crate::read::bisect`]) and the guess proves right; otherwise the records
+//! are spooled first and the header is put before them when the output is finished.
 
-use super::contigs::ContigTable;
 use crate::convert::vcf::valid_contig_id;
 use crate::read::fai::FastaIndex;
 
-/// The header for `samples` (the pairs' names) and the contigs seen, in first-appearance
-/// order; with `fai` (a FASTA index), each contig line carries its length, and a contig
+/// The header for `samples` (the pairs' names) and `contigs` (the contigs seen, in
+/// first-appearance order, or those guessed before the conversion); with `fai` (a FASTA index), each contig line carries its length, and a contig
 /// the index does not list is an error. The conversion refuses such contigs at their first
 /// line already; these checks stay as the last word. The error is a sentence for a
 /// bad-input message.
-pub fn header(
+pub fn header<'a>(
     samples: &[String],
-    contigs: &ContigTable,
+    contigs: impl IntoIterator<Item = &'a [u8]>,
     fai: Option<&FastaIndex>,
 ) -> Result<Vec<u8>, String> {
     let mut h = String::from("##fileformat=VCFv4.2\n");
@@ -21,15 +22,15 @@ pub fn header(
         env!("CARGO_PKG_VERSION"),
         "\n"
     ));
-    for id in 0..contigs.len() as u32 {
-        let name = String::from_utf8_lossy(contigs.name(id));
-        if !valid_contig_id(contigs.name(id)) {
+    for contig in contigs {
+        let name = String::from_utf8_lossy(contig);
+        if !valid_contig_id(contig) {
             return Err(format!(
                 "contig {name:?} cannot be a VCF contig ID (VCF 4.2 allows no whitespace, commas, angle brackets or '=' in one)"
             ));
         }
         match fai {
-            Some(fai) => match fai.length(contigs.name(id)) {
+            Some(fai) => match fai.length(contig) {
                 Some(len) => h.push_str(&format!("##contig=<ID={name},length={len}>\n")),
                 None => {
                     return Err(format!(
@@ -55,6 +56,7 @@ pub fn header(
 mod tests {
     use super::*;
     use crate::budget::Budget;
+    use crate::write::ContigTable;
 
     #[test]
     fn the_header_lists_contigs_formats_and_samples() {
@@ -62,7 +64,8 @@ mod tests {
         let mut t = ContigTable::new(b.reserve(4096, "t").unwrap());
         t.observe(b"chr2", 1).unwrap();
         t.observe(b"chr1", 1).unwrap();
-        let h = String::from_utf8(header(&["s1".into(), "s2".into()], &t, None).unwrap()).unwrap();
+        let h = String::from_utf8(header(&["s1".into(), "s2".into()], t.names(), None).unwrap())
+            .unwrap();
         assert!(h.starts_with("##fileformat=VCFv4.2\n##source=hapflow "));
         assert!(h.contains("##contig=<ID=chr2>\n##contig=<ID=chr1>\n"));
         assert!(h.ends_with("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ts1\ts2\n"));
@@ -70,11 +73,11 @@ mod tests {
         let fai = dir.path().join("r.fa.fai");
         std::fs::write(&fai, "chr1\t100\t6\t60\t61\nchr2\t50\t200\t60\t61\n").unwrap();
         let index = FastaIndex::read(&fai).unwrap();
-        let h = String::from_utf8(header(&[], &t, Some(&index)).unwrap()).unwrap();
+        let h = String::from_utf8(header(&[], t.names(), Some(&index)).unwrap()).unwrap();
         assert!(h.contains("##contig=<ID=chr2,length=50>\n##contig=<ID=chr1,length=100>\n"));
         std::fs::write(&fai, "chr1\t100\t6\t60\t61\n").unwrap();
         let index = FastaIndex::read(&fai).unwrap();
-        assert!(header(&[], &t, Some(&index))
+        assert!(header(&[], t.names(), Some(&index))
             .unwrap_err()
             .contains("\"chr2\" is not in the FASTA index"));
     }

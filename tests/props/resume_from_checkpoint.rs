@@ -89,7 +89,14 @@ fn uninterrupted(c: &Conversion<'_>, dir: &Path) -> Vec<u8> {
     std::fs::read(out.path()).unwrap()
 }
 
-fn interrupted(c: &Conversion<'_>, dir: &Path, stop_after: u32) -> Vec<u8> {
+/// Stops the conversion after `stop_after` chunks, then resumes it from its checkpoint,
+/// after `tamper` has had the spool.
+fn interrupted(
+    c: &Conversion<'_>,
+    dir: &Path,
+    stop_after: u32,
+    tamper: &dyn Fn(&Path),
+) -> hapflow::Result<Vec<u8>> {
     let spool_path = dir.join("job.part");
     let grouped = || TempOutput::at(&dir.join("job.grouped"), None);
     let stop = AtomicBool::new(false);
@@ -107,7 +114,7 @@ fn interrupted(c: &Conversion<'_>, dir: &Path, stop_after: u32) -> Vec<u8> {
         grouped,
     );
     match first {
-        Ok((out, _)) => return std::fs::read(out.path()).unwrap(), // finished before the stop
+        Ok((out, _)) => return Ok(std::fs::read(out.path()).unwrap()), // finished before the stop
         Err(e) => assert!(matches!(e.kind(), hapflow::ErrorKind::Stopped), "{e}"),
     }
     let saved = cp.saved.expect("a checkpoint before stopping");
@@ -118,14 +125,83 @@ fn interrupted(c: &Conversion<'_>, dir: &Path, stop_after: u32) -> Vec<u8> {
         .open(&spool_path)
         .and_then(|mut f| std::io::Write::write_all(&mut f, b"torn row\tafter the checkpoint"))
         .unwrap();
+    tamper(&spool_path);
     let resume = saved.resume_with(TempOutput::at(&spool_path, Some(spool_len)).unwrap());
     let never = AtomicBool::new(false);
-    let (out, summary) = c
-        .request()
-        .run(StartFrom::Resume(resume), &mut Silent, &never, grouped)
-        .unwrap();
+    let (out, summary) =
+        c.request()
+            .run(StartFrom::Resume(resume), &mut Silent, &never, grouped)?;
     assert!(summary.input_bytes >= position.input_bytes);
-    std::fs::read(out.path()).unwrap()
+    Ok(std::fs::read(out.path()).unwrap())
+}
+
+/// A VCF spool starts with the header of the contigs guessed before the conversion; a
+/// resumed run writes no header, so a spool that does not start with the one it would
+/// write (a checkpoint of a version that guessed otherwise, or wrote the header last) is
+/// not carried on: the error is the store's, on which the daemon starts the job over.
+#[test]
+fn a_vcf_spool_that_does_not_start_with_the_guessed_header_is_not_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.txt");
+    let shape = Shape {
+        seed: 5,
+        rows: 1500,
+        contigs: 3,
+        ..Shape::default()
+    };
+    generate(
+        &shape,
+        Compress::None,
+        std::fs::File::create(&path).unwrap(),
+    )
+    .unwrap();
+    let (input, pairs) = (Input::Path(path), default_pairs());
+    let output = OutputSettings {
+        format: Format::Vcf,
+        ..OutputSettings::default()
+    };
+    let c = conversion(&input, &pairs, 2048, &output);
+    let whole = uninterrupted(&c, dir.path());
+    assert!(whole.starts_with(b"##fileformat=VCFv4.2\n"));
+    let untouched = interrupted(&c, dir.path(), 5, &|_| ()).unwrap();
+    assert_eq!(untouched, whole);
+    let other_source = |spool: &Path| {
+        let f = std::fs::OpenOptions::new().write(true).open(spool).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, b"##source=hapflow 0.0.0", 21).unwrap();
+    };
+    let e = interrupted(&c, dir.path(), 5, &other_source).unwrap_err();
+    assert!(matches!(e.kind(), hapflow::ErrorKind::Store { .. }), "{e}");
+    assert!(
+        e.to_string().contains("does not start with the header"),
+        "{e}"
+    );
+
+    // A compressed input's contigs are not guessed: its spool starts with records, and one
+    // starting with a header (a guess made by another version) is not carried on either.
+    let gz = dir.path().join("m.txt.gz");
+    generate(&shape, Compress::Bgzip, std::fs::File::create(&gz).unwrap()).unwrap();
+    let input = Input::Path(gz);
+    for bgzf_level in [None, Some(1)] {
+        let output = OutputSettings {
+            format: Format::Vcf,
+            bgzf_level,
+            ..OutputSettings::default()
+        };
+        let c = conversion(&input, &pairs, 2048, &output);
+        let whole = uninterrupted(&c, dir.path());
+        assert_eq!(interrupted(&c, dir.path(), 5, &|_| ()).unwrap(), whole);
+        let with_header = |spool: &Path| {
+            let text = b"##fileformat=VCFv4.2\n";
+            let head = match bgzf_level {
+                Some(_) => hapflow::testing::bgzf::compress_to_vec(1, text),
+                None => text.to_vec(),
+            };
+            let f = std::fs::OpenOptions::new().write(true).open(spool).unwrap();
+            std::os::unix::fs::FileExt::write_all_at(&f, &head, 0).unwrap();
+        };
+        let e = interrupted(&c, dir.path(), 5, &with_header).unwrap_err();
+        assert!(matches!(e.kind(), hapflow::ErrorKind::Store { .. }), "{e}");
+    }
 }
 
 proptest! {
@@ -153,7 +229,7 @@ proptest! {
         let output = OutputSettings { format, bgzf_level: bgzf.then_some(1), ..OutputSettings::default() };
         let c = conversion(&input, &pairs, chunk, &output);
         let whole = uninterrupted(&c, dir.path());
-        let resumed = interrupted(&c, dir.path(), stop_after);
+        let resumed = interrupted(&c, dir.path(), stop_after, &|_| ()).unwrap();
         prop_assert!(whole == resumed, "resumed output differs ({} vs {} bytes)", whole.len(), resumed.len());
     }
 }

@@ -461,6 +461,78 @@ fn vcf_from_interleaved_contigs_indexes_and_takes_lengths_from_a_fai() {
     );
 }
 
+/// The VCF header lists every contig before the records. For an uncompressed file it is
+/// written first, from the contigs guessed by bisection before the conversion; for stdin
+/// or a compressed file, or when the guess proves wrong (a header line repeated inside
+/// matrices joined with `cat`), it is made at the end and the records copied after it.
+/// Every way gives the same bytes, plain and BGZF.
+#[test]
+fn the_vcf_is_the_same_whether_its_header_is_written_first_or_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let matrix = generated(
+        d,
+        "m.txt",
+        &[
+            "--size",
+            "3MiB",
+            "--contigs",
+            "40",
+            "--prefix",
+            "scaffold_",
+            "--header-line",
+            "--seed",
+            "8",
+        ],
+    );
+    let text = std::fs::read_to_string(&matrix).unwrap();
+    let (header, rows) = text.split_at(text.find('\n').unwrap() + 1);
+    // Joined with `cat` halfway: the second file's header line comes mid-contig.
+    let half = rows[..rows.len() / 2].rfind('\n').unwrap() + 1;
+    let joined = d.join("joined.txt");
+    std::fs::write(
+        &joined,
+        format!("{header}{}{header}{}", &rows[..half], &rows[half..]),
+    )
+    .unwrap();
+    let gz = d.join("m.txt.gz");
+    checked(std::process::Command::new("sh").arg("-c").arg(format!(
+        "gzip -c {} > {}",
+        path(&matrix),
+        path(&gz)
+    )));
+    for compress in [&[][..], &["--compress", "bgzf"][..]] {
+        let vcf = |input: &Path, stdin: bool| {
+            let mut args = vec!["-q", "--format", "vcf"];
+            args.extend_from_slice(compress);
+            args.push(if stdin { "-" } else { path(input) });
+            ok(convert(&args, stdin.then_some(input))).stdout
+        };
+        let first = vcf(&matrix, false);
+        let plain = match compress.is_empty() {
+            true => first.clone(),
+            false => inflate(&first),
+        };
+        let plain = String::from_utf8(plain).unwrap();
+        let contigs = helper::contig_order(&text).len();
+        assert!(contigs > 30, "{contigs}");
+        assert_eq!(plain.matches("##contig=<ID=scaffold_").count(), contigs);
+        assert!(plain
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("##contig=<ID=scaffold_000001>"));
+        assert_eq!(vcf(&matrix, true), first, "stdin {compress:?}");
+        assert_eq!(vcf(&gz, false), first, "gzip {compress:?}");
+        // The extra line moves where chunks, and so BGZF blocks, end: compare the text.
+        let joined = vcf(&joined, false);
+        match compress.is_empty() {
+            true => assert_eq!(joined, first),
+            false => assert_eq!(inflate(&joined), plain.as_bytes(), "joined, BGZF"),
+        }
+    }
+}
+
 /// An allele VCF cannot carry, and a POS that falls on a contig, are
 /// bad input naming the line; no output is left.
 #[test]
