@@ -139,7 +139,7 @@ impl Layout {
         self.header = match format {
             Format::Table => b"contig\tpos\tref\talt".to_vec(),
             Format::PhaseExtender => b"CHROM\tPOS\tREF\tall-alleles".to_vec(),
-            // The VCF header lists every contig, so it is written at the end (write::vcf).
+            // The VCF header lists the contigs: it is made apart (write::vcf).
             Format::Vcf => {
                 self.header.clear();
                 return;
@@ -223,7 +223,7 @@ impl Layout {
         &self.pairs
     }
 
-    /// The output's header line, `\n` included (empty for VCF, whose header comes last).
+    /// The output's header line, `\n` included (empty for VCF, whose header is made from the contigs: `pipeline::run`).
     pub fn header_line(&self) -> &[u8] {
         &self.header
     }

@@ -1,7 +1,8 @@
-//! Property test: VCF records from the whole pipeline (tiny chunks, so the order check and
-//! the header written last cross chunk boundaries, BGZF or not) against a naive model of
-//! the VCF mapping written from its rules (README, "Output formats"), refusals included: a
-//! refusal names the first line at fault.
+//! Property test: VCF records from the whole pipeline (tiny chunks, so the order check
+//! crosses chunk boundaries, BGZF or not; files, whose header is written first from the
+//! contigs guessed up front, and streams, whose header is made last) against a naive model
+//! of the VCF mapping written from its rules (README, "Output formats"), refusals included:
+//! a refusal names the first line at fault.
 
 use std::io::Read;
 use std::sync::atomic::AtomicBool;
