@@ -97,7 +97,8 @@ pub(super) fn run(
             &layout,
             opened.path.as_deref().filter(|_| !stored.is_compressed()),
             begin.skipped_bytes,
-            plan.contig_bytes / 4,
+            // The contig table is empty yet: its memory holds the guess for a moment.
+            plan.contig_bytes,
         ),
         _ => layout.header_line().to_vec(),
     };
@@ -153,6 +154,9 @@ pub(super) fn run(
         }
     };
 
+    // In the spool now; a VCF header of many contigs is worth giving back before the
+    // contig table grows into the memory it held.
+    drop(header);
     let workers = plan.workers;
     let mut repeated_headers = 0;
     let outcome = std::thread::scope(|s| -> Result<()> {
@@ -229,17 +233,17 @@ pub(super) fn run(
 /// bisection ([`crate::read::bisect`]) when `path` is an uncompressed regular file, so the
 /// spool can become the output without a copy if the guess proves right; empty when there
 /// is no guess (the header is then made at the end, from the contigs seen). `data_start`
-/// is the first data line's offset; `name_bytes` bounds the guess's memory.
+/// is the first data line's offset; `memory` bounds the guess's memory.
 fn vcf_header_first(
     layout: &Layout,
     path: Option<&Path>,
     data_start: u64,
-    name_bytes: usize,
+    memory: usize,
 ) -> Vec<u8> {
     let guess = || {
         let file = std::fs::File::open(path?).ok()?;
         let len = file.metadata().ok().filter(|m| m.is_file())?.len();
-        let limits = bisect::Limits::for_file(len, name_bytes);
+        let limits = bisect::Limits::for_file(len, memory);
         let names = bisect::guess_contigs(&file, data_start, len, limits)?;
         let names = names.iter().map(|n| &n[..]);
         crate::write::vcf::header(layout.samples(), names, layout.fasta_index()).ok()

@@ -27,8 +27,10 @@ pub struct Limits {
     /// Past [`Limits::FREE_READS`] reads, the time the guess may take: about what the copy
     /// it saves would cost, so that on a slow disk a file of many contigs loses little.
     pub time: Duration,
-    /// Bytes of contig names: the guess is held in memory while the header is made.
-    pub name_bytes: usize,
+    /// Bytes the guess may hold while the header is made from it: each name counted at
+    /// three times its length plus [`NAME_OVERHEAD`] (its copies in the list and the set
+    /// of names seen, and its line in the header).
+    pub memory: usize,
 }
 
 impl Limits {
@@ -40,15 +42,19 @@ impl Limits {
     /// [`Limits::FREE_READS`]; 1,000 contigs of a 640 MiB file take about 12,000), an
     /// eighth of a second per GB of it (at least 10 ms; the copy of a VCF of the question's
     /// mix, about 0.28 bytes per byte of matrix, takes about a quarter of a second per GB
-    /// of matrix on ext4), and `name_bytes` of names.
-    pub fn for_file(len: u64, name_bytes: usize) -> Limits {
+    /// of matrix on ext4), and `memory` bytes of names.
+    pub fn for_file(len: u64, memory: usize) -> Limits {
         Limits {
             reads: ((len >> 14) as usize).max(Self::FREE_READS),
             time: Duration::from_millis(10).max(Duration::from_nanos(len / 8)),
-            name_bytes,
+            memory,
         }
     }
 }
+
+/// What a name costs the guess besides three times its length: two allocations and their
+/// bookkeeping (a `Vec` and a hash-set entry), and the rest of its `##contig` line.
+pub const NAME_OVERHEAD: usize = 160;
 
 /// Bytes read per sample.
 pub const READ: usize = 4096;
@@ -75,7 +81,7 @@ pub fn guess_contigs(file: &File, start: u64, end: u64, limits: Limits) -> Optio
         limits,
         names: Vec::new(),
         seen: HashSet::new(),
-        name_bytes: 0,
+        memory: 0,
     };
     let first = b.line_from(start).ok()??;
     let last = b.last_line().ok()?;
@@ -114,7 +120,8 @@ struct Bisection<'a> {
     limits: Limits,
     names: Vec<Vec<u8>>,
     seen: HashSet<Vec<u8>>,
-    name_bytes: usize,
+    /// What the names found so far cost, as [`Limits::memory`] counts.
+    memory: usize,
 }
 
 impl Bisection<'_> {
@@ -170,8 +177,8 @@ impl Bisection<'_> {
         if self.names.last().is_some_and(|n| n == name) {
             return Ok(());
         }
-        self.name_bytes += name.len();
-        if self.name_bytes > self.limits.name_bytes || !self.seen.insert(name.to_vec()) {
+        self.memory += 3 * name.len() + NAME_OVERHEAD;
+        if self.memory > self.limits.memory || !self.seen.insert(name.to_vec()) {
             return Err(GiveUp);
         }
         self.names.push(name.to_vec());
@@ -385,20 +392,20 @@ mod tests {
         let few_reads = Limits {
             reads: 500,
             time: hour,
-            name_bytes: 1 << 20,
+            memory: 1 << 20,
         };
         assert!(guess_contigs(&f, 0, len, few_reads).is_none());
         let few_names = Limits {
             reads: 1 << 20,
             time: hour,
-            name_bytes: 100,
+            memory: 100 * NAME_OVERHEAD,
         };
         assert!(guess_contigs(&f, 0, len, few_names).is_none());
         // Time counts only past the free reads: a guess that needs more gives up at once.
         let no_time = Limits {
             reads: 1 << 20,
             time: Duration::ZERO,
-            name_bytes: 1 << 20,
+            memory: 1 << 20,
         };
         let many: Vec<(String, usize)> = (0..3000).map(|i| (format!("s{i}"), 50)).collect();
         let shape: Vec<(&str, usize)> = many.iter().map(|(n, r)| (n.as_str(), *r)).collect();
@@ -412,7 +419,7 @@ mod tests {
         let enough = Limits {
             reads: 8000,
             time: hour,
-            name_bytes: 2000,
+            memory: 400 * (3 * 4 + NAME_OVERHEAD),
         };
         assert_eq!(
             guess_contigs(&f, 0, len, enough).map(|n| n.len()),
