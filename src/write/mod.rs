@@ -188,7 +188,8 @@ impl GroupedWriter {
     /// stretch each and the header is already at its head (for VCF: the spool was started
     /// with the header of a guess of the contigs, and it equals the header made now from
     /// the contigs seen); else a copy made by `grouped()`: the header (for VCF, made now),
-    /// then the rows, regrouped by contig if they came interleaved. BGZF output ends with the end-of-file block.
+    /// then the rows, regrouped by contig if they came interleaved. BGZF output ends with
+    /// the end-of-file block.
     ///
     /// `buf` and `packed` (capacities reserved from the budget; `buf` holds at least the
     /// longest row) are used only here. Interleaved BGZF rows are inflated, regrouped as
