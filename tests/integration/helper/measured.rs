@@ -297,8 +297,18 @@ mod tests {
     fn signals_reach_the_program_not_the_spawner() {
         let mut wrapped = command(Command::new("sleep").arg("30"));
         let child = spawn(&mut wrapped).unwrap();
-        let comm = std::fs::read_to_string(format!("/proc/{}/comm", child.pid)).unwrap();
-        assert_eq!(comm.trim_end(), "sleep");
+        // execve wakes the vforked spawner (exec_mmap releases the old memory) before it
+        // renames the task (begin_new_exec sets comm later): the name may lag a moment.
+        let comm = || std::fs::read_to_string(format!("/proc/{}/comm", child.pid)).unwrap();
+        let mut name = comm();
+        for _ in 0..400 {
+            if name.trim_end() == "sleep" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            name = comm();
+        }
+        assert_eq!(name.trim_end(), "sleep");
         // SAFETY: kill on the running program's pid.
         unsafe { libc::kill(child.pid, libc::SIGTERM) };
         let (status, _) = child.wait();
