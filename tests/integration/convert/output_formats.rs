@@ -955,83 +955,60 @@ fn output_names_mean_bgzf_in_any_case_and_never_contradict_the_compression() {
     assert!(is_bgzf(&out));
 }
 
-/// As the README tells a new user: a FASTA made from a generated matrix's REF column with
-/// awk, checked by `bcftools norm --check-ref e` (which writes `ref.fa.fai`), and that index
-/// given back with `--fai`: every `##contig` line carries the contig's length, and the
-/// result indexes.
+/// The README's two shell blocks for checking a VCF, run as written (`sh -e`, `hapflow` on
+/// PATH) in an empty folder: generate, convert, bgzip -t, bcftools view and index, tabix,
+/// query, plink2 (with `--allow-extra-chr`), then a FASTA made from the REF column with
+/// awk, checked by `bcftools norm --check-ref e` (which writes `ref.fa.fai`), and that
+/// index given back with `--fai`: every `##contig` line carries the contig's length. The
+/// second block runs again on a matrix whose contigs interleave (`generate --interleave`),
+/// which the awk line must also serve. Any `[E::` or `[W::` on stderr fails it.
 #[test]
-fn the_readmes_fasta_from_ref_checks_every_ref_and_its_index_feeds_fai() {
-    let (Some(bcftools), Some(awk)) = (tool("bcftools"), tool("awk")) else {
+fn the_readmes_vcf_checks_run_as_written() {
+    let tools = ["bcftools", "tabix", "bgzip", "plink2", "awk"];
+    if tools.iter().any(|t| tool(t).is_none()) {
         return;
-    };
+    }
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .unwrap();
+    let section = &readme[readme.find("Checking a VCF with the field's tools").unwrap()..];
+    let blocks: Vec<&str> = section
+        .split("```sh\n")
+        .skip(1)
+        .take(2)
+        .map(|b| &b[..b.find("```").unwrap()])
+        .collect();
+    assert!(blocks[0].contains("plink2 --vcf") && blocks[1].contains("--check-ref e"));
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let m = generated(
-        d,
-        "m.txt",
-        &["--size", "2MiB", "--contigs", "3", "--seed", "12"],
-    );
-    let fa = d.join("ref.fa");
-    let program = r#"$1 != c { if (c != "") print ""; c = $1; print ">" c } { printf "%s", $3 } END { print "" }"#;
-    let seq = checked(
-        std::process::Command::new(awk)
-            .args(["-F\t", program])
-            .arg(&m),
-    );
-    std::fs::write(&fa, seq).unwrap();
-    let vcf = d.join("m.vcf.gz");
-    ok(convert(
-        &["-q", "--format", "vcf", path(&m), "-o", path(&vcf)],
-        None,
-    ));
-    checked(
-        std::process::Command::new(&bcftools)
-            .args(["norm", "--check-ref", "e", "-f"])
-            .arg(&fa)
-            .arg(&vcf)
-            .args(["-Ou", "-o", "/dev/null"]),
-    );
-    let fai = d.join("ref.fa.fai");
-    assert!(fai.exists(), "bcftools indexed the FASTA");
-    ok(convert(
-        &[
-            "-q",
-            "--format",
-            "vcf",
-            "--fai",
-            path(&fai),
-            path(&m),
-            "-o",
-            path(&vcf),
-        ],
-        None,
-    ));
-    checked(
-        std::process::Command::new(&bcftools)
-            .args(["index", "-f"])
-            .arg(&vcf),
-    );
-    let header = String::from_utf8(checked(
-        std::process::Command::new(&bcftools)
-            .args(["view", "-h"])
-            .arg(&vcf),
-    ))
-    .unwrap();
-    let lines = std::fs::read_to_string(&m).unwrap().lines().count();
-    let lengths: u64 = header
-        .lines()
-        .filter_map(|l| l.strip_prefix("##contig=<ID="))
-        .map(|l| {
-            l.split("length=")
-                .nth(1)
-                .unwrap()
-                .trim_end_matches('>')
-                .parse::<u64>()
-                .unwrap()
-        })
-        .sum();
-    assert_eq!(
-        lengths, lines as u64,
-        "the contigs' lengths add up to the matrix's rows"
-    );
+    let bin_dir = helper::bin().parent().unwrap().to_path_buf();
+    let path_var = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let sh = |script: &str| {
+        checked(
+            std::process::Command::new("sh")
+                .args(["-e", "-c", script])
+                .current_dir(d)
+                .env("PATH", &path_var),
+        )
+    };
+    sh(blocks[0]);
+    let fai_lengths_match = || {
+        let header = String::from_utf8(sh("bcftools view -h m.fai.vcf.gz")).unwrap();
+        let rows = std::fs::read_to_string(d.join("m.txt")).unwrap().lines().count();
+        let lengths: u64 = header
+            .lines()
+            .filter_map(|l| l.strip_prefix("##contig=<ID="))
+            .map(|l| {
+                let length = l.split("length=").nth(1).unwrap();
+                length.trim_end_matches('>').parse::<u64>().unwrap()
+            })
+            .sum();
+        assert_eq!(lengths, rows as u64, "the contigs' lengths add up to the rows");
+    };
+    sh(blocks[1]);
+    assert!(d.join("ref.fa.fai").exists(), "bcftools indexed the FASTA");
+    fai_lengths_match();
+    sh("rm ref.fa.fai; hapflow generate --size 4MiB --contigs 3 --interleave 50 -o m.txt; \
+        hapflow convert -q --format vcf m.txt -o m.vcf.gz");
+    sh(blocks[1]);
+    fai_lengths_match();
 }
