@@ -2,7 +2,7 @@
 //! the slots reserved, the reader and worker threads started, and the calling thread
 //! writing until the input ends.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,19 +92,26 @@ pub(super) fn run(
     if let Some(path) = &request.output.fai {
         layout.set_fasta_index(crate::read::fai::FastaIndex::read(path)?);
     }
-    let header_text = match layout.format() {
-        Format::Vcf => vcf_header_first(
+    let compress = |text: Vec<u8>| match bgzf_level {
+        Some(level) => bgzf::compress_to_vec(level, &text),
+        None => text,
+    };
+    // A fresh VCF spool starts with the header of the contigs guessed up front, if any; a
+    // resumed one with whatever header its first run wrote, read back from it.
+    let header = match (&start, layout.format()) {
+        (StartFrom::Fresh(_), Format::Vcf) => compress(vcf_header_first(
             &layout,
             opened.path.as_deref().filter(|_| !stored.is_compressed()),
             begin.skipped_bytes,
             // The contig table is empty yet: its memory holds the guess for a moment.
             plan.contig_bytes,
-        ),
-        _ => layout.header_line().to_vec(),
-    };
-    let header = match bgzf_level {
-        Some(level) => bgzf::compress_to_vec(level, &header_text),
-        None => header_text,
+        )),
+        (StartFrom::Resume(cp), Format::Vcf) => compress(vcf_header_in_spool(
+            cp,
+            bgzf_level.is_some(),
+            plan.contig_bytes,
+        )?),
+        _ => compress(layout.header_line().to_vec()),
     };
 
     let (mut writer, mut state, filled, start_byte, source_bytes) = match start {
@@ -131,8 +138,7 @@ pub(super) fn run(
             };
             let table = ContigTable::restore(contig_grant, cp.contigs, cp.current, cp.contiguous)
                 .map_err(|e| Error::store(format!("cannot resume: {e}")))?;
-            let vcf_bgzf = (layout.format() == Format::Vcf).then_some(bgzf_level.is_some());
-            check_spool_head(&cp.spool, cp.spool_len, &header, vcf_bgzf)?;
+            check_spool_head(&cp.spool, cp.spool_len, &header)?;
             let mut writer = GroupedWriter::resume(cp.spool, &header, table, cp.spool_len);
             if layout.format() == Format::Vcf {
                 writer.check_positions();
@@ -251,30 +257,60 @@ fn vcf_header_first(
     guess().unwrap_or_default()
 }
 
-/// A resumed spool must start with the header this run writes (for VCF, made from a guess
-/// of the contigs, which another version of hapflow, or a guess given up on a slow disk,
-/// may have made otherwise), and a VCF spool for which this run has no header must not
-/// start with one (`vcf_bgzf`: Some(whether it is BGZF) for VCF): else the checkpoint
+/// The VCF header a resumed spool starts with, as text: its lines up to the `#CHROM` line
+/// (records never start with `#`: such a contig is refused); empty when the spool starts
+/// with a record, or holds nothing yet. The first run may have guessed the contigs or not
+/// (a guess can be given up on a slow disk, and another version may guess otherwise), so
+/// the spool, not a new guess, says what it holds; when the output is finished the header
+/// is checked against the contigs seen as for a fresh run. `memory` bounds the header.
+///
+/// # Errors
+///
+/// A store error (the daemon then starts the job over) when the spool's head is not a
+/// whole header: no `#CHROM` line before the first record or within `memory` bytes, or a
+/// read or BGZF error.
+fn vcf_header_in_spool(cp: &super::Checkpoint, bgzf: bool, memory: usize) -> Result<Vec<u8>> {
+    let not_whole =
+        |why: &str| Error::store(format!("cannot resume: the spool's VCF header {why}"));
+    let raw = ReadFrom::new(cp.spool.file(), 0).take(cp.spool_len);
+    let mut text: Box<dyn BufRead> = match bgzf {
+        true => Box::new(BufReader::new(noodles_bgzf::io::Reader::new(raw))),
+        false => Box::new(BufReader::new(raw)),
+    };
+    let mut header = Vec::new();
+    loop {
+        let next = text
+            .fill_buf()
+            .map_err(|e| not_whole(&format!("cannot be read: {e}")))?;
+        if next.first() != Some(&b'#') {
+            return match header.is_empty() {
+                true => Ok(header),
+                false => Err(not_whole("has no #CHROM line")),
+            };
+        }
+        let line_start = header.len();
+        (&mut text)
+            .take((memory + 1).saturating_sub(header.len()) as u64)
+            .read_until(b'\n', &mut header)
+            .map_err(|e| not_whole(&format!("cannot be read: {e}")))?;
+        if header.len() > memory || header.last() != Some(&b'\n') {
+            return Err(not_whole("is cut short or too long"));
+        }
+        if header[line_start..].starts_with(b"#CHROM\t") {
+            return Ok(header);
+        }
+    }
+}
+
+/// A resumed spool must start with the header this run writes: the table formats' header
+/// line, or for VCF the header read back from the spool, compressed again for BGZF (the
+/// same bytes only if its blocks were cut as this version cuts them). Else the checkpoint
 /// cannot be carried on, and the store's error has the daemon start the job over.
-fn check_spool_head(
-    spool: &TempOutput,
-    spool_len: u64,
-    header: &[u8],
-    vcf_bgzf: Option<bool>,
-) -> Result<()> {
+fn check_spool_head(spool: &TempOutput, spool_len: u64, header: &[u8]) -> Result<()> {
     let mut head = vec![0u8; header.len()];
-    let mut same = spool_len >= header.len() as u64
+    let same = spool_len >= header.len() as u64
         && spool.file().read_exact_at(&mut head, 0).is_ok()
         && head == header;
-    if let (Some(bgzf), true, true) = (vcf_bgzf, header.is_empty(), same) {
-        let mut first = [0u8; 2];
-        let rows = ReadFrom::new(spool.file(), 0).take(spool_len);
-        let read = match bgzf {
-            true => noodles_bgzf::io::Reader::new(rows).read_exact(&mut first),
-            false => { rows }.read_exact(&mut first),
-        };
-        same = !(read.is_ok() && &first == b"##");
-    }
     if same {
         Ok(())
     } else {

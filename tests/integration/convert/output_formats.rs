@@ -968,9 +968,11 @@ fn the_readmes_vcf_checks_run_as_written() {
     if tools.iter().any(|t| tool(t).is_none()) {
         return;
     }
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .unwrap();
-    let section = &readme[readme.find("Checking a VCF with the field's tools").unwrap()..];
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme
+        .find("Checking a VCF with the field's tools")
+        .unwrap()..];
     let blocks: Vec<&str> = section
         .split("```sh\n")
         .skip(1)
@@ -993,7 +995,10 @@ fn the_readmes_vcf_checks_run_as_written() {
     sh(blocks[0]);
     let fai_lengths_match = || {
         let header = String::from_utf8(sh("bcftools view -h m.fai.vcf.gz")).unwrap();
-        let rows = std::fs::read_to_string(d.join("m.txt")).unwrap().lines().count();
+        let rows = std::fs::read_to_string(d.join("m.txt"))
+            .unwrap()
+            .lines()
+            .count();
         let lengths: u64 = header
             .lines()
             .filter_map(|l| l.strip_prefix("##contig=<ID="))
@@ -1002,13 +1007,18 @@ fn the_readmes_vcf_checks_run_as_written() {
                 length.trim_end_matches('>').parse::<u64>().unwrap()
             })
             .sum();
-        assert_eq!(lengths, rows as u64, "the contigs' lengths add up to the rows");
+        assert_eq!(
+            lengths, rows as u64,
+            "the contigs' lengths add up to the rows"
+        );
     };
     sh(blocks[1]);
     assert!(d.join("ref.fa.fai").exists(), "bcftools indexed the FASTA");
     fai_lengths_match();
-    sh("rm ref.fa.fai; hapflow generate --size 4MiB --contigs 3 --interleave 50 -o m.txt; \
-        hapflow convert -q --format vcf m.txt -o m.vcf.gz");
+    sh(
+        "rm ref.fa.fai; hapflow generate --size 4MiB --contigs 3 --interleave 50 -o m.txt; \
+        hapflow convert -q --format vcf m.txt -o m.vcf.gz",
+    );
     sh(blocks[1]);
     fai_lengths_match();
 }
