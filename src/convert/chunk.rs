@@ -243,7 +243,9 @@ pub fn convert_chunk(
                 break;
             }
             Err(_) if is_vcf_start(line) => return Err(error(start, VCF_JOINED.into())),
-            Err(_) if is_comment(line) => return Err(error(start, BadInputReason::CommentLine)),
+            Err(_) if crate::read::start::is_comment(line) => {
+                return Err(error(start, BadInputReason::CommentLine))
+            }
             Err(e) => return Err(error(start + e.at, e.reason)),
         }
         stats.lines += 1;
@@ -266,13 +268,6 @@ fn is_repeated_header(layout: &Layout, line: &[u8]) -> bool {
 /// column header (looked at only once the line failed as a matrix line).
 fn is_vcf_start(line: &[u8]) -> bool {
     line.starts_with(b"##fileformat=VCF") || crate::read::start::is_vcf_header(line)
-}
-
-/// True if `line` is a comment line: it starts with `#` and is not a header line (one other
-/// than the input's is named as such by the POS check). Looked at only once the line failed
-/// as a matrix line (and as a VCF's start).
-fn is_comment(line: &[u8]) -> bool {
-    line.starts_with(b"#") && crate::read::header::header_line_names(line).is_none()
 }
 
 /// Counts the lines in `bytes`, the `\n` bytes (used to turn a chunk's line index into a

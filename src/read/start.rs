@@ -93,11 +93,24 @@ pub(crate) fn is_vcf_header(line: &[u8]) -> bool {
         .all(|want| fields.next() == Some(want.as_bytes()))
 }
 
-/// A line starting with `#` that is not a header line (the caller has ruled those out, and
-/// VCF's): a comment, which a matrix does not have.
+/// A line starting with `#` that is not a header line (the caller has ruled out VCF's): a
+/// comment, which a matrix does not have.
 fn comment(line: &[u8]) -> Option<BadInputReason> {
-    line.starts_with(b"#")
-        .then_some(BadInputReason::CommentLine)
+    is_comment(line).then_some(BadInputReason::CommentLine)
+}
+
+/// True if `line` (no line ending) is a comment line: it starts with `#` and is not a header
+/// line, nor one whose names are separated by spaces (`#CHROM POS REF ...`, which is named
+/// as separated by spaces). Meant for the error path: it copies the line.
+pub(crate) fn is_comment(line: &[u8]) -> bool {
+    let spaced_header = || {
+        let tabs: Vec<u8> = line
+            .iter()
+            .map(|&b| if b == b' ' { b'\t' } else { b })
+            .collect();
+        header_line_names(&tabs).is_some()
+    };
+    line.starts_with(b"#") && header_line_names(line).is_none() && !spaced_header()
 }
 
 /// A first data line without a tab but with spaces: a table separated by spaces.
@@ -272,6 +285,8 @@ mod tests {
         assert!(bad(b"c\t1\tA\tC\rc\t2\tA\tC\r").contains("\\r without \\n"));
         assert!(bad(&[b"c\t1\tA\tC\r".repeat(20)].concat()).contains("old Mac"));
         assert!(bad(b"CHROM\tPOS\tREF\ts\nc 1 A C\n").contains("separated by spaces"));
+        // A header line with spaces for tabs is not a comment line.
+        assert!(bad(b"#CHROM POS REF s\nc 1 A C\n").contains("separated by spaces"));
         // Spaces inside tab-separated fields are text.
         assert!(start(b"c 1\t1\tA\tC A\n", 64).0.is_ok());
     }

@@ -1395,7 +1395,8 @@ fn blank_lines_before_the_header_line_are_skipped() {
 /// A line starting with `#` that is neither a header line nor a VCF's is named as a comment
 /// line, at its own line and byte, wherever it is: first, after blank lines, after the
 /// header line, among the rows, last; with or without spaces or tabs in it. A header line
-/// other than the input's among the rows is still named as a header line.
+/// other than the input's among the rows is still named as a header line, and a `#CHROM`
+/// header line whose names are separated by spaces as separated by spaces.
 #[test]
 fn comment_lines_are_named_as_comment_lines() {
     let dir = tempfile::tempdir().unwrap();
@@ -1471,6 +1472,28 @@ fn comment_lines_are_named_as_comment_lines() {
     assert!(
         o.stderr.contains(": line 62, byte offset ")
             && o.stderr.contains("this is a header line, and not the same"),
+        "{}",
+        o.stderr
+    );
+    let spaced = format!(
+        "{}{body}",
+        HEADER.replace("CHROM", "#CHROM").replace('\t', " ")
+    );
+    let file = dir.path().join("spaced_header.txt");
+    std::fs::write(&file, spaced).unwrap();
+    let o = convert(
+        &[
+            "-q",
+            "--config",
+            &write_config(dir.path(), BY_NAME),
+            path(&file),
+        ],
+        None,
+    );
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains(": line 1, byte offset 0: no tab in the line, but spaces"),
         "{}",
         o.stderr
     );
