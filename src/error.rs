@@ -142,6 +142,10 @@ pub enum BadInputReason {
     OldMacLineEnds,
     /// The first data line has no tab but has spaces: a space-separated table.
     SpaceSeparated,
+    /// The line starts with `#` and is neither a header line (`CHROM` or `#CHROM` first, or
+    /// `bcftools query -H`'s `# [1]CHROM`) nor a VCF's: a comment line, which a matrix (the
+    /// reference script's) does not have and hapflow does not skip.
+    CommentLine,
     /// The input's first bytes are a format hapflow does not read (`"a zip archive"`, as
     /// `read/format.rs` names it). hapflow reads plain text, gzip,
     /// BGZF, zstd, xz and bzip2.
@@ -311,6 +315,11 @@ impl fmt::Display for BadInputReason {
             BadInputReason::SpaceSeparated => f.write_str(
                 "no tab in the line, but spaces: the fields seem separated by spaces; hapflow reads \
                  tab-separated matrices (convert with `tr ' ' '\\t'` if no field holds a space)",
+            ),
+            BadInputReason::CommentLine => f.write_str(
+                "a comment line (it starts with '#' and is not a header line): hapflow does not \
+                 read comment lines; remove them first, e.g. with `grep -v '^#'` (or \
+                 `awk '!/^#/ || /^#CHROM/'` to keep a #CHROM header line)",
             ),
             BadInputReason::UnreadableFormat(format) => write!(
                 f,

@@ -243,6 +243,9 @@ pub fn convert_chunk(
                 break;
             }
             Err(_) if is_vcf_start(line) => return Err(error(start, VCF_JOINED.into())),
+            Err(_) if crate::read::start::is_comment(line) => {
+                return Err(error(start, BadInputReason::CommentLine))
+            }
             Err(e) => return Err(error(start + e.at, e.reason)),
         }
         stats.lines += 1;

@@ -148,10 +148,12 @@ fn write_chunk(ctx: &mut WriteCtx<'_>, state: &mut Progress, chunk: &Chunk) -> R
             .writer
             .write_chunk(piece, out, stored, runs)
             .map_err(|e| match e {
-                WriteError::TooManyContigs(what) => Error::bad_line(
+                // Named at the first line of the contig that did not fit (its run's first
+                // line: a contig's first appearance always starts a run).
+                WriteError::TooManyContigs { run_start, what } => Error::bad_line(
                     ctx.name,
-                    state.lines + 1,
-                    chunk.start_byte + at as u64,
+                    state.lines + crate::convert::chunk::count_lines(&piece[..run_start]) + 1,
+                    chunk.start_byte + (at + run_start) as u64,
                     what,
                 ),
                 WriteError::Unsorted {

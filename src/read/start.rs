@@ -16,7 +16,7 @@ use crate::error::BadInputReason;
 pub const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// What the start of the input told us. The buffer's first `filled` bytes are data lines
-/// (the header line, and blank lines before the first data line, are gone).
+/// (the header line, and blank lines before and after it, are gone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputStart {
     /// Names from the header line, if the input has one (`bcftools query -H` decorations
@@ -93,6 +93,26 @@ pub(crate) fn is_vcf_header(line: &[u8]) -> bool {
         .all(|want| fields.next() == Some(want.as_bytes()))
 }
 
+/// A line starting with `#` that is not a header line (the caller has ruled out VCF's): a
+/// comment, which a matrix does not have.
+fn comment(line: &[u8]) -> Option<BadInputReason> {
+    is_comment(line).then_some(BadInputReason::CommentLine)
+}
+
+/// True if `line` (no line ending) is a comment line: it starts with `#` and is not a header
+/// line, nor one whose names are separated by spaces (`#CHROM POS REF ...`, which is named
+/// as separated by spaces). Meant for the error path: it copies the line.
+pub(crate) fn is_comment(line: &[u8]) -> bool {
+    let spaced_header = || {
+        let tabs: Vec<u8> = line
+            .iter()
+            .map(|&b| if b == b' ' { b'\t' } else { b })
+            .collect();
+        header_line_names(&tabs).is_some()
+    };
+    line.starts_with(b"#") && header_line_names(line).is_none() && !spaced_header()
+}
+
 /// A first data line without a tab but with spaces: a table separated by spaces.
 fn space_separated(line: &[u8]) -> Option<BadInputReason> {
     (memchr(b'\t', line).is_none() && memchr(b' ', line).is_some())
@@ -101,14 +121,16 @@ fn space_separated(line: &[u8]) -> Option<BadInputReason> {
 
 /// Fills `buf` from the start of the input and looks at its first lines.
 ///
-/// A byte-order mark is dropped; a first line whose first field is `CHROM` or `#CHROM` (or
-/// `bcftools query -H`'s `# [1]CHROM`) is the header line; blank lines before the first
-/// data line are dropped; the first data line sets how many fields every line must have.
+/// A byte-order mark is dropped; blank lines are dropped; the first other line is the header
+/// line if its first field is `CHROM` or `#CHROM` (or `bcftools query -H`'s `# [1]CHROM`);
+/// blank lines after it are dropped; the first data line sets how many fields every line
+/// must have.
 ///
 /// # Errors
 ///
 /// [`StartError::NotAMatrix`] when the decompressed input is an archive, a binary format or
-/// compressed again, a VCF, an old-Mac text file, or a space-separated table;
+/// compressed again, a VCF, an old-Mac text file, or a space-separated table, or when the
+/// first line that is not blank or the header line starts with `#` (a comment line);
 /// [`StartError::LineTooLong`] when the first line does not fit `buf`;
 /// [`StartError::Read`] when reading fails.
 pub fn read_start<R: io::Read>(
@@ -176,54 +198,52 @@ pub fn read_start<R: io::Read>(
         what,
     };
 
-    // The first line: a header if its first field is CHROM or #CHROM (or bcftools' form).
+    // Blank lines; the first other line, a header if its first field is CHROM or #CHROM (or
+    // bcftools' form); blank lines; then the first data line, whose field count every line
+    // must have.
     let mut pos = 0;
-    match line_end(buf, 0, filled, chunker.at_eof()) {
-        Some((end, next)) => {
-            if let Some(what) = not_a_matrix(&buf[..end]) {
-                return Err(bad(&start, 0, what));
-            }
-            let line = strip_cr(&buf[..end]);
-            if let Some(names) = header_line_names(line) {
-                start.header_line = Some(names);
-                start.header_text = Some(line.to_vec());
-                start.skipped_lines = 1;
-                pos = next;
-            }
-        }
-        None if filled == buf.len() => {
-            return Err(match not_a_matrix(&buf[..filled]) {
-                Some(what) => bad(&start, 0, what),
-                None => too_long(&start, 0),
-            })
-        }
-        None => {} // empty input
-    }
-
-    // Blank lines, then the first data line, whose field count every line must have.
+    let mut header_looked_for = false;
     loop {
         match line_end(buf, pos, filled, chunker.at_eof()) {
             Some((end, next)) => {
                 let line = strip_cr(&buf[pos..end]);
-                if !line.is_empty() {
-                    if let Some(what) = space_separated(line).or_else(|| not_a_matrix(line)) {
-                        return Err(bad(&start, pos, what));
-                    }
-                    start.first_line_fields = Some(Memchr::new(b'\t', line).count() + 1);
-                    break;
+                if line.is_empty() {
+                    start.skipped_lines += 1;
+                    pos = next;
+                    continue;
                 }
-                start.skipped_lines += 1;
-                pos = next;
+                if let Some(what) = not_a_matrix(&buf[pos..end]) {
+                    return Err(bad(&start, pos, what));
+                }
+                if !header_looked_for {
+                    header_looked_for = true;
+                    if let Some(names) = header_line_names(line) {
+                        start.header_line = Some(names);
+                        start.header_text = Some(line.to_vec());
+                        start.skipped_lines += 1;
+                        pos = next;
+                        continue;
+                    }
+                }
+                if let Some(what) = comment(line).or_else(|| space_separated(line)) {
+                    return Err(bad(&start, pos, what));
+                }
+                start.first_line_fields = Some(Memchr::new(b'\t', line).count() + 1);
+                break;
             }
             None if chunker.at_eof() => break,
             None => {
-                // Only blank lines so far: drop them and read on.
+                // No whole line after the blank (or header) lines so far: drop those and
+                // read on.
                 buf.copy_within(pos..filled, 0);
                 start.skipped_bytes += pos as u64;
                 filled -= pos;
                 pos = 0;
                 if filled == buf.len() {
-                    return Err(too_long(&start, 0));
+                    return Err(match not_a_matrix(&buf[..filled]) {
+                        Some(what) => bad(&start, 0, what),
+                        None => too_long(&start, 0),
+                    });
                 }
                 filled = chunker
                     .fill(buf, filled)
@@ -265,6 +285,8 @@ mod tests {
         assert!(bad(b"c\t1\tA\tC\rc\t2\tA\tC\r").contains("\\r without \\n"));
         assert!(bad(&[b"c\t1\tA\tC\r".repeat(20)].concat()).contains("old Mac"));
         assert!(bad(b"CHROM\tPOS\tREF\ts\nc 1 A C\n").contains("separated by spaces"));
+        // A header line with spaces for tabs is not a comment line.
+        assert!(bad(b"#CHROM POS REF s\nc 1 A C\n").contains("separated by spaces"));
         // Spaces inside tab-separated fields are text.
         assert!(start(b"c 1\t1\tA\tC A\n", 64).0.is_ok());
     }
@@ -304,6 +326,35 @@ mod tests {
             (Some(5), 40, 60)
         );
         assert_eq!(data, b"c\t1\tA\tC\tG");
+    }
+
+    #[test]
+    fn blank_lines_before_the_header_line_are_skipped() {
+        let (r, data) = start(b"\n\r\nCHROM\tPOS\tREF\ts1\n\nc\t1\tA\tC\n", 20);
+        let s = r.unwrap();
+        assert_eq!(s.header_line.unwrap(), ["CHROM", "POS", "REF", "s1"]);
+        assert_eq!(
+            (s.first_line_fields, s.skipped_lines, s.skipped_bytes),
+            (Some(4), 4, 21)
+        );
+        assert_eq!(data, b"c\t1\tA\tC\n");
+    }
+
+    #[test]
+    fn a_comment_line_is_named_at_its_line() {
+        for (input, want_line, want_byte) in [
+            (&b"# made by me\nCHROM\tPOS\tREF\ts1\n"[..], 1, 0),
+            (b"\n#x\tyz\nc\t1\tA\tC\n", 2, 1),
+            (b"CHROM\tPOS\tREF\ts1\n\n#\n", 3, 18),
+        ] {
+            match start(input, 64).0 {
+                Err(StartError::NotAMatrix { line, byte, what }) => {
+                    assert_eq!((line, byte), (want_line, want_byte));
+                    assert_eq!(what, BadInputReason::CommentLine);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

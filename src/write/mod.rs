@@ -32,8 +32,14 @@ pub struct GroupedWriter {
 /// Why a chunk could not be written.
 #[derive(Debug)]
 pub enum WriteError {
-    /// A new contig did not fit the memory set aside for contig names.
-    TooManyContigs(String),
+    /// A new contig did not fit the memory set aside for contig names: the run of lines
+    /// where it first appears starts at `run_start`.
+    TooManyContigs {
+        /// Offset in the chunk of the first line of the contig that did not fit.
+        run_start: usize,
+        /// Why, with the count of distinct contigs at that contig.
+        what: String,
+    },
     /// A VCF record's POS is below its contig's previous record's (`before`); its run of
     /// lines starts at `run_start` in the input.
     Unsorted {
@@ -124,7 +130,10 @@ impl GroupedWriter {
             let seen = self
                 .contigs
                 .observe(name, (end - run.out_start as usize) as u64)
-                .map_err(WriteError::TooManyContigs)?;
+                .map_err(|what| WriteError::TooManyContigs {
+                    run_start: run.contig.0 as usize,
+                    what,
+                })?;
             left |= seen.left.is_some();
             if self.check_positions {
                 let rows = &out[run.out_start as usize..end];

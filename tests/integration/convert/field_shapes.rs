@@ -1366,3 +1366,135 @@ fn header_files_are_read_as_header_lines_are() {
         assert_eq!(std::fs::read_dir(out.parent().unwrap()).unwrap().count(), 0);
     }
 }
+
+/// The refusal of a comment line, after `bad input: FILE: line L, byte offset B: `.
+const COMMENT_LINE: &str = "a comment line (it starts with '#' and is not a header line): \
+     hapflow does not read comment lines; remove them first, e.g. with `grep -v '^#'` (or \
+     `awk '!/^#/ || /^#CHROM/'` to keep a #CHROM header line)";
+
+/// Blank lines before the header line are skipped as blank lines before a headerless
+/// matrix's first line are: the header line is still the header, in table and VCF output.
+#[test]
+fn blank_lines_before_the_header_line_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = format!("{HEADER}{}", rows("chr1", 60));
+    for format in ["table", "vcf"] {
+        let args = ["-q", "--format", format];
+        let want = converted(dir.path(), "clean", clean.as_bytes(), BY_NAME, &args).stdout;
+        for (name, blanks) in [("one", "\n"), ("crlf_and_lf", "\r\n\n\n")] {
+            let input = format!("{blanks}{clean}");
+            let o = converted(dir.path(), name, input.as_bytes(), BY_NAME, &args);
+            assert!(
+                o.stdout == want,
+                "{format}, {name}: output differs from the clean variant's"
+            );
+        }
+    }
+}
+
+/// A line starting with `#` that is neither a header line nor a VCF's is named as a comment
+/// line, at its own line and byte, wherever it is: first, after blank lines, after the
+/// header line, among the rows, last; with or without spaces or tabs in it. A header line
+/// other than the input's among the rows is still named as a header line, and a `#CHROM`
+/// header line whose names are separated by spaces as separated by spaces.
+#[test]
+fn comment_lines_are_named_as_comment_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = rows("chr1", 60);
+    let clean = format!("{HEADER}{body}");
+    let (head10, tail) = {
+        let cut = body.match_indices('\n').nth(9).unwrap().0 + 1;
+        (&body[..cut], &body[cut..])
+    };
+    let cases: Vec<(&str, String, u64, usize)> = vec![
+        ("first", format!("# made by my pipeline\n{clean}"), 1, 0),
+        (
+            "first_headerless",
+            format!("#made by my pipeline\n{body}"),
+            1,
+            0,
+        ),
+        (
+            "after_blank_lines",
+            format!("\n\n# made by my pipeline\n{clean}"),
+            3,
+            2,
+        ),
+        (
+            "after_the_header",
+            format!("{HEADER}#source\tmy pipeline\n{body}"),
+            2,
+            HEADER.len(),
+        ),
+        (
+            "among_rows",
+            format!("{HEADER}{head10}# part two\n{tail}"),
+            12,
+            HEADER.len() + head10.len(),
+        ),
+        ("last", format!("{clean}#end\n"), 62, clean.len()),
+    ];
+    for (name, input, line, byte) in cases {
+        for format in ["table", "vcf"] {
+            let file = dir.path().join(format!("{name}.txt"));
+            std::fs::write(&file, &input).unwrap();
+            let args = [
+                "-q",
+                "--format",
+                format,
+                "--config",
+                &write_config(dir.path(), BY_NAME),
+                path(&file),
+            ];
+            let o = convert(&args, None);
+            assert_eq!(o.code, Some(2), "{name}, {format}: {}", o.stderr);
+            let want = format!(
+                "hapflow: bad input: {}: line {line}, byte offset {byte}: {COMMENT_LINE}\n",
+                path(&file)
+            );
+            assert_eq!(o.stderr, want, "{name}, {format}");
+            assert!(o.stdout.is_empty(), "{name}, {format}");
+        }
+    }
+    let other_header = format!("{clean}#CHROM\tPOS\tREF\tx1\tx2\tx3\tx4\tx5\n{body}");
+    let file = dir.path().join("other_header.txt");
+    std::fs::write(&file, other_header).unwrap();
+    let o = convert(
+        &[
+            "-q",
+            "--config",
+            &write_config(dir.path(), BY_NAME),
+            path(&file),
+        ],
+        None,
+    );
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(": line 62, byte offset ")
+            && o.stderr.contains("this is a header line, and not the same"),
+        "{}",
+        o.stderr
+    );
+    let spaced = format!(
+        "{}{body}",
+        HEADER.replace("CHROM", "#CHROM").replace('\t', " ")
+    );
+    let file = dir.path().join("spaced_header.txt");
+    std::fs::write(&file, spaced).unwrap();
+    let o = convert(
+        &[
+            "-q",
+            "--config",
+            &write_config(dir.path(), BY_NAME),
+            path(&file),
+        ],
+        None,
+    );
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains(": line 1, byte offset 0: no tab in the line, but spaces"),
+        "{}",
+        o.stderr
+    );
+}
