@@ -94,7 +94,7 @@ struct ConvertArgs {
     compress: Option<cfg::Compress>,
     /// BGZF deflate level, 0 to 12; only for BGZF output (--compress bgzf, or an OUTPUT
     /// ending in .gz or .bgz).
-    #[arg(long, value_name = "N",
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u32).range(0..=i64::from(cfg::MAX_LEVEL)))]
     compress_level: Option<u32>,
     /// A FASTA index (.fai) whose names and lengths the VCF header's contig lines take
