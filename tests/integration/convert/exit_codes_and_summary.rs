@@ -378,3 +378,41 @@ fn a_second_stop_signal_exits_at_once() {
     assert!(start.elapsed() < Duration::from_secs(10));
     drop(stdin);
 }
+
+/// A stop signal the process was started with ignored (`nohup` ignores SIGHUP) stays
+/// ignored: the conversion runs to its end and publishes its output.
+#[test]
+fn an_inherited_ignored_sighup_stays_ignored() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, bytes) = matrix(dir.path(), "2MiB");
+    let out = dir.path().join("o.txt");
+    let mut cmd = hapflow();
+    cmd.args(["convert", "-q", "--threads", "1", "-", "-o"])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: only `signal`, async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    wait_for("a temporary output", || !temp_files(dir.path()).is_empty());
+    send(&child, libc::SIGHUP);
+    stdin.write_all(&bytes[bytes.len() / 2..]).unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(std::fs::metadata(&out).unwrap().len() > 0);
+    assert!(temp_files(dir.path()).is_empty());
+}
