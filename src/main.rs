@@ -3,7 +3,8 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -91,8 +92,10 @@ struct ConvertArgs {
     /// (any case) means bgzf, and none with such a name is refused.
     #[arg(long, value_name = "KIND")]
     compress: Option<cfg::Compress>,
-    /// BGZF deflate level, 0 to 12.
-    #[arg(long, value_name = "N")]
+    /// BGZF deflate level, 0 to 12; only for BGZF output (--compress bgzf, or an OUTPUT
+    /// ending in .gz or .bgz).
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(cfg::MAX_LEVEL)))]
     compress_level: Option<u32>,
     /// A FASTA index (.fai) whose names and lengths the VCF header's contig lines take
     /// (--format vcf only); a record past its contig's length is bad input.
@@ -171,13 +174,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => run_serve(args, held),
+        Command::Convert(args) => run_convert(args, held),
         command => {
             drop(held);
             match command {
-                Command::Convert(args) => run_convert(args),
                 Command::Status(args) => run_status(args),
                 Command::Generate(args) => run_generate(args).map_err(Failure::Other),
-                Command::Serve(_) => unreachable!("matched above"),
+                Command::Serve(_) | Command::Convert(_) => unreachable!("matched above"),
             }
         }
     };
@@ -193,7 +196,19 @@ fn main() -> ExitCode {
             eprintln!("hapflow: {e:#}");
             ExitCode::from(1)
         }
+        Err(Failure::Signal(sig)) => {
+            eprintln!(
+                "hapflow: stopped by {}; no output written, temporary files removed",
+                signal_name(sig)
+            );
+            ExitCode::from((128 + sig) as u8)
+        }
     }
+}
+
+/// `SIGINT` for 2 and so on; `signal N` for one without a name.
+fn signal_name(sig: i32) -> String {
+    signal_hook::low_level::signal_name(sig).map_or_else(|| format!("signal {sig}"), str::to_string)
 }
 
 fn is_broken_pipe(e: &hapflow::Error) -> bool {
@@ -203,6 +218,10 @@ fn is_broken_pipe(e: &hapflow::Error) -> bool {
 enum Failure {
     Hapflow(hapflow::Error),
     Other(anyhow::Error),
+    /// `convert` stopped on this signal (SIGINT, SIGTERM or SIGHUP) and removed its
+    /// temporary files: exit status 128 + the signal's number, as a shell reports a process
+    /// the signal killed.
+    Signal(i32),
 }
 
 impl From<hapflow::Error> for Failure {
@@ -211,7 +230,13 @@ impl From<hapflow::Error> for Failure {
     }
 }
 
-fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
+/// `hapflow convert`: `held` keeps SIGINT, SIGTERM and SIGHUP pending until
+/// [`StopOnSignals`] is installed, so a signal that comes early stops the conversion before
+/// it starts rather than killing the process.
+fn run_convert(args: ConvertArgs, held: StopSignals) -> Result<(), Failure> {
+    let signals = StopOnSignals::install()
+        .map_err(|e| hapflow::Error::io("signals", "install handlers for", e))?;
+    drop(held);
     let config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -256,6 +281,13 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
         Output::Stdout => None,
     });
     output_settings.fai = args.fai;
+    if args.compress_level.is_some() && output_settings.bgzf_level.is_none() {
+        // As --fai without VCF: a flag this run has no use for is refused, not ignored.
+        return Err(hapflow::Error::config(
+            "--compress-level sets the BGZF deflate level, but the output is plain text; add --compress bgzf (or name the output .gz or .bgz), or leave --compress-level out",
+        )
+        .into());
+    }
     let request = Request::new(Input::from_arg(&args.input))
         .output(output)
         .output_settings(output_settings)
@@ -268,9 +300,24 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     let input_name = request.input_name();
     let show = !args.quiet;
     let mut bar = Bar::new(show && std::io::stderr().is_terminal());
-    let stop = AtomicBool::new(false);
-    let summary = request.convert(&mut bar, &stop)?;
+    let summary = match request.convert(&mut bar, &signals.stop) {
+        Ok(summary) => summary,
+        Err(e) if matches!(e.kind(), hapflow::ErrorKind::Stopped) => {
+            bar.finish();
+            return Err(signals
+                .received()
+                .map_or(Failure::Hapflow(e), Failure::Signal));
+        }
+        Err(e) => return Err(e.into()),
+    };
     bar.finish();
+    if let Some(sig) = signals.received() {
+        // Too late to stop anything: the output was complete and is in place.
+        eprintln!(
+            "hapflow: {} came after the output was complete; it is kept",
+            signal_name(sig)
+        );
+    }
     if show {
         eprintln!("{}", summary_line(&summary));
     }
@@ -283,6 +330,73 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// `convert`'s handlers for SIGINT (Ctrl-C), SIGTERM and SIGHUP: the first one sets the
+/// conversion's stop flag (the conversion ends with [`hapflow::ErrorKind::Stopped`] and its
+/// temporary files are removed) and is remembered for the exit status; a second one exits
+/// at once with status 128 + its number, whatever the conversion is doing. A signal the
+/// process inherited as ignored (`nohup` ignores SIGHUP) stays ignored.
+struct StopOnSignals {
+    /// Set by the first signal; polled by the conversion between chunks.
+    stop: Arc<AtomicBool>,
+    /// The first signal's number; 0 before any.
+    first: Arc<AtomicUsize>,
+}
+
+impl StopOnSignals {
+    /// Installs the handlers (signal-hook's, which only store to atomics: async-signal-safe).
+    ///
+    /// # Errors
+    ///
+    /// The `sigaction` error when a handler cannot be installed.
+    fn install() -> std::io::Result<StopOnSignals> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let stop = Arc::new(AtomicBool::new(false));
+        let first = Arc::new(AtomicUsize::new(0));
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            if inherited_ignored(sig) {
+                continue;
+            }
+            // Actions run in the order registered: the exit looks at the flag before this
+            // signal sets it, so only a second signal exits.
+            flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&stop))?;
+            let remember = Arc::clone(&first);
+            // SAFETY: the action only does a compare-exchange on an atomic, which is
+            // async-signal-safe.
+            unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    let _ = remember.compare_exchange(
+                        0,
+                        sig as usize,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    );
+                })?;
+            }
+            flag::register(sig, Arc::clone(&stop))?;
+        }
+        Ok(StopOnSignals { stop, first })
+    }
+
+    /// The first stop signal received, if any.
+    fn received(&self) -> Option<i32> {
+        match self.first.load(Ordering::SeqCst) {
+            0 => None,
+            sig => Some(sig as i32),
+        }
+    }
+}
+
+/// True when `sig`'s disposition is "ignore" (inherited through `execve`, as `nohup` and a
+/// shell's background jobs set it).
+fn inherited_ignored(sig: i32) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
 }
 
 /// SIGTERM, SIGINT and SIGHUP blocked for this thread (and the threads it starts) from

@@ -31,7 +31,7 @@ use serde::Deserialize;
 
 use crate::convert::Alleles;
 use crate::error::{Error, Result};
-pub use output::{Compress, Format, OutputConfig, OutputSettings};
+pub use output::{Compress, Format, OutputConfig, OutputSettings, MAX_LEVEL};
 pub use pairs::{check_pairs, default_pairs, ColumnRef, Haplotype, PairSpec};
 pub use size::ByteSize;
 
