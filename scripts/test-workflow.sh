@@ -88,6 +88,12 @@ if [ "$mode" = local ]; then
     grep -q "hapflow convert --config config/hapflow.toml --format vcf --compress bgzf --compress-level 6 --memory-limit 256MiB --threads 2 $m/plain.txt -o $WORK/dry/plain.vcf.gz" "$WORK/dry.log" ||
         { echo "test-workflow: the dry run's command lines:" >&2; grep 'hapflow convert' "$WORK/dry.log" >&2; exit 1; }
     [ "$(grep -c 'mem_mb=569,' "$WORK/dry.log")" = 4 ] || { echo "test-workflow: mem_mb of the dry run's jobs:" >&2; grep 'resources:' "$WORK/dry.log" >&2; exit 1; }
+    if timeout -k 10 120 snakemake -n --cores 2 "${common[@]}" compress_level=6 >"$WORK/dry.log" 2>&1 ||
+        ! grep -q 'compress_level is set but compress is not bgzf' "$WORK/dry.log"; then
+        echo "test-workflow: a level without BGZF output was not refused:" >&2
+        tail -n 5 "$WORK/dry.log" >&2
+        exit 1
+    fi
     if timeout -k 10 120 snakemake -n --cores 2 "${common[@]}" format=vcf >"$WORK/dry.log" 2>&1 ||
         ! grep -q 'gathered only in the table format' "$WORK/dry.log"; then
         echo "test-workflow: a scattered matrix was not refused in VCF:" >&2

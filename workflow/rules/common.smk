@@ -135,7 +135,14 @@ def output_suffix():
 
 
 def hapflow_flags():
-    """The `hapflow convert` flags every job shares (memory limit and threads aside)."""
+    """The `hapflow convert` flags every job shares (memory limit and threads aside).
+    `compress_level` without `compress: bgzf` is an error here, as `--compress-level` with
+    a plain output is to `hapflow convert`."""
+    if is_set(config.get("compress_level")) and config.get("compress") != "bgzf":
+        raise WorkflowError(
+            "compress_level is set but compress is not bgzf: the outputs would be plain text, "
+            "which has no level; set compress: bgzf or leave compress_level null"
+        )
     flags = []
     if is_set(config.get("hapflow_config")):
         flags += ["--config", config["hapflow_config"]]
