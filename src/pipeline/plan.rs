@@ -77,8 +77,8 @@ pub struct Plan {
     /// Bytes set aside for a decoder beyond what gzip's needs (zstd's window, xz's
     /// dictionary, bzip2's blocks): `DecoderCaps::extra_bytes` (`read/format.rs`).
     pub decoder_bytes: usize,
-    /// Bytes set aside for the FASTA index given with `--fai` ([`Measured::bytes`]
-    /// (crate::read::fai::Measured::bytes)); 0 without one.
+    /// Bytes set aside for the FASTA index given with `--fai`
+    /// (`Measured::bytes`, `read/fai.rs`); 0 without one.
     pub index_bytes: usize,
     /// The chunk size was chosen by the caller ([`Plan::with_chunk`]), not derived from the
     /// limit: it stays as it is, and the pool grows for a decoder.
@@ -127,8 +127,8 @@ impl Plan {
     }
 
     /// The same plan with `index_bytes` set aside for the FASTA index `what` (as
-    /// [`Measured::what`](crate::read::fai::Measured::what) names it): chunks shrink to make
-    /// room, as for a decoder. A plan with a chosen chunk size grows instead.
+    /// `Measured::what` in `read/fai.rs` names it): chunks shrink to make room, as for a
+    /// decoder. A plan with a chosen chunk size grows instead.
     ///
     /// # Errors
     ///
