@@ -31,6 +31,25 @@ fn window(workers: usize) -> usize {
     2 * workers + 2
 }
 
+/// The least memory limit, in bytes, that runs `workers` workers with `extra` bytes set
+/// aside (a decoder's, a FASTA index's) beside the smallest chunks, with 1 MiB of headroom.
+fn least_limit(workers: usize, extra: usize, bgzf_level: Option<u32>) -> u64 {
+    let window = window(workers);
+    let compressor_bytes = bgzf_level.map_or(0, |l| (workers + 1) * bgzf::compressor_bytes(l));
+    let packed_room = if bgzf_level.is_some() {
+        (window + 1) * (64 << 10)
+    } else {
+        0
+    };
+    let misc = decompress_bytes(workers) + extra + (64 << 10) + compressor_bytes + packed_room;
+    let need = BASE_RSS as usize
+        + 256 * 1024
+        + misc
+        + MIN_CHUNK * (window * (1 + OUT_FACTOR) + OUT_FACTOR)
+        + MIN_CHUNK / RUN_EVERY * std::mem::size_of::<ContigRun>() * (window + 1);
+    need as u64 + (1 << 20)
+}
+
 /// The sizes the pipeline runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
@@ -58,6 +77,9 @@ pub struct Plan {
     /// Bytes set aside for a decoder beyond what gzip's needs (zstd's window, xz's
     /// dictionary, bzip2's blocks): `DecoderCaps::extra_bytes` (`read/format.rs`).
     pub decoder_bytes: usize,
+    /// Bytes set aside for the FASTA index given with `--fai`
+    /// (`Measured::bytes`, `read/fai.rs`); 0 without one.
+    pub index_bytes: usize,
     /// The chunk size was chosen by the caller ([`Plan::with_chunk`]), not derived from the
     /// limit: it stays as it is, and the pool grows for a decoder.
     pub fixed_chunk: bool,
@@ -76,7 +98,7 @@ impl Plan {
     /// each slot then also holds its output compressed, and each worker a compressor.
     pub fn for_output(limit: u64, workers: usize, bgzf_level: Option<u32>) -> Result<Plan> {
         let pool = limit.saturating_sub(BASE_RSS) as usize;
-        Plan::from_pool(pool, limit, workers, 0, bgzf_level)
+        Plan::from_pool(pool, limit, workers, 0, 0, bgzf_level)
     }
 
     /// The same plan with `decoder_bytes` set aside for the input's decoder: chunks shrink to
@@ -99,8 +121,64 @@ impl Plan {
             self.limit,
             self.workers,
             decoder_bytes,
+            self.index_bytes,
             self.bgzf_level,
         )
+    }
+
+    /// The same plan with `index_bytes` set aside for the FASTA index `what` (as
+    /// `Measured::what` in `read/fai.rs` names it): chunks shrink to make room, as for a
+    /// decoder. A plan with a chosen chunk size grows instead.
+    ///
+    /// # Errors
+    ///
+    /// A configuration error (exit 2) when the chunks would fall below [`MIN_CHUNK`]: the
+    /// message says what the index needs and the least memory limit that holds it and the
+    /// conversion (`memory limit too small: {what} needs ...; with it the conversion needs
+    /// a memory limit of at least ..., not ...`).
+    pub fn with_index(self, index_bytes: usize, what: &str) -> Result<Plan> {
+        if index_bytes <= self.index_bytes {
+            return Ok(self);
+        }
+        if self.fixed_chunk {
+            let grow = index_bytes - self.index_bytes;
+            return Ok(Plan {
+                pool: self.pool + grow,
+                limit: self.limit + grow as u64,
+                index_bytes,
+                ..self
+            });
+        }
+        Plan::from_pool(
+            self.pool,
+            self.limit,
+            self.workers,
+            self.decoder_bytes,
+            index_bytes,
+            self.bgzf_level,
+        )
+        .map_err(|_| {
+            // The contig table's share grows with the limit: the estimate is raised, a MiB
+            // at a time, until a plan fits.
+            let fits = |limit: u64| {
+                let pool = limit.saturating_sub(BASE_RSS) as usize;
+                let (w, d, b) = (self.workers, self.decoder_bytes, self.bgzf_level);
+                Plan::from_pool(pool, limit, w, d, index_bytes, b).is_ok()
+            };
+            let extra = self.decoder_bytes + index_bytes;
+            let mut least =
+                least_limit(self.workers, extra, self.bgzf_level).next_multiple_of(1 << 20);
+            while !fits(least) {
+                least += 1 << 20;
+            }
+            Error::config(format!(
+                "memory limit too small: {what} needs {}; with it the conversion needs a \
+                 memory limit of at least {}, not {}",
+                format_size(index_bytes as u64),
+                format_size(least),
+                format_size(self.limit),
+            ))
+        })
     }
 
     fn from_pool(
@@ -108,6 +186,7 @@ impl Plan {
         limit: u64,
         workers: usize,
         decoder_bytes: usize,
+        index_bytes: usize,
         bgzf_level: Option<u32>,
     ) -> Result<Plan> {
         let workers = workers.max(1);
@@ -126,8 +205,12 @@ impl Plan {
         } else {
             0
         };
-        let misc =
-            decompress_bytes(workers) + decoder_bytes + (64 << 10) + compressor_bytes + packed_room;
+        let misc = decompress_bytes(workers)
+            + decoder_bytes
+            + index_bytes
+            + (64 << 10)
+            + compressor_bytes
+            + packed_room;
         let run = std::mem::size_of::<ContigRun>();
         // Per slot: input + output (+ compressed output) + runs. The writer keeps one spare
         // output for the rest of a chunk whose rows did not fit, and to regroup contigs.
@@ -137,11 +220,6 @@ impl Plan {
         let chunk = avail * 16 / (per_chunk_byte(window) + spare_per_byte);
         let chunk = (chunk.min(MAX_CHUNK)) & !4095;
         if chunk < MIN_CHUNK {
-            let need = BASE_RSS as usize
-                + 256 * 1024
-                + misc
-                + MIN_CHUNK * (window * (1 + OUT_FACTOR) + OUT_FACTOR)
-                + MIN_CHUNK / RUN_EVERY * run * (window + 1);
             let decoder = if decoder_bytes > 0 {
                 " and this input's decompressor"
             } else {
@@ -150,7 +228,7 @@ impl Plan {
             return Err(Error::config(format!(
                 "memory limit {} is too small for {workers} worker threads{decoder}: at least {} is needed",
                 format_size(limit),
-                format_size(need as u64 + (1 << 20)),
+                format_size(least_limit(workers, decoder_bytes + index_bytes, bgzf_level)),
             )));
         }
         let out_cap = chunk * OUT_FACTOR;
@@ -166,6 +244,7 @@ impl Plan {
             contig_bytes,
             pool,
             decoder_bytes,
+            index_bytes,
             fixed_chunk: false,
             bgzf_level,
         })
@@ -187,6 +266,7 @@ impl Plan {
             contig_bytes: 1 << 20,
             pool: 0,
             decoder_bytes: 0,
+            index_bytes: 0,
             fixed_chunk: true,
             bgzf_level: None,
         };
@@ -265,6 +345,40 @@ mod tests {
         let p = Plan::new(32 << 20, 2).unwrap();
         assert_eq!(p.window, 6);
         assert!(p.chunk >= 512 << 10, "{p:?}");
+    }
+
+    #[test]
+    fn a_fasta_index_shrinks_the_chunks_or_says_the_limit_it_needs() {
+        for (workers, level) in [(1, None), (2, None), (2, Some(6)), (8, Some(12))] {
+            let p = Plan::for_output(64 << 20, workers, level).unwrap();
+            let q = p.with_index(20 << 20, "the index").unwrap();
+            assert!(q.chunk <= p.chunk && q.limit == p.limit, "{q:?}");
+            let used = q.slot_bytes() * q.window
+                + (q.slot_bytes() - q.chunk)
+                + q.contig_bytes
+                + q.compressor_bytes
+                + decompress_bytes(q.inflaters())
+                + q.index_bytes;
+            assert!(used <= q.pool, "{workers} {level:?}: {used} > {}", q.pool);
+            let d = q.with_decoder(4 << 20).unwrap();
+            assert_eq!((d.index_bytes, d.limit), (20 << 20, q.limit));
+
+            let err = p.with_index(60 << 20, "the FASTA index r.fai").unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.starts_with("memory limit too small: the FASTA index r.fai needs 60MiB")
+                    && text.ends_with(", not 64MiB"),
+                "{text}"
+            );
+            let least = text.split("at least ").nth(1).unwrap();
+            let least: u64 = least.split("MiB").next().unwrap().parse().unwrap();
+            let fits = |mib: u64| {
+                Plan::for_output(mib << 20, workers, level)
+                    .and_then(|p| p.with_index(60 << 20, "i"))
+                    .is_ok()
+            };
+            assert!(fits(least) && !fits(least - 1), "{text}");
+        }
     }
 
     #[test]

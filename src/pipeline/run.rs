@@ -15,6 +15,7 @@ use crate::config::Format;
 use crate::convert::layout::{resolve_for_input, Layout};
 use crate::error::{Error, Result};
 use crate::read::bisect;
+use crate::read::fai::FastaIndex;
 use crate::read::format::DecoderCaps;
 use crate::read::start::{read_start, StartError};
 use crate::read::{Chunker, Source};
@@ -53,6 +54,16 @@ pub(super) fn run(
     let source = opened.source;
     let stored = source.format;
     let plan = plan.with_decoder(caps.extra_bytes(stored))?;
+    // A FASTA index is held for the whole run: its lines are checked and its memory
+    // measured first, and the chunks make room for it.
+    let fasta_index = match &request.output.fai {
+        Some(path) => Some(FastaIndex::measure(path)?),
+        None => None,
+    };
+    let plan = match &fasta_index {
+        Some(index) => plan.with_index(index.bytes(), &index.what())?,
+        None => plan,
+    };
     let budget = Budget::new(plan.pool);
 
     let mut slots = (0..plan.window)
@@ -89,8 +100,8 @@ pub(super) fn run(
     .with_alleles(request.alleles.clone())
     .with_repeated_header(begin.header_text.clone());
     layout.set_output(request.output.format);
-    if let Some(path) = &request.output.fai {
-        layout.set_fasta_index(crate::read::fai::FastaIndex::read(path)?);
+    if let Some(index) = fasta_index {
+        layout.set_fasta_index(index.load(&budget)?);
     }
     let compress = |text: Vec<u8>| match bgzf_level {
         Some(level) => bgzf::compress_to_vec(level, &text),

@@ -72,11 +72,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fai = dir.path().join("r.fa.fai");
         std::fs::write(&fai, "chr1\t100\t6\t60\t61\nchr2\t50\t200\t60\t61\n").unwrap();
-        let index = FastaIndex::read(&fai).unwrap();
+        let index = FastaIndex::read(&fai, &crate::budget::Budget::new(1 << 20)).unwrap();
         let h = String::from_utf8(header(&[], t.names(), Some(&index)).unwrap()).unwrap();
         assert!(h.contains("##contig=<ID=chr2,length=50>\n##contig=<ID=chr1,length=100>\n"));
         std::fs::write(&fai, "chr1\t100\t6\t60\t61\n").unwrap();
-        let index = FastaIndex::read(&fai).unwrap();
+        let index = FastaIndex::read(&fai, &crate::budget::Budget::new(1 << 20)).unwrap();
         assert!(header(&[], t.names(), Some(&index))
             .unwrap_err()
             .contains("\"chr2\" is not in the FASTA index"));

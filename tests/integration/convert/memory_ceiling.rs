@@ -228,3 +228,115 @@ fn every_format_and_compression_stays_under_32_mib() {
         );
     }
 }
+
+/// Writes a FASTA index (`.fai`) listing `contigs` (name, length) and then `extra` more
+/// scaffolds named `scaffold_` and a number padded to `name_len` bytes, streaming.
+fn write_fai(path: &Path, contigs: &[(&str, u64)], extra: usize, name_len: usize) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for (name, length) in contigs {
+        writeln!(f, "{name}\t{length}\t0\t60\t61").unwrap();
+    }
+    for i in 0..extra {
+        let number = format!("{i}");
+        let name = format!("scaffold_{number:0>w$}", w = name_len - "scaffold_".len());
+        writeln!(f, "{name}\t{}\t{}\t60\t61", 1000 + i, i * 100).unwrap();
+    }
+    f.flush().unwrap();
+}
+
+/// True when the two files hold the same bytes (read a block at a time).
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (mut a, mut b) = (
+        std::fs::File::open(a).unwrap(),
+        std::fs::File::open(b).unwrap(),
+    );
+    let (mut x, mut y) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
+    loop {
+        let n = a.read(&mut x).unwrap();
+        let mut m = 0;
+        while m < n {
+            match b.read(&mut y[m..n]).unwrap() {
+                0 => return false,
+                k => m += k,
+            }
+        }
+        if n == 0 {
+            return b.read(&mut y).unwrap() == 0;
+        }
+        if x[..n] != y[..n] {
+            return false;
+        }
+    }
+}
+
+/// A FASTA index of hundreds of thousands of contigs (a scaffold-level assembly) is held
+/// within the memory limit: a 300,000-line index converts under 32 MiB, the process's peak
+/// RSS included; one whose names take more than the limit is refused before any work, as a
+/// configuration error saying what the index needs and the least limit that holds it; and
+/// under that limit it converts, to the same VCF.
+#[test]
+fn a_fasta_index_of_300000_contigs_is_held_within_the_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = d.join("m.txt");
+    generate(&m, &["--size", "12MiB", "--contigs", "4", "--seed", "7"]);
+    let contigs = [
+        ("chr1", 10_000_000),
+        ("chr2", 10_000_000),
+        ("chr3", 10_000_000),
+        ("chr4", 10_000_000),
+    ];
+    let vcf = |fai: &Path, limit: &str, out: &Path| {
+        run(
+            hapflow()
+                .args(["convert", "--format", "vcf", "--memory-limit", limit])
+                .arg("--fai")
+                .arg(fai)
+                .arg(&m)
+                .arg("-o")
+                .arg(out),
+            None,
+        )
+    };
+
+    // Short names: about 10 MB held, the chunks make room for it.
+    let short = d.join("short.fai");
+    write_fai(&short, &contigs, 300_000, 16);
+    let first = d.join("short.vcf");
+    let o = vcf(&short, "32MiB", &first);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.max_rss <= LIMIT, "peak RSS {} > 32 MiB", o.max_rss);
+    let head = std::fs::read(&first).unwrap();
+    let head = String::from_utf8_lossy(&head[..4096]);
+    assert!(
+        head.contains("##contig=<ID=chr1,length=10000000>\n")
+            && head.contains("##contig=<ID=chr4,length=10000000>\n")
+            && !head.contains("scaffold_"),
+        "{head}"
+    );
+
+    // Names of 100 bytes: 300,000 of them and their table need more than the whole limit.
+    let long = d.join("long.fai");
+    write_fai(&long, &contigs, 300_000, 100);
+    let out = d.join("long.vcf");
+    let o = vcf(&long, "32MiB", &out);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.max_rss <= LIMIT, "peak RSS {} > 32 MiB", o.max_rss);
+    for needle in [
+        "memory limit too small: the FASTA index",
+        "long.fai (--fai, 300004 contigs) needs 33.",
+        "MiB, not 32MiB",
+    ] {
+        assert!(o.stderr.contains(needle), "{needle:?} not in: {}", o.stderr);
+    }
+    assert!(!out.exists(), "a refused run leaves no output");
+    let least = o.stderr.split("at least ").nth(1).expect("the least limit");
+    let least = &least[..least.find("MiB").unwrap() + 3];
+    let mib: u64 = least.trim_end_matches("MiB").parse().unwrap();
+    let o = vcf(&long, least, &out);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.max_rss <= mib << 20, "peak RSS {} > {least}", o.max_rss);
+    assert!(same_bytes(&first, &out), "the VCFs differ");
+}

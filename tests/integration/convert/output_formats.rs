@@ -883,6 +883,56 @@ fn fai_lengths_bound_records_and_the_flag_needs_vcf() {
     }
 }
 
+/// A FASTA index may list a contig twice with one length (the records are checked against
+/// it); two different lengths for one name are bad input naming the index's line that
+/// gives the second, never the last length silently taken.
+#[test]
+fn a_fai_listing_a_contig_twice_needs_one_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fai = d.join("ref.fa.fai");
+    let f = path(&fai);
+    std::fs::write(
+        &fai,
+        "c1\t100\t4\t60\t61\nc2\t50\t110\t60\t61\nc1\t100\t4\t60\t61\n",
+    )
+    .unwrap();
+    let (o, made) = vcf_of(d, "c1\t100\tA\tC\tA\n", &["--fai", f]);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(made);
+    let vcf = std::fs::read_to_string(d.join("o.vcf")).unwrap();
+    assert!(vcf.contains("##contig=<ID=c1,length=100>\n"), "{vcf}");
+    refused(
+        &vcf_of(d, "c1\t101\tA\tC\tA\n", &["--fai", f]),
+        2,
+        &["is past the end of contig c1, 100 bp long"],
+    );
+
+    for (index, line) in [
+        (
+            "c1\t100\t4\t60\t61\nc2\t50\t110\t60\t61\nc1\t120\t170\t60\t61\n",
+            "line 3,",
+        ),
+        (
+            "c1\t120\t4\t60\t61\nc1\t120\t4\t60\t61\n\nc1\t100\t4\t60\t61\n",
+            "line 4,",
+        ),
+    ] {
+        std::fs::write(&fai, index).unwrap();
+        // Whichever length the records would keep to.
+        for text in ["c1\t100\tA\tC\tA\n", "c1\t110\tA\tC\tA\n"] {
+            refused(
+                &vcf_of(d, text, &["--fai", f]),
+                2,
+                &[
+                    &format!("ref.fa.fai: {line}"),
+                    "contig \"c1\" is listed again with another length",
+                ],
+            );
+        }
+    }
+}
+
 /// The output name's `.gz`/`.bgz` means BGZF in any case (`OUT.VCF.GZ`); an explicit
 /// compression wins over the name, and `none` with such a name (flag or config) is a
 /// contradiction refused before any work.
