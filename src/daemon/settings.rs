@@ -130,55 +130,117 @@ pub(super) fn folders_of(c: &Config) -> Folders {
     }
 }
 
-/// Logs what a reload changed.
+/// Keys (or key prefixes, ending in `.`) a reload reads but the daemon applies only at its
+/// next start: the folders, the process's umask and the metrics textfile are set up once.
+const AT_NEXT_START: &[&str] = &["paths.", "daemon.umask", "metrics."];
+
+/// Logs what a reload changed: one line naming every setting whose value differs
+/// ([`config_changes`]), or saying that nothing did; and a warning naming those that take
+/// effect only at the next start.
 pub(super) fn log_changes(old: &Config, new: &Config) {
-    let mut changes = Vec::new();
-    let mut note = |what: &str, a: String, b: String| {
-        if a != b {
-            changes.push(format!("{what} {a} -> {b}"));
-        }
-    };
-    note(
-        "settle_ms",
-        old.daemon.settle_ms.to_string(),
-        new.daemon.settle_ms.to_string(),
-    );
-    note(
-        "rescan_ms",
-        old.daemon.rescan_ms.to_string(),
-        new.daemon.rescan_ms.to_string(),
-    );
-    note(
-        "memory limit",
-        old.memory.limit.to_string(),
-        new.memory.limit.to_string(),
-    );
-    note("threads", old.threads.to_string(), new.threads.to_string());
-    note(
-        "log_level",
-        old.daemon.log_level.clone(),
-        new.daemon.log_level.clone(),
-    );
-    note(
-        "on_success",
-        format!("{:?}", old.daemon.on_success),
-        format!("{:?}", new.daemon.on_success),
-    );
-    note(
-        "pairs",
-        old.pairs().len().to_string(),
-        new.pairs().len().to_string(),
-    );
-    if old.paths.inbox != new.paths.inbox
-        || old.paths.outbox != new.paths.outbox
-        || old.paths.failed != new.paths.failed
-        || old.paths.state != new.paths.state
-    {
-        tracing::warn!("folder changes take effect at the next start");
+    let changes = config_changes(old, new);
+    let later: Vec<&str> = (changes.iter())
+        .map(|c| c.key.as_str())
+        .filter(|k| AT_NEXT_START.iter().any(|p| k.starts_with(p)))
+        .collect();
+    if !later.is_empty() {
+        tracing::warn!(
+            "{} take effect at the next start, not on reload",
+            later.join(", ")
+        );
     }
     if changes.is_empty() {
         tracing::info!("configuration reloaded: nothing changed");
     } else {
-        tracing::info!("configuration reloaded: {}", changes.join(", "));
+        let listed: Vec<String> = changes.iter().map(Change::to_string).collect();
+        tracing::info!("configuration reloaded: {}", listed.join(", "));
     }
+}
+
+/// One setting a reload changed: its key as the configuration file spells it, dotted
+/// (`output.format`, `pair[0].first.label`), and its values before and after as TOML
+/// would read them (strings unquoted; `(unset)` for a key absent or not given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Change {
+    /// The dotted key: `daemon.settle_ms`, `memory.limit`, `pair[1].second.column`.
+    pub key: String,
+    /// The value before the reload.
+    pub old: String,
+    /// The value after the reload.
+    pub new: String,
+}
+
+impl std::fmt::Display for Change {
+    /// `key old -> new`: `output.format vcf -> table`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} -> {}", self.key, self.old, self.new)
+    }
+}
+
+/// Every setting whose value differs between `old` and `new`, in key order.
+///
+/// The keys come from the configuration's own serialized form (the `Serialize` derive of
+/// [`Config`] and its sections, with the file's names), never from a list kept here: a
+/// setting added to the configuration is compared, and logged, without a change to this
+/// function. A `[[pair]]` table is compared key by key, by its place in the list.
+pub(super) fn config_changes(old: &Config, new: &Config) -> Vec<Change> {
+    let (old, new) = (settings_by_key(old), settings_by_key(new));
+    let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    let value = |m: &std::collections::BTreeMap<String, String>, k: &str| {
+        m.get(k).cloned().unwrap_or_else(|| "(unset)".into())
+    };
+    keys.into_iter()
+        .map(|k| Change {
+            key: k.clone(),
+            old: value(&old, k),
+            new: value(&new, k),
+        })
+        .filter(|c| c.old != c.new)
+        .collect()
+}
+
+/// `c`'s every setting, by dotted key, each value written as [`Change`] shows it.
+fn settings_by_key(c: &Config) -> std::collections::BTreeMap<String, String> {
+    use serde_json::Value;
+    fn walk(key: String, v: &Value, out: &mut std::collections::BTreeMap<String, String>) {
+        let join = |k: &str| {
+            if key.is_empty() {
+                k.to_string()
+            } else {
+                format!("{key}.{k}")
+            }
+        };
+        match v {
+            Value::Object(fields) => {
+                for (k, v) in fields {
+                    walk(join(k), v, out);
+                }
+            }
+            Value::Array(items) if items.iter().any(Value::is_object) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(format!("{key}[{i}]"), v, out);
+                }
+            }
+            Value::Null => {
+                out.insert(key, "(unset)".into());
+            }
+            Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            other => {
+                out.insert(key, other.to_string());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    match serde_json::to_value(c) {
+        Ok(v) => walk(String::new(), &v, &mut out),
+        // Plain data serializes (paths through `path_text`, whatever their bytes); were a
+        // value ever refused, the whole configuration is compared as one setting, so that
+        // a change is still reported.
+        Err(_) => {
+            out.insert("configuration".into(), format!("{c:?}"));
+        }
+    }
+    out
 }
