@@ -182,7 +182,8 @@ impl std::fmt::Display for Change {
 /// The keys come from the configuration's own serialized form (the `Serialize` derive of
 /// [`Config`] and its sections, with the file's names), never from a list kept here: a
 /// setting added to the configuration is compared, and logged, without a change to this
-/// function. A `[[pair]]` table is compared key by key, by its place in the list.
+/// function. A list of tables (`[[pair]]`) is compared by its length (`[2 tables]`) and
+/// key by key, by each table's place in the list.
 pub(super) fn config_changes(old: &Config, new: &Config) -> Vec<Change> {
     let (old, new) = (settings_by_key(old), settings_by_key(new));
     let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
@@ -217,6 +218,7 @@ fn settings_by_key(c: &Config) -> std::collections::BTreeMap<String, String> {
                 }
             }
             Value::Array(items) if items.iter().any(Value::is_object) => {
+                out.insert(key.clone(), format!("[{} tables]", items.len()));
                 for (i, v) in items.iter().enumerate() {
                     walk(format!("{key}[{i}]"), v, out);
                 }
@@ -243,4 +245,109 @@ fn settings_by_key(c: &Config) -> std::collections::BTreeMap<String, String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changes(old: &str, new: &str) -> Vec<String> {
+        let (old, new) = (Config::parse(old).unwrap(), Config::parse(new).unwrap());
+        config_changes(&old, &new)
+            .iter()
+            .map(Change::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_changed_setting_is_named_with_its_file_key() {
+        assert!(changes("", "").is_empty());
+        assert_eq!(
+            changes(
+                "[output]\nformat = \"vcf\"",
+                "[output]\nformat = \"table\"\ncompress = \"bgzf\"\ncompress_level = 6"
+            ),
+            [
+                "output.compress (unset) -> bgzf",
+                "output.compress_level 1 -> 6",
+                "output.format vcf -> table",
+            ]
+        );
+        assert_eq!(
+            changes("", "[memory]\nlimit = \"64MiB\"\n[daemon]\nsettle_ms = 50"),
+            [
+                "daemon.settle_ms 2000 -> 50",
+                "memory.limit 256MiB -> 64MiB"
+            ]
+        );
+        assert_eq!(
+            changes("", "[alleles]\nmissing = [\"N\", \".\"]\nuppercase = true"),
+            [
+                "alleles.missing [\"N\"] -> [\"N\",\".\"]",
+                "alleles.uppercase false -> true"
+            ]
+        );
+        assert_eq!(
+            changes(
+                "[[pair]]\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }",
+                "[[pair]]\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = \"x_2\" }"
+            ),
+            ["pair[0].second.column 4 -> x_2"]
+        );
+    }
+
+    #[test]
+    fn every_key_of_every_section_is_compared() {
+        let every = "header_file = \"h.txt\"\nthreads = 3\n\
+            [memory]\nlimit = \"64MiB\"\n\
+            [paths]\ninbox = \"/i\"\noutbox = \"/o\"\nfailed = \"/f\"\nstate = \"/s\"\n\
+            [daemon]\nsettle_ms = 1\nrescan_ms = 100\non_success = \"delete\"\n\
+            log_level = \"warn\"\numask = \"0077\"\nkeep_jobs = 5\n\
+            [alleles]\nmissing = [\".\"]\nuppercase = true\n\
+            [metrics]\ntextfile = \"/m/hapflow.prom\"\n\
+            [output]\nformat = \"phase-extender\"\ncompress = \"bgzf\"\ncompress_level = 9\n\
+            [[pair]]\nname = \"s\"\nfirst = { label = \"a\", column = 3 }\n\
+            second = { label = \"b\", column = 4 }\n";
+        let text = toml::from_str::<toml::Table>(every).unwrap();
+        let mut keys = Vec::new();
+        for (section, v) in &text {
+            match v {
+                toml::Value::Table(t) => keys.extend(t.keys().map(|k| format!("{section}.{k}"))),
+                toml::Value::Array(_) => keys.push(format!("{section}[0].")),
+                _ => keys.push(section.clone()),
+            }
+        }
+        let listed = changes("", every);
+        for key in &keys {
+            assert!(
+                listed.iter().any(|c| c.starts_with(key.as_str())),
+                "{key} not named: {listed:?}"
+            );
+        }
+        assert!(
+            listed.contains(&"pair [] -> [1 tables]".to_string()),
+            "{listed:?}"
+        );
+    }
+
+    #[test]
+    fn paths_that_are_not_utf8_are_compared_too() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut old = Config::default();
+        old.paths.inbox = Path::new(std::ffi::OsStr::from_bytes(b"in\xffbox")).into();
+        let mut new = old.clone();
+        new.paths.outbox = Path::new(std::ffi::OsStr::from_bytes(b"out\xfe")).into();
+        new.header_file = Some(new.paths.outbox.clone());
+        let listed: Vec<String> = config_changes(&old, &new)
+            .iter()
+            .map(Change::to_string)
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "header_file (unset) -> \"out\\xFE\"",
+                "paths.outbox outbox -> \"out\\xFE\""
+            ]
+        );
+    }
 }
