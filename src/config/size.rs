@@ -101,7 +101,7 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
-/// A size string that reads back as the same number of bytes: [`format_size`]'s
+/// A size string that reads back as the same number of bytes: `format_size`'s
 /// (`"256MiB"`) when it is exact, else the bytes (`"1537B"`, where `format_size` says
 /// `"1.5KiB"`).
 impl Serialize for ByteSize {
