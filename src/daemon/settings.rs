@@ -143,17 +143,17 @@ pub(super) fn log_changes(old: &Config, new: &Config) {
         .map(|c| c.key.as_str())
         .filter(|k| AT_NEXT_START.iter().any(|p| k.starts_with(p)))
         .collect();
-    if !later.is_empty() {
-        tracing::warn!(
-            "{} take effect at the next start, not on reload",
-            later.join(", ")
-        );
-    }
     if changes.is_empty() {
         tracing::info!("configuration reloaded: nothing changed");
     } else {
         let listed: Vec<String> = changes.iter().map(Change::to_string).collect();
         tracing::info!("configuration reloaded: {}", listed.join(", "));
+    }
+    if !later.is_empty() {
+        tracing::warn!(
+            "{} take effect at the next start, not on reload",
+            later.join(", ")
+        );
     }
 }
 
@@ -218,7 +218,9 @@ fn settings_by_key(c: &Config) -> std::collections::BTreeMap<String, String> {
                 }
             }
             Value::Array(items) if items.iter().any(Value::is_object) => {
-                out.insert(key.clone(), format!("[{} tables]", items.len()));
+                let n = items.len();
+                let tables = if n == 1 { "table" } else { "tables" };
+                out.insert(key.clone(), format!("[{n} {tables}]"));
                 for (i, v) in items.iter().enumerate() {
                     walk(format!("{key}[{i}]"), v, out);
                 }
@@ -325,7 +327,7 @@ mod tests {
             );
         }
         assert!(
-            listed.contains(&"pair [] -> [1 tables]".to_string()),
+            listed.contains(&"pair [] -> [1 table]".to_string()),
             "{listed:?}"
         );
     }
