@@ -27,7 +27,7 @@ pub(crate) mod size;
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::convert::Alleles;
 use crate::error::{Error, Result};
@@ -36,11 +36,11 @@ pub use pairs::{check_pairs, default_pairs, ColumnRef, Haplotype, PairSpec};
 pub use size::ByteSize;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Column names for matrices without a header line: a file holding one tab-separated line.
-    #[serde(default)]
+    #[serde(default, serialize_with = "path_text::optional")]
     pub header_file: Option<PathBuf>,
     /// Worker threads converting chunks; 0 means one per core.
     #[serde(default)]
@@ -69,7 +69,7 @@ pub struct Config {
 }
 
 /// `[memory]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryConfig {
     /// Ceiling on the peak resident memory of the whole process, in bytes (`"256MiB"`;
@@ -80,26 +80,26 @@ pub struct MemoryConfig {
 
 /// `[paths]`: the daemon's folders (`hapflow serve` only), relative to the configuration
 /// file's folder unless absolute.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathsConfig {
     /// Folder the daemon takes matrices from (default `inbox`).
-    #[serde(default = "default_inbox")]
+    #[serde(default = "default_inbox", serialize_with = "path_text::serialize")]
     pub inbox: PathBuf,
     /// Folder the daemon publishes haplotype tables into (default `outbox`).
-    #[serde(default = "default_outbox")]
+    #[serde(default = "default_outbox", serialize_with = "path_text::serialize")]
     pub outbox: PathBuf,
     /// Folder for inputs that could not be converted, each with an `.error.txt` report
     /// (default `failed`).
-    #[serde(default = "default_failed")]
+    #[serde(default = "default_failed", serialize_with = "path_text::serialize")]
     pub failed: PathBuf,
     /// Folder for the checkpoint database and the daemon's work files (default `state`).
-    #[serde(default = "default_state")]
+    #[serde(default = "default_state", serialize_with = "path_text::serialize")]
     pub state: PathBuf,
 }
 
 /// `[daemon]` (`hapflow serve` only).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DaemonConfig {
     /// Milliseconds a file's size and mtime must stay unchanged before it is taken
@@ -129,7 +129,7 @@ pub struct DaemonConfig {
 
 /// `[alleles]`: how alleles are read. The defaults (`missing = ["N"]`, no upper-casing)
 /// give the reference script's (`matrix_to_haplotype.py`) conversion exactly.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllelesConfig {
     /// Single characters meaning "no call": an allele equal to one is not in ALT, and in
@@ -142,17 +142,17 @@ pub struct AllelesConfig {
 }
 
 /// The daemon's Prometheus metrics (`hapflow serve` only; `convert` ignores them).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// The Prometheus text-format file the daemon keeps for node_exporter's textfile
     /// collector (a name ending in `.prom`, in the collector's folder); absent: no metrics.
-    #[serde(default)]
+    #[serde(default, serialize_with = "path_text::optional")]
     pub textfile: Option<PathBuf>,
 }
 
 /// `[daemon] on_success`: what becomes of an input once its output is published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnSuccess {
     /// Move the input into `state/archive/`.
@@ -160,6 +160,41 @@ pub enum OnSuccess {
     Archive,
     /// Remove the input.
     Delete,
+}
+
+/// Paths serialized whatever their bytes: the text of a UTF-8 path, else its escaped
+/// bytes in Rust's debug form (`"a\xFFb"`, quotes included). serde's own form refuses a
+/// path that is not UTF-8, which a command-line folder or the configuration file's own
+/// folder may be; a reload compares configurations through this form.
+mod path_text {
+    use std::path::{Path, PathBuf};
+
+    use serde::Serializer;
+
+    /// A path: its text, or its escaped bytes.
+    pub fn serialize<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+        match p.to_str() {
+            Some(text) => s.serialize_str(text),
+            None => s.serialize_str(&format!("{p:?}")),
+        }
+    }
+
+    /// An optional path: none, or as [`serialize`] writes it.
+    pub fn optional<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        match p {
+            Some(p) => s.serialize_some(&Text(p)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// A path serialized as [`serialize`] writes it.
+    struct Text<'a>(&'a Path);
+
+    impl serde::Serialize for Text<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            serialize(self.0, s)
+        }
+    }
 }
 
 /// The memory ceiling when neither `--memory-limit` nor `[memory] limit` sets one: 256 MiB,

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What the output looks like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// The reference's table: `contig pos ref alt <name>_PI <name>_PG_al ...`.
@@ -21,7 +21,7 @@ pub enum Format {
 }
 
 /// How the output is compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compress {
     /// Plain text.
@@ -39,7 +39,7 @@ pub const DEFAULT_LEVEL: u32 = 1;
 pub const MAX_LEVEL: u32 = 12;
 
 /// The `[output]` section.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
     /// `table`, `phase-extender` or `vcf`.

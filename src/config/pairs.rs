@@ -1,10 +1,10 @@
 //! Pairs of haplotype columns as the user names them (`[[pair]]` tables, `--pairs`), and
 //! the reference script's (`matrix_to_haplotype.py`) layout.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A column of the matrix, by 0-based index or by header name.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum ColumnRef {
     /// A 0-based index: 0 is CHROM, 1 POS, 2 REF, 3 the first haplotype.
@@ -14,7 +14,7 @@ pub enum ColumnRef {
 }
 
 /// One haplotype of a pair: its label in the output header, and where it is in the input.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Haplotype {
     /// Text that names this haplotype in the output header (`10a`).
@@ -24,7 +24,7 @@ pub struct Haplotype {
 }
 
 /// Two haplotype columns that make one `_PI`/`_PG_al` pair in the output, in this order.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PairSpec {
     /// The sample's name, which names the pair's output columns (`<name>_PI`,

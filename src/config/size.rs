@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A number of bytes, parsed from a size string or a plain integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,9 +101,34 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+/// A size string that reads back as the same number of bytes: `format_size`'s
+/// (`"256MiB"`) when it is exact, else the bytes (`"1537B"`, where `format_size` says
+/// `"1.5KiB"`).
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = format_size(self.0);
+        if parse_size(&text) == Ok(self.0) {
+            s.serialize_str(&text)
+        } else {
+            s.serialize_str(&format!("{}B", self.0))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_serialize_to_strings_that_read_back_exactly() {
+        for bytes in [0, 12, 1536, 1537, 64 << 20, (64 << 20) + 1, 3 << 30] {
+            let text = serde_json::to_value(ByteSize(bytes)).unwrap();
+            let back: ByteSize = serde_json::from_value(text.clone()).unwrap();
+            assert_eq!(back, ByteSize(bytes), "{text}");
+        }
+        assert_eq!(serde_json::to_value(ByteSize(64 << 20)).unwrap(), "64MiB");
+        assert_eq!(serde_json::to_value(ByteSize(1537)).unwrap(), "1537B");
+    }
 
     #[test]
     fn binary_units_with_and_without_i() {

@@ -130,55 +130,226 @@ pub(super) fn folders_of(c: &Config) -> Folders {
     }
 }
 
-/// Logs what a reload changed.
+/// Keys (or key prefixes, ending in `.`) a reload reads but the daemon applies only at its
+/// next start: the folders, the process's umask and the metrics textfile are set up once.
+const AT_NEXT_START: &[&str] = &["paths.", "daemon.umask", "metrics."];
+
+/// Logs what a reload changed: one line naming every setting whose value differs
+/// ([`config_changes`]), or saying that nothing did; and a warning naming those that take
+/// effect only at the next start.
 pub(super) fn log_changes(old: &Config, new: &Config) {
-    let mut changes = Vec::new();
-    let mut note = |what: &str, a: String, b: String| {
-        if a != b {
-            changes.push(format!("{what} {a} -> {b}"));
-        }
-    };
-    note(
-        "settle_ms",
-        old.daemon.settle_ms.to_string(),
-        new.daemon.settle_ms.to_string(),
-    );
-    note(
-        "rescan_ms",
-        old.daemon.rescan_ms.to_string(),
-        new.daemon.rescan_ms.to_string(),
-    );
-    note(
-        "memory limit",
-        old.memory.limit.to_string(),
-        new.memory.limit.to_string(),
-    );
-    note("threads", old.threads.to_string(), new.threads.to_string());
-    note(
-        "log_level",
-        old.daemon.log_level.clone(),
-        new.daemon.log_level.clone(),
-    );
-    note(
-        "on_success",
-        format!("{:?}", old.daemon.on_success),
-        format!("{:?}", new.daemon.on_success),
-    );
-    note(
-        "pairs",
-        old.pairs().len().to_string(),
-        new.pairs().len().to_string(),
-    );
-    if old.paths.inbox != new.paths.inbox
-        || old.paths.outbox != new.paths.outbox
-        || old.paths.failed != new.paths.failed
-        || old.paths.state != new.paths.state
-    {
-        tracing::warn!("folder changes take effect at the next start");
-    }
+    let changes = config_changes(old, new);
+    let later: Vec<&str> = (changes.iter())
+        .map(|c| c.key.as_str())
+        .filter(|k| AT_NEXT_START.iter().any(|p| k.starts_with(p)))
+        .collect();
     if changes.is_empty() {
         tracing::info!("configuration reloaded: nothing changed");
     } else {
-        tracing::info!("configuration reloaded: {}", changes.join(", "));
+        let listed: Vec<String> = changes.iter().map(Change::to_string).collect();
+        tracing::info!("configuration reloaded: {}", listed.join(", "));
+    }
+    if !later.is_empty() {
+        tracing::warn!(
+            "{} take effect at the next start, not on reload",
+            later.join(", ")
+        );
+    }
+}
+
+/// One setting a reload changed: its key as the configuration file spells it, dotted
+/// (`output.format`, `pair[0].first.label`), and its values before and after as TOML
+/// would read them (strings unquoted; `(unset)` for a key absent or not given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Change {
+    /// The dotted key: `daemon.settle_ms`, `memory.limit`, `pair[1].second.column`.
+    pub key: String,
+    /// The value before the reload.
+    pub old: String,
+    /// The value after the reload.
+    pub new: String,
+}
+
+impl std::fmt::Display for Change {
+    /// `key old -> new`: `output.format vcf -> table`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} -> {}", self.key, self.old, self.new)
+    }
+}
+
+/// Every setting whose value differs between `old` and `new`, in key order.
+///
+/// The keys come from the configuration's own serialized form (the `Serialize` derive of
+/// [`Config`] and its sections, with the file's names), never from a list kept here: a
+/// setting added to the configuration is compared, and logged, without a change to this
+/// function. A list of tables (`[[pair]]`) is compared by its length (`[2 tables]`) and
+/// key by key, by each table's place in the list.
+pub(super) fn config_changes(old: &Config, new: &Config) -> Vec<Change> {
+    let (old, new) = (settings_by_key(old), settings_by_key(new));
+    let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    let value = |m: &std::collections::BTreeMap<String, String>, k: &str| {
+        m.get(k).cloned().unwrap_or_else(|| "(unset)".into())
+    };
+    keys.into_iter()
+        .map(|k| Change {
+            key: k.clone(),
+            old: value(&old, k),
+            new: value(&new, k),
+        })
+        .filter(|c| c.old != c.new)
+        .collect()
+}
+
+/// `c`'s every setting, by dotted key, each value written as [`Change`] shows it.
+fn settings_by_key(c: &Config) -> std::collections::BTreeMap<String, String> {
+    use serde_json::Value;
+    fn walk(key: String, v: &Value, out: &mut std::collections::BTreeMap<String, String>) {
+        let join = |k: &str| {
+            if key.is_empty() {
+                k.to_string()
+            } else {
+                format!("{key}.{k}")
+            }
+        };
+        match v {
+            Value::Object(fields) => {
+                for (k, v) in fields {
+                    walk(join(k), v, out);
+                }
+            }
+            Value::Array(items) if items.iter().any(Value::is_object) => {
+                let n = items.len();
+                let tables = if n == 1 { "table" } else { "tables" };
+                out.insert(key.clone(), format!("[{n} {tables}]"));
+                for (i, v) in items.iter().enumerate() {
+                    walk(format!("{key}[{i}]"), v, out);
+                }
+            }
+            Value::Null => {
+                out.insert(key, "(unset)".into());
+            }
+            Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            other => {
+                out.insert(key, other.to_string());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    match serde_json::to_value(c) {
+        Ok(v) => walk(String::new(), &v, &mut out),
+        // Plain data serializes (paths through `path_text`, whatever their bytes); were a
+        // value ever refused, the whole configuration is compared as one setting, so that
+        // a change is still reported.
+        Err(_) => {
+            out.insert("configuration".into(), format!("{c:?}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changes(old: &str, new: &str) -> Vec<String> {
+        let (old, new) = (Config::parse(old).unwrap(), Config::parse(new).unwrap());
+        config_changes(&old, &new)
+            .iter()
+            .map(Change::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_changed_setting_is_named_with_its_file_key() {
+        assert!(changes("", "").is_empty());
+        assert_eq!(
+            changes(
+                "[output]\nformat = \"vcf\"",
+                "[output]\nformat = \"table\"\ncompress = \"bgzf\"\ncompress_level = 6"
+            ),
+            [
+                "output.compress (unset) -> bgzf",
+                "output.compress_level 1 -> 6",
+                "output.format vcf -> table",
+            ]
+        );
+        assert_eq!(
+            changes("", "[memory]\nlimit = \"64MiB\"\n[daemon]\nsettle_ms = 50"),
+            [
+                "daemon.settle_ms 2000 -> 50",
+                "memory.limit 256MiB -> 64MiB"
+            ]
+        );
+        assert_eq!(
+            changes("", "[alleles]\nmissing = [\"N\", \".\"]\nuppercase = true"),
+            [
+                "alleles.missing [\"N\"] -> [\"N\",\".\"]",
+                "alleles.uppercase false -> true"
+            ]
+        );
+        assert_eq!(
+            changes(
+                "[[pair]]\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = 4 }",
+                "[[pair]]\nfirst = { label = \"a\", column = 3 }\nsecond = { label = \"b\", column = \"x_2\" }"
+            ),
+            ["pair[0].second.column 4 -> x_2"]
+        );
+    }
+
+    #[test]
+    fn every_key_of_every_section_is_compared() {
+        let every = "header_file = \"h.txt\"\nthreads = 3\n\
+            [memory]\nlimit = \"64MiB\"\n\
+            [paths]\ninbox = \"/i\"\noutbox = \"/o\"\nfailed = \"/f\"\nstate = \"/s\"\n\
+            [daemon]\nsettle_ms = 1\nrescan_ms = 100\non_success = \"delete\"\n\
+            log_level = \"warn\"\numask = \"0077\"\nkeep_jobs = 5\n\
+            [alleles]\nmissing = [\".\"]\nuppercase = true\n\
+            [metrics]\ntextfile = \"/m/hapflow.prom\"\n\
+            [output]\nformat = \"phase-extender\"\ncompress = \"bgzf\"\ncompress_level = 9\n\
+            [[pair]]\nname = \"s\"\nfirst = { label = \"a\", column = 3 }\n\
+            second = { label = \"b\", column = 4 }\n";
+        let text = toml::from_str::<toml::Table>(every).unwrap();
+        let mut keys = Vec::new();
+        for (section, v) in &text {
+            match v {
+                toml::Value::Table(t) => keys.extend(t.keys().map(|k| format!("{section}.{k}"))),
+                toml::Value::Array(_) => keys.push(format!("{section}[0].")),
+                _ => keys.push(section.clone()),
+            }
+        }
+        let listed = changes("", every);
+        for key in &keys {
+            assert!(
+                listed.iter().any(|c| c.starts_with(key.as_str())),
+                "{key} not named: {listed:?}"
+            );
+        }
+        assert!(
+            listed.contains(&"pair [] -> [1 table]".to_string()),
+            "{listed:?}"
+        );
+    }
+
+    #[test]
+    fn paths_that_are_not_utf8_are_compared_too() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut old = Config::default();
+        old.paths.inbox = Path::new(std::ffi::OsStr::from_bytes(b"in\xffbox")).into();
+        let mut new = old.clone();
+        new.paths.outbox = Path::new(std::ffi::OsStr::from_bytes(b"out\xfe")).into();
+        new.header_file = Some(new.paths.outbox.clone());
+        let listed: Vec<String> = config_changes(&old, &new)
+            .iter()
+            .map(Change::to_string)
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "header_file (unset) -> \"out\\xFE\"",
+                "paths.outbox outbox -> \"out\\xFE\""
+            ]
+        );
     }
 }

@@ -14,11 +14,31 @@ use crate::error::{Error, Result};
 /// `.<stem>.job<id>.grouped.part`, then stays within the 255 bytes a file name may have.
 pub const MAX_STEM: usize = 200;
 
-/// `outbox/<stem>.haplotype.txt`: the input name without a trailing `.gz`, then without
-/// its last extension, then cut to [`MAX_STEM`] bytes (at a character boundary): a long
-/// name is shortened, never a reason to stop.
+/// Extensions that name a compression hapflow reads (`read::format`: gzip, BGZF, zstd, xz,
+/// bzip2), compared in any case: what the tools write (`gzip` `.gz`, `bgzip` `.gz` or
+/// `.bgz`, `zstd` `.zst`, `xz` `.xz`, `bzip2` `.bz2`) and the names spelled out (`.gzip`,
+/// `.bgzf`, `.zstd`, `.bzip2`).
+pub const COMPRESSION_EXTENSIONS: [&str; 9] = [
+    "gz", "gzip", "bgz", "bgzf", "zst", "zstd", "xz", "bz2", "bzip2",
+];
+
+/// `outbox/<stem>.haplotype.txt`: the input name without a trailing compression extension
+/// (one of [`COMPRESSION_EXTENSIONS`], any case: `m.txt.zst`, `M.TXT.GZ`), then without its
+/// last extension, then cut to [`MAX_STEM`] bytes (at a character boundary): a long name is
+/// shortened, never a reason to stop. A name that is only a dot and an extension (`.gz`)
+/// keeps it. Source of the rule: SPEC, "Output".
 pub fn output_stem(input: &str) -> &str {
-    let base = input.strip_suffix(".gz").unwrap_or(input);
+    let base = match input.rfind('.') {
+        Some(i)
+            if i > 0
+                && COMPRESSION_EXTENSIONS
+                    .iter()
+                    .any(|e| input[i + 1..].eq_ignore_ascii_case(e)) =>
+        {
+            &input[..i]
+        }
+        _ => input,
+    };
     let stem = match base.rfind('.') {
         Some(i) if i > 0 => &base[..i],
         _ => base,
@@ -181,10 +201,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stems_drop_gz_then_one_extension() {
+    fn stems_drop_a_compression_extension_then_one_extension() {
         assert_eq!(output_stem("m.txt"), "m");
         assert_eq!(output_stem("m.txt.gz"), "m");
         assert_eq!(output_stem("m.gz"), "m");
+        for ext in ["bgz", "bgzf", "gzip", "zst", "zstd", "xz", "bz2", "bzip2"] {
+            assert_eq!(output_stem(&format!("m.txt.{ext}")), "m", "{ext}");
+            assert_eq!(output_stem(&format!("m.{ext}")), "m", "{ext}");
+        }
+        assert_eq!(output_stem("M.TXT.GZ"), "M");
+        assert_eq!(output_stem("m.txt.Zst"), "m");
+        // One compression extension only, and only at the end.
+        assert_eq!(output_stem("m.gz.gz"), "m");
+        assert_eq!(output_stem("m.xz.txt"), "m.xz");
+        assert_eq!(output_stem("m.txt.lz4"), "m.txt");
+        assert_eq!(output_stem("m.txtgz"), "m");
+        assert_eq!(output_stem(".gz"), ".gz");
+        let long = format!("{}.txt.zst", "a".repeat(240));
+        assert_eq!(output_stem(&long), "a".repeat(200), "cut to 200 bytes");
         assert_eq!(output_stem("sample.v2.tsv"), "sample.v2");
         assert_eq!(output_stem("matrix"), "matrix");
         assert_eq!(output_stem("-x y.txt"), "-x y");

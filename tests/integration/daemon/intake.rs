@@ -356,3 +356,75 @@ fn a_burst_of_2000_files_is_converted_exactly_once() {
     assert_eq!(ended.status.code(), Some(0));
     assert!(ended.max_rss <= 64 << 20, "peak RSS {}", ended.max_rss);
 }
+
+/// Output names drop a trailing compression extension, whichever compression hapflow
+/// reads and however it is spelled, then one extension: `m.txt.zst` gives `m.vcf.gz`.
+/// Inputs sharing a stem take numbered names; a stem too long is cut to 200 bytes.
+#[test]
+fn output_names_drop_every_compression_extension() {
+    use std::io::Read;
+    let root = tempfile::tempdir().unwrap();
+    let text = golden_input("plain", "input.txt");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&text).unwrap();
+    let gz = gz.finish().unwrap();
+    let mut bgzf = Vec::new();
+    hapflow::generate::bgzf_compress(&text, &mut bgzf).unwrap();
+    let zst = zstd::encode_all(&text[..], 3).unwrap();
+    let mut xz = Vec::new();
+    liblzma::read::XzEncoder::new(&text[..], 6)
+        .read_to_end(&mut xz)
+        .unwrap();
+    let mut bz = Vec::new();
+    bzip2::read::BzEncoder::new(&text[..], bzip2::Compression::fast())
+        .read_to_end(&mut bz)
+        .unwrap();
+    let long = "l".repeat(230);
+    let inputs: Vec<(String, &[u8])> = vec![
+        ("plain.txt".into(), &text),
+        ("a.txt.gz".into(), &gz),
+        ("b.TXT.GZ".into(), &gz),
+        ("c.txt.gzip".into(), &gz),
+        ("d.txt.bgz".into(), &bgzf),
+        ("e.txt.bgzf".into(), &bgzf),
+        ("f.txt.zst".into(), &zst),
+        ("g.txt.zstd".into(), &zst),
+        ("h.txt.xz".into(), &xz),
+        ("i.txt.bz2".into(), &bz),
+        ("j.txt.bzip2".into(), &bz),
+        ("k.txt".into(), &text),
+        ("k.txt.zst".into(), &zst),
+        ("k.txt.xz".into(), &xz),
+        (format!("{long}.txt.bz2"), &bz),
+    ]
+    .into_iter()
+    .map(|(n, b): (String, &Vec<u8>)| (n, b.as_slice()))
+    .collect();
+    let mut d = Daemon::start(
+        root.path(),
+        "[output]\nformat = \"vcf\"\ncompress = \"bgzf\"",
+    );
+    for (name, bytes) in &inputs {
+        drop_by_rename(&d.inbox(), name, bytes);
+    }
+    let status = d.wait_settled_jobs(inputs.len(), MINUTE);
+    for (name, _) in &inputs {
+        assert_eq!(job(&status, name)["state"], "done", "{name}: {status}");
+    }
+    let mut expected: Vec<String> = ["plain", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+        .iter()
+        .map(|s| format!("{s}.vcf.gz"))
+        .chain(["k.vcf.gz", "k.1.vcf.gz", "k.2.vcf.gz"].map(String::from))
+        .chain([format!("{}.vcf.gz", "l".repeat(200))])
+        .collect();
+    expected.sort();
+    assert_eq!(names(&d.outbox()), expected);
+    let want = std::fs::read(d.outbox().join("plain.vcf.gz")).unwrap();
+    for name in &expected {
+        assert!(
+            std::fs::read(d.outbox().join(name)).unwrap() == want,
+            "{name} differs from the plain input's output"
+        );
+    }
+    assert_eq!(d.terminate().status.code(), Some(0));
+}
