@@ -16,7 +16,8 @@ from snakemake.utils import validate
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Compression suffixes removed before the extension, as hapflow's daemon names outputs.
-COMPRESSION_SUFFIXES = (".gz", ".bgz", ".zst", ".xz", ".bz2")
+# As the daemon names outputs: one trailing compression extension, in any case.
+COMPRESSION_SUFFIXES = (".gz", ".gzip", ".bgz", ".bgzf", ".zst", ".zstd", ".xz", ".bz2", ".bzip2")
 # Not matrices: names being written, and the index files tabix, samtools and bgzip leave.
 SKIPPED_SUFFIXES = (
     ".part",
@@ -45,7 +46,7 @@ def matrix_stem(name):
     """The output stem of a matrix file name: without a trailing compression suffix, then
     without its last extension (`chr.txt.gz` -> `chr`, `a.b.tsv` -> `a.b`)."""
     for suffix in COMPRESSION_SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
             break
     stem, dot, _ = name.rpartition(".")
@@ -118,7 +119,7 @@ def job_runtime(wildcards, input):
     for name in input:
         path = Path(name)
         mb = path.stat().st_size / 1e6
-        size_mb += mb * rate["compressed_ratio"] if path.name.endswith(COMPRESSION_SUFFIXES) else mb
+        size_mb += mb * rate["compressed_ratio"] if path.name.lower().endswith(COMPRESSION_SUFFIXES) else mb
     return int(rate["min_minutes"]) + math.ceil(size_mb / rate["mb_per_second"] / 60)
 
 
