@@ -135,6 +135,15 @@ fn interrupted(
     Ok(std::fs::read(out.path()).unwrap())
 }
 
+/// VCF output, BGZF at `bgzf_level` or plain.
+fn vcf(bgzf_level: Option<u32>) -> OutputSettings {
+    OutputSettings {
+        format: Format::Vcf,
+        bgzf_level,
+        ..OutputSettings::default()
+    }
+}
+
 /// A VCF spool starts with the header of the contigs guessed before the conversion, or
 /// with records when there was no guess (a compressed input). A resumed run reads back
 /// whatever header the spool holds rather than guessing again, and checks it against the
@@ -160,21 +169,14 @@ fn a_resumed_vcf_takes_its_header_from_the_spool() {
     .unwrap();
     let (input, pairs) = (Input::Path(path), default_pairs());
     for bgzf_level in [None, Some(1)] {
-        let output = OutputSettings {
-            format: Format::Vcf,
-            bgzf_level,
-            ..OutputSettings::default()
-        };
+        let output = vcf(bgzf_level);
         let c = conversion(&input, &pairs, 2048, &output);
         let whole = uninterrupted(&c, dir.path());
         assert_eq!(interrupted(&c, dir.path(), 5, &|_| ()).unwrap(), whole);
     }
     // Another version's header, of the same length (the checkpoint counts the spool's
     // bytes): the header made from the contigs seen replaces it.
-    let output = OutputSettings {
-        format: Format::Vcf,
-        ..OutputSettings::default()
-    };
+    let output = vcf(None);
     let c = conversion(&input, &pairs, 2048, &output);
     let whole = uninterrupted(&c, dir.path());
     let other_source = |spool: &Path| {
@@ -192,11 +194,7 @@ fn a_resumed_vcf_takes_its_header_from_the_spool() {
     generate(&shape, Compress::Bgzip, std::fs::File::create(&gz).unwrap()).unwrap();
     let input = Input::Path(gz);
     for bgzf_level in [None, Some(1)] {
-        let output = OutputSettings {
-            format: Format::Vcf,
-            bgzf_level,
-            ..OutputSettings::default()
-        };
+        let output = vcf(bgzf_level);
         let c = conversion(&input, &pairs, 2048, &output);
         let whole = uninterrupted(&c, dir.path());
         assert_eq!(interrupted(&c, dir.path(), 5, &|_| ()).unwrap(), whole);

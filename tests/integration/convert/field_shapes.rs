@@ -1456,18 +1456,15 @@ fn comment_lines_are_named_as_comment_lines() {
             assert!(o.stdout.is_empty(), "{name}, {format}");
         }
     }
+    // Writes `text` as NAME.txt and converts it with the pairs by name.
+    let refused = |name: &str, text: String| {
+        let file = dir.path().join(format!("{name}.txt"));
+        std::fs::write(&file, text).unwrap();
+        let config = write_config(dir.path(), BY_NAME);
+        convert(&["-q", "--config", &config, path(&file)], None)
+    };
     let other_header = format!("{clean}#CHROM\tPOS\tREF\tx1\tx2\tx3\tx4\tx5\n{body}");
-    let file = dir.path().join("other_header.txt");
-    std::fs::write(&file, other_header).unwrap();
-    let o = convert(
-        &[
-            "-q",
-            "--config",
-            &write_config(dir.path(), BY_NAME),
-            path(&file),
-        ],
-        None,
-    );
+    let o = refused("other_header", other_header);
     assert_eq!(o.code, Some(2), "{}", o.stderr);
     assert!(
         o.stderr.contains(": line 62, byte offset ")
@@ -1479,17 +1476,7 @@ fn comment_lines_are_named_as_comment_lines() {
         "{}{body}",
         HEADER.replace("CHROM", "#CHROM").replace('\t', " ")
     );
-    let file = dir.path().join("spaced_header.txt");
-    std::fs::write(&file, spaced).unwrap();
-    let o = convert(
-        &[
-            "-q",
-            "--config",
-            &write_config(dir.path(), BY_NAME),
-            path(&file),
-        ],
-        None,
-    );
+    let o = refused("spaced_header", spaced);
     assert_eq!(o.code, Some(2), "{}", o.stderr);
     assert!(
         o.stderr

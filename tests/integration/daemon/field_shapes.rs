@@ -3,7 +3,7 @@
 //! matrix goes to `failed/` with a report naming its cause, all under a 64 MiB ceiling
 //! measured from outside.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -36,17 +36,13 @@ fn compressed_inputs_convert_and_bad_ones_fail_with_their_cause_under_64_mib() {
     convert_once(&plain, &want, None);
     let text = std::fs::read(&plain).unwrap();
 
-    let zst = zstd::encode_all(&text[..], 12).unwrap();
-    let mut xz = Vec::new();
-    liblzma::read::XzEncoder::new(&text[..], 6)
-        .read_to_end(&mut xz)
-        .unwrap();
-    let mut bz = Vec::new();
-    bzip2::read::BzEncoder::new(&text[..], bzip2::Compression::best())
-        .read_to_end(&mut bz)
-        .unwrap();
-    let mut bgzf = Vec::new();
-    hapflow::generate::bgzf_compress(&text, &mut bgzf).unwrap();
+    let crate::helper::Compressed {
+        zst,
+        xz,
+        bz2: bz,
+        mut bgzf,
+        ..
+    } = crate::helper::compressed(&text);
     bgzf.truncate(bgzf.len() - 28); // the end-of-file block
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&text[..200_000]).unwrap();

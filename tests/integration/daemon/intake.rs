@@ -362,23 +362,15 @@ fn a_burst_of_2000_files_is_converted_exactly_once() {
 /// Inputs sharing a stem take numbered names; a stem too long is cut to 200 bytes.
 #[test]
 fn output_names_drop_every_compression_extension() {
-    use std::io::Read;
     let root = tempfile::tempdir().unwrap();
     let text = golden_input("plain", "input.txt");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&text).unwrap();
-    let gz = gz.finish().unwrap();
-    let mut bgzf = Vec::new();
-    hapflow::generate::bgzf_compress(&text, &mut bgzf).unwrap();
-    let zst = zstd::encode_all(&text[..], 3).unwrap();
-    let mut xz = Vec::new();
-    liblzma::read::XzEncoder::new(&text[..], 6)
-        .read_to_end(&mut xz)
-        .unwrap();
-    let mut bz = Vec::new();
-    bzip2::read::BzEncoder::new(&text[..], bzip2::Compression::fast())
-        .read_to_end(&mut bz)
-        .unwrap();
+    let helper::Compressed {
+        gz,
+        bgzf,
+        zst,
+        xz,
+        bz2: bz,
+    } = helper::compressed(&text);
     let long = "l".repeat(230);
     let inputs: Vec<(String, &[u8])> = vec![
         ("plain.txt".into(), &text),

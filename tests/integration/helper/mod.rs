@@ -202,3 +202,41 @@ impl Drop for Mount {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
+
+/// `text` in every compression hapflow reads, as the usual tools write them.
+pub struct Compressed {
+    /// gzip, one member (`gzip -1`).
+    pub gz: Vec<u8>,
+    /// BGZF, as bgzip writes it (with its end-of-file block).
+    pub bgzf: Vec<u8>,
+    /// zstd at level 12.
+    pub zst: Vec<u8>,
+    /// xz at its default level 6.
+    pub xz: Vec<u8>,
+    /// bzip2 with 900 kB blocks (`bzip2 -9`).
+    pub bz2: Vec<u8>,
+}
+
+/// Compresses `text` every way hapflow reads (see [`Compressed`]).
+pub fn compressed(text: &[u8]) -> Compressed {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text).unwrap();
+    let mut bgzf = Vec::new();
+    hapflow::generate::bgzf_compress(text, &mut bgzf).unwrap();
+    let mut xz = Vec::new();
+    liblzma::read::XzEncoder::new(text, 6)
+        .read_to_end(&mut xz)
+        .unwrap();
+    let mut bz2 = Vec::new();
+    bzip2::read::BzEncoder::new(text, bzip2::Compression::best())
+        .read_to_end(&mut bz2)
+        .unwrap();
+    Compressed {
+        gz: gz.finish().unwrap(),
+        bgzf,
+        zst: zstd::encode_all(text, 12).unwrap(),
+        xz,
+        bz2,
+    }
+}
