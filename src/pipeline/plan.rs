@@ -50,6 +50,66 @@ fn least_limit(workers: usize, extra: usize, bgzf_level: Option<u32>) -> u64 {
     need as u64 + (1 << 20)
 }
 
+/// The least memory limit, in whole MiB, whose plan fits: [`least_limit`]'s estimate
+/// rounded up, then raised a MiB at a time until chunks of [`MIN_CHUNK`] fit (the estimate
+/// leaves out what grows with the pool, such as the contig table's share and BGZF's
+/// compressed output per slot). Whole MiB, so that the figure a message prints is one that
+/// works when typed back as `--memory-limit`.
+fn least_fitting(workers: usize, extra: usize, bgzf_level: Option<u32>) -> u64 {
+    let mut limit = least_limit(workers, extra, bgzf_level).next_multiple_of(1 << 20);
+    let chunk = |limit: u64| {
+        let pool = limit.saturating_sub(BASE_RSS) as usize;
+        sizes(pool, workers, extra, bgzf_level).chunk
+    };
+    while chunk(limit) < MIN_CHUNK {
+        limit += 1 << 20;
+    }
+    limit
+}
+
+/// How a pool divides, before the chunk is checked against [`MIN_CHUNK`].
+struct Sizes {
+    window: usize,
+    contig_bytes: usize,
+    compressor_bytes: usize,
+    /// The chunk size (a multiple of 4 KiB, at most [`MAX_CHUNK`]).
+    chunk: usize,
+}
+
+/// Divides `pool` bytes for `workers` threads with `extra` bytes set aside (the decoder and
+/// the FASTA index), for an output compressed at `bgzf_level` or not.
+fn sizes(pool: usize, workers: usize, extra: usize, bgzf_level: Option<u32>) -> Sizes {
+    let window = window(workers);
+    let contig_bytes = (pool / 16).max(256 << 10);
+    let compressor_bytes = bgzf_level.map_or(0, |l| (workers + 1) * bgzf::compressor_bytes(l));
+    // A compressed output takes at most its plain size and 1/16 more (in 16ths of a
+    // chunk's byte), and 64 KiB of room (in `misc`).
+    let packed = if bgzf_level.is_some() {
+        OUT_FACTOR * 16 + 1
+    } else {
+        0
+    };
+    let packed_room = if bgzf_level.is_some() {
+        (window + 1) * (64 << 10)
+    } else {
+        0
+    };
+    let misc = decompress_bytes(workers) + extra + (64 << 10) + compressor_bytes + packed_room;
+    let run = std::mem::size_of::<ContigRun>();
+    // Per slot: input + output (+ compressed output) + runs. The writer keeps one spare
+    // output for the rest of a chunk whose rows did not fit, and to regroup contigs.
+    let per_chunk_byte = |n: usize| n * ((1 + OUT_FACTOR) * 16 + packed) + n * run;
+    let spare_per_byte = OUT_FACTOR * 16 + packed + run;
+    let avail = pool.saturating_sub(contig_bytes + misc);
+    let chunk = avail * 16 / (per_chunk_byte(window) + spare_per_byte);
+    Sizes {
+        window,
+        contig_bytes,
+        compressor_bytes,
+        chunk: (chunk.min(MAX_CHUNK)) & !4095,
+    }
+}
+
 /// The sizes the pipeline runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
@@ -190,35 +250,12 @@ impl Plan {
         bgzf_level: Option<u32>,
     ) -> Result<Plan> {
         let workers = workers.max(1);
-        let window = window(workers);
-        let contig_bytes = (pool / 16).max(256 << 10);
-        let compressor_bytes = bgzf_level.map_or(0, |l| (workers + 1) * bgzf::compressor_bytes(l));
-        // A compressed output takes at most its plain size and 1/16 more (in 16ths of a
-        // chunk's byte), and 64 KiB of room (in `misc`).
-        let packed = if bgzf_level.is_some() {
-            OUT_FACTOR * 16 + 1
-        } else {
-            0
-        };
-        let packed_room = if bgzf_level.is_some() {
-            (window + 1) * (64 << 10)
-        } else {
-            0
-        };
-        let misc = decompress_bytes(workers)
-            + decoder_bytes
-            + index_bytes
-            + (64 << 10)
-            + compressor_bytes
-            + packed_room;
-        let run = std::mem::size_of::<ContigRun>();
-        // Per slot: input + output (+ compressed output) + runs. The writer keeps one spare
-        // output for the rest of a chunk whose rows did not fit, and to regroup contigs.
-        let per_chunk_byte = |n: usize| n * ((1 + OUT_FACTOR) * 16 + packed) + n * run;
-        let spare_per_byte = OUT_FACTOR * 16 + packed + run;
-        let avail = pool.saturating_sub(contig_bytes + misc);
-        let chunk = avail * 16 / (per_chunk_byte(window) + spare_per_byte);
-        let chunk = (chunk.min(MAX_CHUNK)) & !4095;
+        let Sizes {
+            window,
+            contig_bytes,
+            compressor_bytes,
+            chunk,
+        } = sizes(pool, workers, decoder_bytes + index_bytes, bgzf_level);
         if chunk < MIN_CHUNK {
             let decoder = if decoder_bytes > 0 {
                 " and this input's decompressor"
@@ -228,7 +265,7 @@ impl Plan {
             return Err(Error::config(format!(
                 "memory limit {} is too small for {workers} worker threads{decoder}: at least {} is needed",
                 format_size(limit),
-                format_size(least_limit(workers, decoder_bytes + index_bytes, bgzf_level)),
+                format_size(least_fitting(workers, decoder_bytes + index_bytes, bgzf_level)),
             )));
         }
         let out_cap = chunk * OUT_FACTOR;
@@ -306,6 +343,27 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The least limit a "too small" message names converts when typed back, whatever the
+    /// threads and BGZF level, and a MiB less does not (when the estimate was raised).
+    #[test]
+    fn the_least_limit_named_is_one_that_fits() {
+        for workers in [1, 2, 3, 4, 8, 16] {
+            for level in [None, Some(1), Some(6), Some(12)] {
+                let e = Plan::for_output(8 << 20, workers, level).unwrap_err().to_string();
+                let least = least_fitting(workers, 0, level);
+                assert!(
+                    e.contains(&format!("at least {} is needed", format_size(least))),
+                    "{workers} {level:?}: {e}"
+                );
+                assert!(Plan::for_output(least, workers, level).is_ok(), "{workers} {level:?}");
+                let estimate = least_limit(workers, 0, level).next_multiple_of(1 << 20);
+                if least > estimate {
+                    assert!(Plan::for_output(least - (1 << 20), workers, level).is_err());
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_buffer_fits_in_the_pool() {
