@@ -208,6 +208,11 @@ pub fn convert_chunk(
             if runs.len() == runs_cap {
                 break;
             }
+            // A commented-out row (`#chr1\t...`) has the fields of a row: it would convert
+            // as a contig named `#chr1`. Looked at only where a contig's run starts.
+            if crate::read::start::is_comment(line) {
+                return Err(error(start, BadInputReason::CommentLine));
+            }
 
             runs.push(ContigRun {
                 contig,

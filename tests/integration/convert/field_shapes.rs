@@ -1433,6 +1433,12 @@ fn comment_lines_are_named_as_comment_lines() {
             HEADER.len() + head10.len(),
         ),
         ("last", format!("{clean}#end\n"), 62, clean.len()),
+        (
+            "commented_out_row",
+            format!("{HEADER}{head10}#{tail}"),
+            12,
+            HEADER.len() + head10.len(),
+        ),
     ];
     for (name, input, line, byte) in cases {
         for format in ["table", "vcf"] {
