@@ -206,13 +206,15 @@ pub fn read_start<R: io::Read>(
     loop {
         match line_end(buf, pos, filled, chunker.at_eof()) {
             Some((end, next)) => {
-                let line = strip_cr(&buf[pos..end]);
+                // A byte-order mark may start any line (a Windows file after a blank line).
+                let raw = buf[pos..end].strip_prefix(BOM).unwrap_or(&buf[pos..end]);
+                let line = strip_cr(raw);
                 if line.is_empty() {
                     start.skipped_lines += 1;
                     pos = next;
                     continue;
                 }
-                if let Some(what) = not_a_matrix(&buf[pos..end]) {
+                if let Some(what) = not_a_matrix(raw) {
                     return Err(bad(&start, pos, what));
                 }
                 if !header_looked_for {
@@ -275,6 +277,16 @@ mod tests {
         assert_eq!(s.header_line.unwrap(), ["CHROM", "POS", "REF", "s1"]);
         assert_eq!(s.header_text.unwrap(), b"CHROM\tPOS\tREF\ts1");
         assert_eq!((s.skipped_lines, s.skipped_bytes), (1, 3 + 17));
+        assert_eq!(data, b"c\t1\tA\tC\n");
+    }
+
+    #[test]
+    fn a_byte_order_mark_after_blank_lines_still_starts_the_header_line() {
+        let (r, data) = start(b"\n\xef\xbb\xbfCHROM\tPOS\tREF\ts1\r\nc\t1\tA\tC\n", 64);
+        let s = r.unwrap();
+        assert_eq!(s.header_line.unwrap(), ["CHROM", "POS", "REF", "s1"]);
+        assert_eq!(s.header_text.unwrap(), b"CHROM\tPOS\tREF\ts1");
+        assert_eq!(s.skipped_lines, 2);
         assert_eq!(data, b"c\t1\tA\tC\n");
     }
 

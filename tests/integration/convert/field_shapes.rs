@@ -1381,7 +1381,13 @@ fn blank_lines_before_the_header_line_are_skipped() {
     for format in ["table", "vcf"] {
         let args = ["-q", "--format", format];
         let want = converted(dir.path(), "clean", clean.as_bytes(), BY_NAME, &args).stdout;
-        for (name, blanks) in [("one", "\n"), ("crlf_and_lf", "\r\n\n\n")] {
+        // The last: a Windows file (its byte-order mark) after a blank line.
+        let cases = [
+            ("one", "\n"),
+            ("crlf_and_lf", "\r\n\n\n"),
+            ("then_a_bom", "\n\u{feff}"),
+        ];
+        for (name, blanks) in cases {
             let input = format!("{blanks}{clean}");
             let o = converted(dir.path(), name, input.as_bytes(), BY_NAME, &args);
             assert!(
