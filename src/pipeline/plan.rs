@@ -350,13 +350,18 @@ mod tests {
     fn the_least_limit_named_is_one_that_fits() {
         for workers in [1, 2, 3, 4, 8, 16] {
             for level in [None, Some(1), Some(6), Some(12)] {
-                let e = Plan::for_output(8 << 20, workers, level).unwrap_err().to_string();
+                let e = Plan::for_output(8 << 20, workers, level)
+                    .unwrap_err()
+                    .to_string();
                 let least = least_fitting(workers, 0, level);
                 assert!(
                     e.contains(&format!("at least {} is needed", format_size(least))),
                     "{workers} {level:?}: {e}"
                 );
-                assert!(Plan::for_output(least, workers, level).is_ok(), "{workers} {level:?}");
+                assert!(
+                    Plan::for_output(least, workers, level).is_ok(),
+                    "{workers} {level:?}"
+                );
                 let estimate = least_limit(workers, 0, level).next_multiple_of(1 << 20);
                 if least > estimate {
                     assert!(Plan::for_output(least - (1 << 20), workers, level).is_err());

@@ -73,10 +73,22 @@ impl FastaIndex {
     ///
     /// # Errors
     ///
-    /// The file cannot be read (an I/O error, exit 1, as for a config or header file), or a
-    /// line is not NAME TAB LENGTH ... or is longer than 64 KiB (bad input naming the line,
-    /// exit 2).
+    /// The file cannot be read (an I/O error, exit 1, as for a config or header file), is
+    /// not a regular file (a pipe, `<(...)`, a FIFO: a configuration error, exit 2, since
+    /// it is read twice, to measure and then to load it), or a line is not NAME TAB LENGTH
+    /// ... or is longer than 64 KiB (bad input naming the line, exit 2).
     pub fn measure(path: &Path) -> Result<Measured> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| Error::io(path, "read the FASTA index (--fai)", e))?;
+        if !meta.is_file() {
+            return Err(Error::config(format!(
+                "the FASTA index (--fai) {} is not a regular file: hapflow reads it twice (to \
+                 measure it, then to load it within the memory limit), which a pipe cannot \
+                 give; write it to a file first (e.g. `grep -wFf contigs.txt ref.fa.fai > \
+                 used.fai`)",
+                path.display()
+            )));
+        }
         let mut measured = Measured {
             path: path.to_path_buf(),
             contigs: 0,

@@ -883,6 +883,24 @@ fn fai_lengths_bound_records_and_the_flag_needs_vcf() {
     }
 }
 
+/// A FASTA index is read twice (measured, then loaded within the memory limit), so it must
+/// be a regular file: a FIFO is refused saying so (exit 2, no output), not read once and
+/// then waited on for ever.
+#[test]
+fn a_fai_must_be_a_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fifo = d.join("used.fai");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a NUL-terminated path in a fresh folder.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    refused(
+        &vcf_of(d, "c1\t100\tA\tC\tA\n", &["--fai", path(&fifo)]),
+        2,
+        &["used.fai is not a regular file", "write it to a file first"],
+    );
+}
+
 /// A FASTA index may list a contig twice with one length (the records are checked against
 /// it); two different lengths for one name are bad input naming the index's line that
 /// gives the second, never the last length silently taken.
