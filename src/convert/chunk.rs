@@ -210,7 +210,7 @@ pub fn convert_chunk(
             }
             // A commented-out row (`#chr1\t...`) has the fields of a row: it would convert
             // as a contig named `#chr1`. Looked at only where a contig's run starts.
-            if crate::read::start::is_comment(line) {
+            if crate::read::start::is_comment(line) && !is_vcf_start(line) {
                 return Err(error(start, BadInputReason::CommentLine));
             }
 
