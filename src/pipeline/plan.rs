@@ -218,19 +218,8 @@ impl Plan {
             self.bgzf_level,
         )
         .map_err(|_| {
-            // The contig table's share grows with the limit: the estimate is raised, a MiB
-            // at a time, until a plan fits.
-            let fits = |limit: u64| {
-                let pool = limit.saturating_sub(BASE_RSS) as usize;
-                let (w, d, b) = (self.workers, self.decoder_bytes, self.bgzf_level);
-                Plan::from_pool(pool, limit, w, d, index_bytes, b).is_ok()
-            };
             let extra = self.decoder_bytes + index_bytes;
-            let mut least =
-                least_limit(self.workers, extra, self.bgzf_level).next_multiple_of(1 << 20);
-            while !fits(least) {
-                least += 1 << 20;
-            }
+            let least = least_fitting(self.workers, extra, self.bgzf_level);
             Error::config(format!(
                 "memory limit too small: {what} needs {}; with it the conversion needs a \
                  memory limit of at least {}, not {}",
